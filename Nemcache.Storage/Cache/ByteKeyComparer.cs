@@ -1,0 +1,27 @@
+namespace Nemcache.Storage.Cache;
+
+/// <summary>
+/// Byte-exact key equality, usable with a span so that a lookup never builds a key array or string.
+/// <see cref="HashCode.AddBytes"/> is seeded per process, which keeps hash flooding off the table.
+/// </summary>
+internal sealed class ByteKeyComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
+{
+    public static readonly ByteKeyComparer Instance = new();
+
+    public static int Hash(ReadOnlySpan<byte> key)
+    {
+        var hash = new HashCode();
+        hash.AddBytes(key);
+        return hash.ToHashCode();
+    }
+
+    public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+
+    public int GetHashCode(byte[] key) => Hash(key);
+
+    public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => alternate.SequenceEqual(other);
+
+    public int GetHashCode(ReadOnlySpan<byte> alternate) => Hash(alternate);
+
+    public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
+}

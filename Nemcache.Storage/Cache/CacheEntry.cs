@@ -1,0 +1,23 @@
+namespace Nemcache.Storage.Cache;
+
+/// <summary>One item as its shard holds it. Mutable only under the shard's lock; the arrays themselves never change.</summary>
+internal sealed class CacheEntry(byte[] key)
+{
+    public readonly byte[] Key = key;
+    public byte[] Value = [];
+    public uint Flags;
+    public long ExpiresAt;
+    public ulong Cas;
+
+    /// <summary><see cref="Environment.TickCount64"/> at the last hit or store: how eviction compares shards' tails.</summary>
+    public long LastAccess;
+
+    /// <summary>LRU links within the shard: <see cref="Newer"/> points towards the most recently used entry.</summary>
+    public CacheEntry? Newer;
+    public CacheEntry? Older;
+
+    /// <summary>What this entry counts against the memory limit.</summary>
+    public long Footprint => Key.Length + Value.Length + CacheLimits.ItemOverheadBytes;
+
+    public CacheItem ToItem() => new(Key, Value, Flags, ExpiresAt, Cas);
+}

@@ -1,0 +1,32 @@
+namespace Nemcache.Storage.Cache;
+
+/// <summary>
+/// The limits memcached 1.6 enforces, stated once. The protocol layer checks them before it allocates anything;
+/// <see cref="MemCache"/> checks them again so that no caller can store past them.
+/// </summary>
+public static class CacheLimits
+{
+    /// <summary>memcached's KEY_MAX_LENGTH.</summary>
+    public const int MaxKeyLength = 250;
+
+    /// <summary>An exptime up to this many seconds is relative to now; above it, an absolute unix time.</summary>
+    public const long MaxRelativeExpirySeconds = 60 * 60 * 24 * 30;
+
+    /// <summary>memcached's default -I (item_size_max).</summary>
+    public const int DefaultMaxItemSize = 1024 * 1024;
+
+    /// <summary>The smallest -I memcached accepts.</summary>
+    public const int MinMaxItemSize = 1024;
+
+    /// <summary>The largest -I memcached accepts (1 GiB).</summary>
+    public const int MaxMaxItemSize = 1024 * 1024 * 1024;
+
+    /// <summary>memcached's default -m, in megabytes.</summary>
+    public const long DefaultMemoryLimitMegabytes = 64;
+
+    /// <summary>
+    /// What one item costs beyond its key and value bytes, counted against the memory limit: the entry object, the
+    /// two array headers, the dictionary slot and the LRU links, rounded up (measured on x64, .NET 10).
+    /// </summary>
+    public const int ItemOverheadBytes = 120;
+}

@@ -1,0 +1,11 @@
+namespace Nemcache.Storage.Cache;
+
+/// <summary>The cache's size limits. Defaults are memcached's.</summary>
+public sealed record CacheOptions
+{
+    /// <summary>Bytes of keys, values and per-item overhead the cache may hold before LRU eviction (-m).</summary>
+    public long MemoryLimitBytes { get; init; } = CacheLimits.DefaultMemoryLimitMegabytes * 1024 * 1024;
+
+    /// <summary>The largest value, in bytes, an item may carry (-I).</summary>
+    public int MaxItemSize { get; init; } = CacheLimits.DefaultMaxItemSize;
+}

@@ -1,0 +1,653 @@
+using System.Buffers.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Nemcache.Storage.Notifications;
+
+namespace Nemcache.Storage.Cache;
+
+/// <summary>
+/// The cache: memcached's item semantics (flags, exptime, CAS, LRU eviction under a memory limit, delayed flush) over
+/// a fixed set of shards, each with its own lock.
+/// <para>
+/// Every operation on a key runs under that key's shard lock, which makes each key linearizable, and publishes its
+/// change to the observers before the lock is released, which gives persistence plugins each key's changes in order
+/// (see <see cref="ICacheObserver"/>). A flush takes every shard lock, in index order.
+/// </para>
+/// </summary>
+public sealed class MemCache
+{
+    private const int ShardCount = 64;
+    private const long NoPendingFlush = long.MaxValue;
+
+    private readonly CacheShard[] _shards = new CacheShard[ShardCount];
+    private readonly ExpiryClock _clock;
+    private readonly ILogger _logger;
+    private ICacheObserver[] _observers = [];
+    private long _usedBytes;
+    private long _lastCas;
+    private long _flushAt = NoPendingFlush;
+    private long _flushCommands;
+    private long _observerFailures;
+
+    public MemCache(CacheOptions options, TimeProvider? time = null, ILogger<MemCache>? logger = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxItemSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MemoryLimitBytes, options.MaxItemSize);
+        Options = options;
+        _clock = new ExpiryClock(time ?? TimeProvider.System);
+        _logger = logger ?? NullLogger<MemCache>.Instance;
+        for (var i = 0; i < ShardCount; i++)
+        {
+            _shards[i] = new CacheShard();
+        }
+    }
+
+    public CacheOptions Options { get; }
+
+    public ExpiryClock Clock => _clock;
+
+    /// <summary>Adds an observer; it receives every change made from now on.</summary>
+    public void Subscribe(ICacheObserver observer)
+    {
+        ICacheObserver[] current, next;
+        do
+        {
+            current = _observers;
+            next = [.. current, observer];
+        }
+        while (Interlocked.CompareExchange(ref _observers, next, current) != current);
+    }
+
+    public bool TryGet(ReadOnlySpan<byte> key, out CacheItem item) => Read(key, touchExptime: null, out item);
+
+    /// <summary>gat/gats: a hit also gets the new expiry.</summary>
+    public bool TryGetAndTouch(ReadOnlySpan<byte> key, long exptime, out CacheItem item) => Read(key, exptime, out item);
+
+    /// <summary>
+    /// set, add, replace, append, prepend and cas. <paramref name="value"/> becomes the cache's own: the caller must not
+    /// change it afterwards. <paramref name="exptime"/> is memcached's (relative, absolute or negative); append and
+    /// prepend keep the item's flags and expiry.
+    /// </summary>
+    public StoreResult Store(StoreMode mode, ReadOnlySpan<byte> key, uint flags, long exptime, byte[] value, ulong casUnique = 0)
+    {
+        ValidateKey(key);
+        if (value.Length > Options.MaxItemSize)
+        {
+            return StoreResult.TooLarge;
+        }
+
+        var now = Now();
+        var shard = ShardFor(key);
+        lock (shard.Gate)
+        {
+            var entry = FindLive(shard, key, now);
+            shard.Counters.Sets++;
+            switch (mode)
+            {
+                case StoreMode.Add when entry is not null:
+                    shard.MarkUsed(entry);
+                    return StoreResult.NotStored;
+                case StoreMode.Replace or StoreMode.Append or StoreMode.Prepend when entry is null:
+                    return StoreResult.NotStored;
+                case StoreMode.Cas when entry is null:
+                    shard.Counters.CasMisses++;
+                    return StoreResult.NotFound;
+                case StoreMode.Cas when entry.Cas != casUnique:
+                    shard.Counters.CasBadValue++;
+                    return StoreResult.Exists;
+                case StoreMode.Cas:
+                    shard.Counters.CasHits++;
+                    break;
+            }
+
+            var newValue = mode switch
+            {
+                StoreMode.Append => Concat(entry!.Value, value),
+                StoreMode.Prepend => Concat(value, entry!.Value),
+                _ => value,
+            };
+            if (newValue.Length > Options.MaxItemSize)
+            {
+                return StoreResult.TooLarge;
+            }
+
+            var keepsAttributes = mode is StoreMode.Append or StoreMode.Prepend;
+            var newFlags = keepsAttributes ? entry!.Flags : flags;
+            var expiresAt = keepsAttributes ? entry!.ExpiresAt : ExpiryClock.ToAbsolute(exptime, now);
+            if (ExpiryClock.HasExpired(expiresAt, now))
+            {
+                // memcached stores an item nobody can ever see; dropping the old one instead is the same to every reader.
+                if (entry is not null)
+                {
+                    RemoveLocked(shard, entry);
+                    Publish(CacheChange.Deleted(entry.Key));
+                }
+                return StoreResult.Stored;
+            }
+
+            PutLocked(shard, entry, key, newValue, newFlags, expiresAt);
+        }
+
+        EvictWhileOverLimit();
+        return StoreResult.Stored;
+    }
+
+    /// <summary>
+    /// delete. With a non-zero <paramref name="casUnique"/> (binary and meta protocols) the item is deleted only if its
+    /// CAS still matches.
+    /// </summary>
+    public DeleteResult Delete(ReadOnlySpan<byte> key, ulong casUnique = 0)
+    {
+        ValidateKey(key);
+        var now = Now();
+        var shard = ShardFor(key);
+        lock (shard.Gate)
+        {
+            var entry = FindLive(shard, key, now);
+            if (entry is null)
+            {
+                shard.Counters.DeleteMisses++;
+                return DeleteResult.NotFound;
+            }
+            if (casUnique != 0 && entry.Cas != casUnique)
+            {
+                return DeleteResult.Exists;
+            }
+            shard.Counters.DeleteHits++;
+            RemoveLocked(shard, entry);
+            Publish(CacheChange.Deleted(entry.Key));
+            return DeleteResult.Deleted;
+        }
+    }
+
+    /// <summary>touch: gives a live item a new expiry.</summary>
+    public bool Touch(ReadOnlySpan<byte> key, long exptime)
+    {
+        ValidateKey(key);
+        var now = Now();
+        var shard = ShardFor(key);
+        lock (shard.Gate)
+        {
+            var entry = FindLive(shard, key, now);
+            if (entry is null)
+            {
+                shard.Counters.TouchMisses++;
+                return false;
+            }
+            shard.Counters.TouchHits++;
+            TouchLocked(shard, entry, exptime, now);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// incr and decr. The value must be a decimal number below 2^64; incr wraps at 2^64 and decr stops at 0, as in
+    /// memcached. A result shorter than the old value is padded with spaces to the old length, as memcached's in-place
+    /// update does. When the key is missing and <paramref name="createWith"/> is given (binary and meta protocols),
+    /// the item is created holding that number and <paramref name="exptime"/>.
+    /// </summary>
+    public ArithmeticResult Increment(ReadOnlySpan<byte> key, ulong delta, bool decrement, out CacheItem item,
+        ulong? createWith = null, long exptime = 0)
+    {
+        ValidateKey(key);
+        var now = Now();
+        var shard = ShardFor(key);
+        lock (shard.Gate)
+        {
+            var entry = FindLive(shard, key, now);
+            if (entry is null)
+            {
+                if (decrement) shard.Counters.DecrMisses++; else shard.Counters.IncrMisses++;
+                if (createWith is not { } initial)
+                {
+                    item = default;
+                    return ArithmeticResult.NotFound;
+                }
+                var created = PutLocked(shard, null, key, FormatNumber(initial, minLength: 0), 0, ExpiryClock.ToAbsolute(exptime, now));
+                item = created.ToItem();
+            }
+            else
+            {
+                if (!TryParseNumber(entry.Value, out var current))
+                {
+                    item = default;
+                    return ArithmeticResult.NonNumeric;
+                }
+                if (decrement) shard.Counters.DecrHits++; else shard.Counters.IncrHits++;
+                var next = decrement ? (delta > current ? 0 : current - delta) : unchecked(current + delta);
+                var updated = PutLocked(shard, entry, key, FormatNumber(next, entry.Value.Length), entry.Flags, entry.ExpiresAt);
+                item = updated.ToItem();
+            }
+        }
+
+        EvictWhileOverLimit();
+        return ArithmeticResult.Updated;
+    }
+
+    /// <summary>
+    /// flush_all. A delay of 0 (or one that lands in the past) empties the cache now and cancels a pending flush; a
+    /// later one replaces any pending flush and empties the cache when it comes, as memcached does.
+    /// </summary>
+    public void FlushAll(long delay = 0)
+    {
+        Interlocked.Increment(ref _flushCommands);
+        var now = Now();
+        var at = delay <= 0 ? now : ExpiryClock.ToAbsolute(delay, now);
+        if (at <= now)
+        {
+            FlushNow(now, notify: true);
+            return;
+        }
+
+        EnterAll();
+        try
+        {
+            Volatile.Write(ref _flushAt, at);
+            Publish(CacheChange.Flushed(at));
+        }
+        finally
+        {
+            ExitAll();
+        }
+    }
+
+    /// <summary>
+    /// Restore path for persistence plugins: stores an item read from disk with a fresh CAS and no notification.
+    /// An item whose absolute expiry has passed is skipped. Returns whether it was stored.
+    /// </summary>
+    public bool RestoreItem(byte[] key, byte[] value, uint flags, long expiresAt)
+    {
+        ValidateKey(key);
+        if (value.Length > Options.MaxItemSize || ExpiryClock.HasExpired(expiresAt, Now()))
+        {
+            return false;
+        }
+        var shard = ShardFor(key);
+        lock (shard.Gate)
+        {
+            shard.TryGet(key, out var entry);
+            PutLocked(shard, entry, key, value, flags, expiresAt, notify: false);
+        }
+        EvictWhileOverLimit();
+        return true;
+    }
+
+    /// <summary>
+    /// Restore path: re-arms a delayed flush_all found on disk. A deadline that has already passed empties the cache
+    /// without notification; the plugin has dropped the records it kills itself.
+    /// </summary>
+    public void RestoreFlushDeadline(long flushAt)
+    {
+        var now = Now();
+        if (flushAt <= now)
+        {
+            FlushNow(now, notify: false);
+        }
+        else
+        {
+            Volatile.Write(ref _flushAt, flushAt);
+        }
+    }
+
+    /// <summary>The absolute time of a pending delayed flush, or null. Compaction writes it with the snapshot.</summary>
+    public long? PendingFlushAt
+    {
+        get
+        {
+            var at = Volatile.Read(ref _flushAt);
+            return at == NoPendingFlush ? null : at;
+        }
+    }
+
+    /// <summary>
+    /// Every live item, shard by shard. Each shard is copied under its lock, so the snapshot of a shard is consistent,
+    /// but changes to other shards may be seen or not; compaction relies only on per-key consistency.
+    /// </summary>
+    public IEnumerable<CacheItem> SnapshotItems()
+    {
+        var buffer = new List<CacheItem>();
+        foreach (var shard in _shards)
+        {
+            buffer.Clear();
+            var now = Now();
+            lock (shard.Gate)
+            {
+                foreach (var entry in shard.Entries)
+                {
+                    if (!ExpiryClock.HasExpired(entry.ExpiresAt, now))
+                    {
+                        buffer.Add(entry.ToItem());
+                    }
+                }
+            }
+            foreach (var item in buffer)
+            {
+                yield return item;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Removes every expired item and publishes an expiry eviction for each, so that expired memory is reclaimed even
+    /// when nobody asks for those keys again. Returns how many were removed.
+    /// </summary>
+    public int ReclaimExpired()
+    {
+        var removed = 0;
+        var expired = new List<CacheEntry>();
+        foreach (var shard in _shards)
+        {
+            var now = Now();
+            lock (shard.Gate)
+            {
+                expired.Clear();
+                foreach (var entry in shard.Entries)
+                {
+                    if (ExpiryClock.HasExpired(entry.ExpiresAt, now))
+                    {
+                        expired.Add(entry);
+                    }
+                }
+                foreach (var entry in expired)
+                {
+                    RemoveLocked(shard, entry);
+                    shard.Counters.Reclaimed++;
+                    Publish(CacheChange.Evicted(entry.Key, EvictionReason.Expiry));
+                }
+                removed += expired.Count;
+            }
+        }
+        return removed;
+    }
+
+    public CacheStatistics GetStatistics()
+    {
+        var total = new ShardCounters();
+        long items = 0;
+        foreach (var shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                var c = shard.Counters;
+                items += shard.Count;
+                total.GetHits += c.GetHits; total.GetMisses += c.GetMisses;
+                total.GetExpired += c.GetExpired; total.GetFlushed += c.GetFlushed;
+                total.Sets += c.Sets;
+                total.TouchHits += c.TouchHits; total.TouchMisses += c.TouchMisses;
+                total.DeleteHits += c.DeleteHits; total.DeleteMisses += c.DeleteMisses;
+                total.IncrHits += c.IncrHits; total.IncrMisses += c.IncrMisses;
+                total.DecrHits += c.DecrHits; total.DecrMisses += c.DecrMisses;
+                total.CasHits += c.CasHits; total.CasMisses += c.CasMisses; total.CasBadValue += c.CasBadValue;
+                total.Evictions += c.Evictions; total.Reclaimed += c.Reclaimed; total.TotalItems += c.TotalItems;
+                total.Bytes += c.Bytes;
+            }
+        }
+        return new CacheStatistics(total, items, Volatile.Read(ref _flushCommands), Volatile.Read(ref _observerFailures),
+            Options.MemoryLimitBytes);
+    }
+
+    private bool Read(ReadOnlySpan<byte> key, long? touchExptime, out CacheItem item)
+    {
+        ValidateKey(key);
+        var now = Now();
+        var shard = ShardFor(key);
+        lock (shard.Gate)
+        {
+            var entry = FindLive(shard, key, now);
+            if (entry is null)
+            {
+                shard.Counters.GetMisses++;
+                if (touchExptime is not null) shard.Counters.TouchMisses++;
+                item = default;
+                return false;
+            }
+            shard.Counters.GetHits++;
+            if (touchExptime is { } exptime)
+            {
+                shard.Counters.TouchHits++;
+                TouchLocked(shard, entry, exptime, now);
+            }
+            else
+            {
+                shard.MarkUsed(entry);
+            }
+            item = entry.ToItem();
+            return true;
+        }
+    }
+
+    /// <summary>The live entry for a key, or null; an expired one found on the way is reclaimed.</summary>
+    private CacheEntry? FindLive(CacheShard shard, ReadOnlySpan<byte> key, long now)
+    {
+        if (!shard.TryGet(key, out var entry))
+        {
+            return null;
+        }
+        if (!ExpiryClock.HasExpired(entry.ExpiresAt, now))
+        {
+            return entry;
+        }
+        shard.Counters.GetExpired++;
+        shard.Counters.Reclaimed++;
+        RemoveLocked(shard, entry);
+        Publish(CacheChange.Evicted(entry.Key, EvictionReason.Expiry));
+        return null;
+    }
+
+    private CacheEntry PutLocked(CacheShard shard, CacheEntry? entry, ReadOnlySpan<byte> key, byte[] value, uint flags,
+        long expiresAt, bool notify = true)
+    {
+        long before = 0;
+        if (entry is null)
+        {
+            entry = shard.Add(key.ToArray());
+        }
+        else
+        {
+            before = entry.Footprint;
+            shard.MarkUsed(entry);
+        }
+        entry.Value = value;
+        entry.Flags = flags;
+        entry.ExpiresAt = expiresAt;
+        entry.Cas = NextCas();
+        var delta = entry.Footprint - before;
+        shard.Counters.Bytes += delta;
+        shard.Counters.TotalItems++;
+        Interlocked.Add(ref _usedBytes, delta);
+        if (notify)
+        {
+            Publish(CacheChange.Stored(entry.Key, entry.Value, entry.Flags, entry.ExpiresAt, entry.Cas));
+        }
+        return entry;
+    }
+
+    private void TouchLocked(CacheShard shard, CacheEntry entry, long exptime, long now)
+    {
+        var expiresAt = ExpiryClock.ToAbsolute(exptime, now);
+        if (ExpiryClock.HasExpired(expiresAt, now))
+        {
+            RemoveLocked(shard, entry);
+            Publish(CacheChange.Deleted(entry.Key));
+            return;
+        }
+        entry.ExpiresAt = expiresAt;
+        shard.MarkUsed(entry);
+        Publish(CacheChange.Touched(entry.Key, expiresAt));
+    }
+
+    private void RemoveLocked(CacheShard shard, CacheEntry entry)
+    {
+        shard.Remove(entry);
+        Interlocked.Add(ref _usedBytes, -entry.Footprint);
+    }
+
+    /// <summary>
+    /// Evicts least recently used items until the cache fits its limit. It picks the shard whose oldest entry is the
+    /// oldest overall (read without locks: a hint, re-checked under the lock), so eviction approximates one global LRU.
+    /// </summary>
+    private void EvictWhileOverLimit()
+    {
+        while (Volatile.Read(ref _usedBytes) > Options.MemoryLimitBytes)
+        {
+            CacheShard? victimShard = null;
+            var oldestAccess = long.MaxValue;
+            foreach (var shard in _shards)
+            {
+                var oldest = shard.Oldest;
+                if (oldest is not null && oldest.LastAccess < oldestAccess)
+                {
+                    oldestAccess = oldest.LastAccess;
+                    victimShard = shard;
+                }
+            }
+            if (victimShard is null)
+            {
+                return;
+            }
+
+            var now = Now();
+            lock (victimShard.Gate)
+            {
+                var victim = victimShard.Oldest;
+                if (victim is null)
+                {
+                    continue;
+                }
+                var reason = ExpiryClock.HasExpired(victim.ExpiresAt, now) ? EvictionReason.Expiry : EvictionReason.Capacity;
+                RemoveLocked(victimShard, victim);
+                if (reason == EvictionReason.Capacity) victimShard.Counters.Evictions++; else victimShard.Counters.Reclaimed++;
+                Publish(CacheChange.Evicted(victim.Key, reason));
+            }
+        }
+    }
+
+    private void FlushNow(long now, bool notify)
+    {
+        EnterAll();
+        try
+        {
+            foreach (var shard in _shards)
+            {
+                Interlocked.Add(ref _usedBytes, -shard.Counters.Bytes);
+                shard.Clear();
+            }
+            Volatile.Write(ref _flushAt, NoPendingFlush);
+            if (notify)
+            {
+                Publish(CacheChange.Flushed(now));
+            }
+        }
+        finally
+        {
+            ExitAll();
+        }
+    }
+
+    /// <summary>The current unix time, after carrying out a delayed flush whose time has come.</summary>
+    private long Now()
+    {
+        var now = _clock.Now;
+        if (now >= Volatile.Read(ref _flushAt))
+        {
+            RunDueFlush(now);
+        }
+        return now;
+    }
+
+    private void RunDueFlush(long now)
+    {
+        EnterAll();
+        try
+        {
+            // Another thread may have run it while this one waited for the locks.
+            if (now < Volatile.Read(ref _flushAt))
+            {
+                return;
+            }
+            foreach (var shard in _shards)
+            {
+                shard.Counters.GetFlushed += shard.Count;
+                Interlocked.Add(ref _usedBytes, -shard.Counters.Bytes);
+                shard.Clear();
+            }
+            Volatile.Write(ref _flushAt, NoPendingFlush);
+            Publish(CacheChange.Flushed(now));
+        }
+        finally
+        {
+            ExitAll();
+        }
+    }
+
+    private void EnterAll()
+    {
+        foreach (var shard in _shards)
+        {
+            shard.Gate.Enter();
+        }
+    }
+
+    private void ExitAll()
+    {
+        for (var i = _shards.Length - 1; i >= 0; i--)
+        {
+            _shards[i].Gate.Exit();
+        }
+    }
+
+    private void Publish(in CacheChange change)
+    {
+        foreach (var observer in _observers)
+        {
+            try
+            {
+                observer.OnChange(in change);
+            }
+            catch (Exception ex)
+            {
+                Interlocked.Increment(ref _observerFailures);
+                _logger.LogError(ex, "Cache observer {Observer} failed on {Change}", observer.GetType().Name, change);
+            }
+        }
+    }
+
+    private ulong NextCas() => (ulong)Interlocked.Increment(ref _lastCas);
+
+    private CacheShard ShardFor(ReadOnlySpan<byte> key) =>
+        _shards[(uint)ByteKeyComparer.Hash(key) % ShardCount];
+
+    private static void ValidateKey(ReadOnlySpan<byte> key)
+    {
+        if (key.Length is 0 or > CacheLimits.MaxKeyLength)
+        {
+            throw new ArgumentException($"A key is 1 to {CacheLimits.MaxKeyLength} bytes; this one is {key.Length}.", nameof(key));
+        }
+    }
+
+    private static byte[] Concat(byte[] first, byte[] second)
+    {
+        var joined = new byte[first.Length + second.Length];
+        first.CopyTo(joined, 0);
+        second.CopyTo(joined, first.Length);
+        return joined;
+    }
+
+    /// <summary>memcached's strtoull rule for incr/decr: digits, optionally followed by the spaces an in-place decr left.</summary>
+    private static bool TryParseNumber(ReadOnlySpan<byte> value, out ulong number)
+    {
+        var digits = value.TrimEnd((byte)' ');
+        number = 0;
+        return digits.Length > 0 && Utf8Parser.TryParse(digits, out number, out var consumed) && consumed == digits.Length;
+    }
+
+    private static byte[] FormatNumber(ulong number, int minLength)
+    {
+        Span<byte> digits = stackalloc byte[20];
+        Utf8Formatter.TryFormat(number, digits, out var written);
+        var value = new byte[Math.Max(written, minLength)];
+        digits[..written].CopyTo(value);
+        value.AsSpan(written).Fill((byte)' ');
+        return value;
+    }
+}

@@ -1,0 +1,47 @@
+using Nemcache.Storage.Cache;
+using Nemcache.Storage.Notifications;
+
+namespace Nemcache.Storage.Persistence;
+
+/// <summary>
+/// The persistence contract: what a plugin (StreamArchiver, BitcaskStore) implements so that the cache survives a
+/// restart. The host drives it in this order:
+/// <list type="number">
+/// <item><see cref="Restore"/> once, before the listener opens, to load the cache from disk;</item>
+/// <item><see cref="MemCache.Subscribe"/> with the plugin, so that every later change reaches
+/// <see cref="ICacheObserver.OnChange"/>, which appends it to the plugin's log;</item>
+/// <item><see cref="CommitAsync"/> by each connection after a batch of commands and before their replies are sent,
+/// so that no reply promises more than the sync mode does;</item>
+/// <item><see cref="IAsyncDisposable.DisposeAsync"/> at shutdown, after the last connection is done: it flushes and
+/// fsyncs everything and releases the files.</item>
+/// </list>
+/// </summary>
+public interface ICachePersistence : ICacheObserver, IAsyncDisposable
+{
+    /// <summary>A short name for logs and stats ("stream", "bitcask").</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// Rebuilds the cache from disk through <see cref="MemCache.RestoreItem"/> and
+    /// <see cref="MemCache.RestoreFlushDeadline"/>. Throws <see cref="PersistenceException"/> with a one-line message
+    /// when the data directory cannot be used; recoverable damage (a torn tail, a bad record) is repaired or skipped
+    /// and reported in the summary instead.
+    /// </summary>
+    RestoreSummary Restore(MemCache cache);
+
+    /// <summary>
+    /// Completes when every change this plugin has received so far is as durable as the sync mode promises:
+    /// written to the OS (interval, none) or fsynced (always). Throws <see cref="PersistenceException"/> when that cannot
+    /// be done (a full disk, say), so that the caller can answer SERVER_ERROR.
+    /// </summary>
+    ValueTask CommitAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The plugin's own figures for `stats`, as name/value pairs.</summary>
+    IEnumerable<KeyValuePair<string, string>> GetStats();
+}
+
+/// <summary>What a restore did, for the startup log line.</summary>
+public sealed record RestoreSummary(long Items, long Bytes, TimeSpan Elapsed, string Details);
+
+/// <summary>A persistence failure that the host reports in one line (at startup) or as SERVER_ERROR (at run time).</summary>
+public sealed class PersistenceException(string message, Exception? inner = null) : Exception(message, inner);
