@@ -1,2 +1,57 @@
-// Scaffold only: the host, configuration and TCP server land in the next commits of issue 2.
-return 0;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Nemcache.Service.Configuration;
+using Nemcache.Service.Hosting;
+using Nemcache.Service.Networking;
+using Nemcache.Service.Protocol;
+using Nemcache.Storage.Cache;
+using Nemcache.Storage.Persistence;
+
+// Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 2 for an invalid setting, 1 when the server cannot start.
+ServerSettings settings;
+try
+{
+    settings = SettingsReader.Read(args);
+}
+catch (SettingsException ex)
+{
+    Console.Error.WriteLine($"nemcache: {ex.Message}");
+    return 2;
+}
+
+var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ApplicationName = "Nemcache" });
+builder.Logging.AddSimpleConsole(options =>
+{
+    options.SingleLine = true;
+    options.UseUtcTimestamp = true;
+    options.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+});
+builder.Logging.SetMinimumLevel(LogLevel.Information);
+builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(15));
+
+builder.Services.AddSingleton(settings);
+builder.Services.AddSingleton(provider => new MemCache(settings.ToCacheOptions(), TimeProvider.System,
+    provider.GetRequiredService<ILogger<MemCache>>()));
+builder.Services.AddSingleton<ServerStatistics>();
+builder.Services.AddSingleton(provider => new ServerContext(
+    provider.GetRequiredService<MemCache>(),
+    provider.GetService<ICachePersistence>(),
+    settings,
+    provider.GetRequiredService<ServerStatistics>()));
+builder.Services.AddHostedService<PersistenceService>();
+builder.Services.AddHostedService<TcpServer>();
+builder.Services.AddHostedService<ExpiryReclaimer>();
+
+using var host = builder.Build();
+try
+{
+    await host.RunAsync();
+    return 0;
+}
+catch (Exception ex) when (ex is StartupException or PersistenceException)
+{
+    Console.Error.WriteLine($"nemcache: {ex.Message}");
+    return 1;
+}

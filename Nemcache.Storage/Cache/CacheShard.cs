@@ -16,7 +16,7 @@ internal sealed class CacheShard
     public CacheShard() => _byKeySpan = _entries.GetAlternateLookup<ReadOnlySpan<byte>>();
 
     public readonly Lock Gate = new();
-    public readonly ShardCounters Counters = new();
+    public ShardCounters Counters;
 
     public int Count => _entries.Count;
 

@@ -386,6 +386,19 @@ public sealed class MemCache
             Options.MemoryLimitBytes);
     }
 
+    /// <summary>`stats reset`: zeroes the command counters of every shard.</summary>
+    public void ResetStatistics()
+    {
+        foreach (var shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                shard.Counters.Reset();
+            }
+        }
+        Interlocked.Exchange(ref _flushCommands, 0);
+    }
+
     private bool Read(ReadOnlySpan<byte> key, long? touchExptime, out CacheItem item)
     {
         ValidateKey(key);

@@ -1,0 +1,93 @@
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Nemcache.Service.Protocol;
+using Nemcache.Service.Protocol.Text;
+using Nemcache.Storage.Persistence;
+
+namespace Nemcache.Service.Networking;
+
+/// <summary>
+/// One client connection: reads whatever has arrived, runs every complete command in it, makes the batch's changes as
+/// durable as the sync mode promises, and only then sends the batch's replies. That order is what lets a reply stand
+/// for persistence (see docs/architecture.md).
+/// </summary>
+internal sealed class ClientConnection(Socket socket, ServerContext context, ILogger logger)
+{
+    private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: 16 * 1024, minimumReadSize: 4 * 1024);
+    private static readonly StreamPipeWriterOptions WriterOptions = new(minimumBufferSize: 16 * 1024);
+
+    /// <param name="stopping">Cancelled at shutdown: the connection finishes the batch it is running and closes.</param>
+    public async Task RunAsync(CancellationToken stopping)
+    {
+        var stream = new NetworkStream(socket, ownsSocket: true);
+        var reader = PipeReader.Create(stream, ReaderOptions);
+        var writer = PipeWriter.Create(stream, WriterOptions);
+        var processor = new TextProtocolProcessor(context);
+        var persistence = context.Persistence;
+        var statistics = context.Statistics;
+        var sendReplies = true;
+        await using var stopRegistration = stopping.Register(static r => ((PipeReader)r!).CancelPendingRead(), reader);
+        try
+        {
+            while (true)
+            {
+                var read = await reader.ReadAsync();
+                if (read.IsCanceled)
+                {
+                    break;
+                }
+                var buffer = read.Buffer;
+                var received = buffer.Length;
+                var outcome = processor.Process(ref buffer, writer);
+                statistics.AddBytesRead(received - buffer.Length);
+                reader.AdvanceTo(buffer.Start, buffer.End);
+
+                if ((outcome & ProcessOutcome.Mutated) != 0 && persistence is not null)
+                {
+                    await persistence.CommitAsync();
+                }
+                statistics.AddBytesWritten(writer.UnflushedBytes);
+                var flushed = await writer.FlushAsync();
+                if ((outcome & ProcessOutcome.Close) != 0 || flushed.IsCompleted || read.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (PersistenceException ex)
+        {
+            // The batch's changes could not be made durable: its replies must not claim they were. The client sees
+            // the connection close instead of a reply.
+            sendReplies = false;
+            logger.LogError("Closing a connection whose writes could not be persisted: {Message}", ex.Message);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The client went away mid-request; nothing to answer.
+        }
+        finally
+        {
+            if (!sendReplies)
+            {
+                socket.Close(0);
+            }
+            await reader.CompleteAsync();
+            await CompleteQuietly(writer);
+            await stream.DisposeAsync();
+            statistics.CloseConnection();
+        }
+    }
+
+    private static async ValueTask CompleteQuietly(PipeWriter writer)
+    {
+        try
+        {
+            await writer.CompleteAsync();
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+        {
+            // Completing flushes what is left; a peer that already left cannot take it.
+        }
+    }
+}

@@ -1,0 +1,125 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Nemcache.Service.Hosting;
+using Nemcache.Service.Protocol;
+using Nemcache.Service.Protocol.Text;
+
+namespace Nemcache.Service.Networking;
+
+/// <summary>
+/// The listener: accepts connections up to the limit (refusing the next one the way memcached does, with
+/// "ERROR Too many open connections") and runs each one. At shutdown it stops accepting and waits for the open
+/// connections to finish the batch they are running.
+/// </summary>
+internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger) : IHostedService
+{
+    private const int Backlog = 1024;
+
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<long, Task> _connections = new();
+    private Socket? _listener;
+    private Task _acceptLoop = Task.CompletedTask;
+    private long _nextConnectionId;
+
+    /// <summary>The endpoint actually bound; tests read the port from here.</summary>
+    public IPEndPoint? LocalEndPoint => _listener?.LocalEndPoint as IPEndPoint;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var settings = context.Settings;
+        var endPoint = new IPEndPoint(settings.Listen, settings.Port);
+        var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            listener.Bind(endPoint);
+            listener.Listen(Backlog);
+        }
+        catch (SocketException ex)
+        {
+            listener.Dispose();
+            throw new StartupException($"cannot listen on {endPoint}: {ex.Message}");
+        }
+        _listener = listener;
+        _acceptLoop = AcceptLoopAsync(listener);
+        logger.LogInformation("Nemcache {Version} listening: {Settings}", ServerContext.Version, settings.Describe());
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        _listener?.Dispose();
+        await _acceptLoop;
+        var open = _connections.Values.ToArray();
+        if (open.Length > 0)
+        {
+            logger.LogInformation("Waiting for {Count} connections to finish", open.Length);
+            await Task.WhenAll(open).WaitAsync(cancellationToken);
+        }
+    }
+
+    private async Task AcceptLoopAsync(Socket listener)
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(_stopping.Token);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException ex)
+            {
+                logger.LogWarning("Accept failed: {Message}", ex.Message);
+                continue;
+            }
+
+            client.NoDelay = true;
+            if (!context.Statistics.TryOpenConnection(context.Settings.ConnectionLimit))
+            {
+                Refuse(client);
+                continue;
+            }
+            var id = Interlocked.Increment(ref _nextConnectionId);
+            var connection = new ClientConnection(client, context, logger);
+            _connections[id] = Task.Run(async () =>
+            {
+                try
+                {
+                    await connection.RunAsync(_stopping.Token);
+                }
+                catch (Exception ex)
+                {
+                    logger.LogError(ex, "Connection {Id} failed", id);
+                }
+                finally
+                {
+                    _connections.TryRemove(id, out _);
+                }
+            });
+        }
+    }
+
+    private void Refuse(Socket client)
+    {
+        try
+        {
+            client.Send(TextReplies.TooManyConnections);
+        }
+        catch (SocketException)
+        {
+            // A client refused before it could be told so has been refused all the same.
+        }
+        finally
+        {
+            client.Dispose();
+        }
+        logger.LogDebug("Refused a connection: {Limit} connections are open (-c)", context.Settings.ConnectionLimit);
+    }
+}

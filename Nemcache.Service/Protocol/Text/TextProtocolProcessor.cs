@@ -1,0 +1,532 @@
+using System.Buffers;
+using Nemcache.Storage.Cache;
+using static Nemcache.Service.Protocol.Text.TextReplies;
+
+namespace Nemcache.Service.Protocol.Text;
+
+/// <summary>What a call to <see cref="TextProtocolProcessor.Process"/> did, for the connection loop.</summary>
+[Flags]
+internal enum ProcessOutcome
+{
+    None = 0,
+    /// <summary>At least one command changed the cache: persistence must commit before the replies are flushed.</summary>
+    Mutated = 1,
+    /// <summary>The connection must close after the replies so far (quit, or an over-long line).</summary>
+    Close = 2,
+}
+
+/// <summary>
+/// memcached's text protocol for one connection: frames command lines and data blocks out of the input, runs each
+/// command against the cache and writes its reply into the output, with memcached 1.6's replies for every error.
+/// Stateful only across a rejected data block that is still arriving (the bytes to swallow).
+/// </summary>
+internal sealed class TextProtocolProcessor(ServerContext context)
+{
+    /// <summary>memcached reads into a 16 KiB buffer and closes a connection whose line does not fit.</summary>
+    public const int MaxCommandLine = 16 * 1024;
+
+    /// <summary>Multi-key retrievals may send longer lines; they are bounded too, so memory per connection is.</summary>
+    public const int MaxRetrievalLine = 1024 * 1024;
+
+    private readonly MemCache _cache = context.Cache;
+    private long _swallowRemaining;
+    private byte[] _lineCopy = [];
+
+    private enum Status { Done, NeedMoreData, Close }
+
+    /// <summary>
+    /// Runs every complete command at the front of <paramref name="input"/> and slices it past them. A command whose
+    /// line or data block has not fully arrived is left in the input for the next call.
+    /// </summary>
+    public ProcessOutcome Process(ref ReadOnlySequence<byte> input, IBufferWriter<byte> output)
+    {
+        var outcome = ProcessOutcome.None;
+        while (true)
+        {
+            if (_swallowRemaining > 0)
+            {
+                var skip = Math.Min(_swallowRemaining, input.Length);
+                input = input.Slice(skip);
+                _swallowRemaining -= skip;
+                if (_swallowRemaining > 0)
+                {
+                    return outcome;
+                }
+            }
+
+            var lineEnd = input.PositionOf((byte)'\n');
+            if (lineEnd is null)
+            {
+                return input.Length > MaxCommandLine && input.Length > LineLimit(input) ? outcome | ProcessOutcome.Close : outcome;
+            }
+
+            var lineBytes = input.Slice(0, lineEnd.Value);
+            if (lineBytes.Length > MaxCommandLine && lineBytes.Length > LineLimit(lineBytes))
+            {
+                return outcome | ProcessOutcome.Close;
+            }
+            var line = lineBytes.IsSingleSegment ? lineBytes.FirstSpan : CopyLine(lineBytes);
+            if (line.Length > 0 && line[^1] == (byte)'\r')
+            {
+                line = line[..^1];
+            }
+
+            var rest = input.Slice(input.GetPosition(1, lineEnd.Value));
+            var mutated = false;
+            var status = Execute(line, ref rest, output, ref mutated);
+            if (mutated)
+            {
+                outcome |= ProcessOutcome.Mutated;
+            }
+            switch (status)
+            {
+                case Status.NeedMoreData:
+                    return outcome;
+                case Status.Close:
+                    input = rest;
+                    return outcome | ProcessOutcome.Close;
+                default:
+                    input = rest;
+                    break;
+            }
+        }
+    }
+
+    private Status Execute(ReadOnlySpan<byte> line, ref ReadOnlySequence<byte> rest, IBufferWriter<byte> output, ref bool mutated)
+    {
+        var tokens = new TextTokens(line);
+        if (!tokens.TryNext(out var command))
+        {
+            output.Write(Error);
+            return Status.Done;
+        }
+        var arguments = TextTokens.Count(line) - 1;
+
+        if (command.SequenceEqual("get"u8)) return Retrieve(ref tokens, arguments, withCas: false, touch: false, output, ref mutated);
+        if (command.SequenceEqual("set"u8)) return Store(StoreMode.Set, ref tokens, arguments, ref rest, output, ref mutated);
+        if (command.SequenceEqual("gets"u8)) return Retrieve(ref tokens, arguments, withCas: true, touch: false, output, ref mutated);
+        if (command.SequenceEqual("add"u8)) return Store(StoreMode.Add, ref tokens, arguments, ref rest, output, ref mutated);
+        if (command.SequenceEqual("replace"u8)) return Store(StoreMode.Replace, ref tokens, arguments, ref rest, output, ref mutated);
+        if (command.SequenceEqual("append"u8)) return Store(StoreMode.Append, ref tokens, arguments, ref rest, output, ref mutated);
+        if (command.SequenceEqual("prepend"u8)) return Store(StoreMode.Prepend, ref tokens, arguments, ref rest, output, ref mutated);
+        if (command.SequenceEqual("cas"u8)) return Store(StoreMode.Cas, ref tokens, arguments, ref rest, output, ref mutated);
+        if (command.SequenceEqual("delete"u8)) return Delete(ref tokens, arguments, output, ref mutated);
+        if (command.SequenceEqual("incr"u8)) return Arithmetic(ref tokens, arguments, decrement: false, output, ref mutated);
+        if (command.SequenceEqual("decr"u8)) return Arithmetic(ref tokens, arguments, decrement: true, output, ref mutated);
+        if (command.SequenceEqual("touch"u8)) return Touch(ref tokens, arguments, output, ref mutated);
+        if (command.SequenceEqual("gat"u8)) return Retrieve(ref tokens, arguments, withCas: false, touch: true, output, ref mutated);
+        if (command.SequenceEqual("gats"u8)) return Retrieve(ref tokens, arguments, withCas: true, touch: true, output, ref mutated);
+        if (command.SequenceEqual("flush_all"u8)) return FlushAll(ref tokens, arguments, output, ref mutated);
+        if (command.SequenceEqual("stats"u8)) return Stats(ref tokens, arguments, output);
+        if (command.SequenceEqual("version"u8)) return Version(arguments, output);
+        if (command.SequenceEqual("verbosity"u8)) return Verbosity(ref tokens, arguments, output);
+        if (command.SequenceEqual("quit"u8)) return Status.Close;
+        if (command.SequenceEqual("shutdown"u8))
+        {
+            output.Write("ERROR: shutdown not enabled\r\n"u8);
+            return Status.Done;
+        }
+
+        output.Write(Error);
+        return Status.Done;
+    }
+
+    /// <summary>get, gets, gat and gats: every key is checked before any is answered, so an error never follows
+    /// half a reply.</summary>
+    private Status Retrieve(ref TextTokens tokens, int arguments, bool withCas, bool touch, IBufferWriter<byte> output, ref bool mutated)
+    {
+        var exptime = 0L;
+        if (touch)
+        {
+            if (arguments < 1)
+            {
+                output.Write(Error);
+                return Status.Done;
+            }
+            tokens.TryNext(out var exptimeToken);
+            if (!TextTokens.TryParseInt64(exptimeToken, out exptime))
+            {
+                output.Write(InvalidExptime);
+                return Status.Done;
+            }
+        }
+        else if (arguments < 1)
+        {
+            output.Write(Error);
+            return Status.Done;
+        }
+
+        var check = tokens;
+        while (check.TryNext(out var key))
+        {
+            if (key.Length > CacheLimits.MaxKeyLength)
+            {
+                output.Write(BadCommandLine);
+                return Status.Done;
+            }
+        }
+
+        while (tokens.TryNext(out var key))
+        {
+            CacheItem item;
+            var hit = touch ? _cache.TryGetAndTouch(key, exptime, out item) : _cache.TryGet(key, out item);
+            if (!hit)
+            {
+                continue;
+            }
+            mutated |= touch;
+            WriteValue(output, key, item, withCas);
+        }
+        output.Write(End);
+        return Status.Done;
+    }
+
+    private static void WriteValue(IBufferWriter<byte> output, ReadOnlySpan<byte> key, in CacheItem item, bool withCas)
+    {
+        output.Write(Value);
+        output.Write(key);
+        output.Write(" "u8);
+        ReplyWriter.WriteNumber(output, (ulong)item.Flags);
+        output.Write(" "u8);
+        ReplyWriter.WriteNumber(output, (ulong)item.Value.Length);
+        if (withCas)
+        {
+            output.Write(" "u8);
+            ReplyWriter.WriteNumber(output, item.Cas);
+        }
+        output.Write(NewLine);
+        output.Write(item.Value);
+        output.Write(NewLine);
+    }
+
+    /// <summary>set, add, replace, append, prepend and cas: the command line, then a data block of the declared length
+    /// and CRLF.</summary>
+    private Status Store(StoreMode mode, ref TextTokens tokens, int arguments, ref ReadOnlySequence<byte> rest,
+        IBufferWriter<byte> output, ref bool mutated)
+    {
+        var required = mode == StoreMode.Cas ? 5 : 4;
+        if (arguments != required && arguments != required + 1)
+        {
+            output.Write(Error);
+            return Status.Done;
+        }
+        tokens.TryNext(out var key);
+        tokens.TryNext(out var flagsToken);
+        tokens.TryNext(out var exptimeToken);
+        tokens.TryNext(out var lengthToken);
+        ReadOnlySpan<byte> casToken = default;
+        if (mode == StoreMode.Cas)
+        {
+            tokens.TryNext(out casToken);
+        }
+        var noreply = tokens.TryNext(out var last) && last.SequenceEqual(NoReply);
+
+        var cas = 0UL;
+        if (key.Length > CacheLimits.MaxKeyLength
+            || !TextTokens.TryParseFlags(flagsToken, out var flags)
+            || !TextTokens.TryParseInt64(exptimeToken, out var exptime)
+            || !TextTokens.TryParseInt64(lengthToken, out var length)
+            || length is < 0 or > int.MaxValue - 2
+            || (mode == StoreMode.Cas && !TextTokens.TryParseUInt64(casToken, out cas)))
+        {
+            Reply(output, BadCommandLine, noreply);
+            return Status.Done;
+        }
+
+        if (length > _cache.Options.MaxItemSize)
+        {
+            // Like memcached: refuse, discard the block as it arrives, and drop the old value a failed set would
+            // otherwise leave behind as stale data.
+            Reply(output, TooLarge, noreply);
+            _swallowRemaining = length + 2;
+            if (mode == StoreMode.Set && _cache.Delete(key) == DeleteResult.Deleted)
+            {
+                mutated = true;
+            }
+            return Status.Done;
+        }
+
+        var blockLength = length + 2;
+        if (rest.Length < blockLength)
+        {
+            return Status.NeedMoreData;
+        }
+        var block = rest.Slice(0, blockLength);
+        rest = rest.Slice(blockLength);
+        if (!EndsWithNewLine(block))
+        {
+            Reply(output, BadDataChunk, noreply);
+            return Status.Done;
+        }
+
+        var value = new byte[length];
+        block.Slice(0, length).CopyTo(value);
+        var result = _cache.Store(mode, key, flags, exptime, value, cas);
+        mutated |= result == StoreResult.Stored;
+        Reply(output, result switch
+        {
+            StoreResult.Stored => Stored,
+            StoreResult.Exists => Exists,
+            StoreResult.NotFound => NotFound,
+            _ => NotStored,
+        }, noreply);
+        return Status.Done;
+    }
+
+    /// <summary>delete &lt;key&gt; [0] [noreply]: memcached still accepts a hold time of 0 and rejects any other.</summary>
+    private Status Delete(ref TextTokens tokens, int arguments, IBufferWriter<byte> output, ref bool mutated)
+    {
+        if (arguments is < 1 or > 3)
+        {
+            output.Write(Error);
+            return Status.Done;
+        }
+        tokens.TryNext(out var key);
+        var noreply = false;
+        if (arguments > 1)
+        {
+            tokens.TryNext(out var second);
+            var holdIsZero = second.SequenceEqual("0"u8);
+            ReadOnlySpan<byte> last = second;
+            if (arguments == 3)
+            {
+                tokens.TryNext(out last);
+            }
+            noreply = last.SequenceEqual(NoReply);
+            var valid = arguments == 2 ? holdIsZero || noreply : holdIsZero && noreply;
+            if (!valid)
+            {
+                Reply(output, DeleteUsage, noreply);
+                return Status.Done;
+            }
+        }
+        if (key.Length > CacheLimits.MaxKeyLength)
+        {
+            Reply(output, BadCommandLine, noreply);
+            return Status.Done;
+        }
+
+        var deleted = _cache.Delete(key) == DeleteResult.Deleted;
+        mutated |= deleted;
+        Reply(output, deleted ? Deleted : NotFound, noreply);
+        return Status.Done;
+    }
+
+    private Status Arithmetic(ref TextTokens tokens, int arguments, bool decrement, IBufferWriter<byte> output, ref bool mutated)
+    {
+        if (arguments is not (2 or 3))
+        {
+            output.Write(Error);
+            return Status.Done;
+        }
+        tokens.TryNext(out var key);
+        tokens.TryNext(out var deltaToken);
+        var noreply = tokens.TryNext(out var last) && last.SequenceEqual(NoReply);
+        if (key.Length > CacheLimits.MaxKeyLength)
+        {
+            Reply(output, BadCommandLine, noreply);
+            return Status.Done;
+        }
+        if (!TextTokens.TryParseUInt64(deltaToken, out var delta))
+        {
+            Reply(output, InvalidDelta, noreply);
+            return Status.Done;
+        }
+
+        switch (_cache.Increment(key, delta, decrement, out var item))
+        {
+            case ArithmeticResult.Updated:
+                mutated = true;
+                if (!noreply)
+                {
+                    output.Write(item.Value.AsSpan().TrimEnd((byte)' '));
+                    output.Write(NewLine);
+                }
+                break;
+            case ArithmeticResult.NonNumeric:
+                Reply(output, NonNumeric, noreply);
+                break;
+            default:
+                Reply(output, NotFound, noreply);
+                break;
+        }
+        return Status.Done;
+    }
+
+    private Status Touch(ref TextTokens tokens, int arguments, IBufferWriter<byte> output, ref bool mutated)
+    {
+        if (arguments is not (2 or 3))
+        {
+            output.Write(Error);
+            return Status.Done;
+        }
+        tokens.TryNext(out var key);
+        tokens.TryNext(out var exptimeToken);
+        var noreply = tokens.TryNext(out var last) && last.SequenceEqual(NoReply);
+        if (key.Length > CacheLimits.MaxKeyLength)
+        {
+            Reply(output, BadCommandLine, noreply);
+            return Status.Done;
+        }
+        if (!TextTokens.TryParseInt64(exptimeToken, out var exptime))
+        {
+            Reply(output, InvalidExptime, noreply);
+            return Status.Done;
+        }
+
+        var touched = _cache.Touch(key, exptime);
+        mutated |= touched;
+        Reply(output, touched ? Touched : NotFound, noreply);
+        return Status.Done;
+    }
+
+    /// <summary>flush_all [delay] [noreply]. A token after the delay that is not noreply is ignored, as memcached does.</summary>
+    private Status FlushAll(ref TextTokens tokens, int arguments, IBufferWriter<byte> output, ref bool mutated)
+    {
+        if (arguments > 2)
+        {
+            output.Write(Error);
+            return Status.Done;
+        }
+        var delay = 0L;
+        var noreply = false;
+        if (arguments > 0)
+        {
+            tokens.TryNext(out var first);
+            if (arguments == 1 && first.SequenceEqual(NoReply))
+            {
+                noreply = true;
+            }
+            else
+            {
+                noreply = arguments == 2 && tokens.TryNext(out var last) && last.SequenceEqual(NoReply);
+                if (!TextTokens.TryParseInt64(first, out delay))
+                {
+                    Reply(output, InvalidExptime, noreply);
+                    return Status.Done;
+                }
+            }
+        }
+
+        _cache.FlushAll(delay);
+        mutated = true;
+        Reply(output, Ok, noreply);
+        return Status.Done;
+    }
+
+    private Status Stats(ref TextTokens tokens, int arguments, IBufferWriter<byte> output)
+    {
+        if (arguments == 0)
+        {
+            WriteStats(output, StatsReport.General(context));
+            return Status.Done;
+        }
+        tokens.TryNext(out var group);
+        if (group.SequenceEqual("settings"u8))
+        {
+            WriteStats(output, StatsReport.Settings(context));
+        }
+        else if (group.SequenceEqual("items"u8) || group.SequenceEqual("slabs"u8) || group.SequenceEqual("sizes"u8)
+                 || group.SequenceEqual("conns"u8))
+        {
+            // Nemcache has no slab allocator; these listings are empty, as the protocol allows.
+            output.Write(End);
+        }
+        else if (group.SequenceEqual("reset"u8))
+        {
+            _cache.ResetStatistics();
+            output.Write(Reset);
+        }
+        else if (group.SequenceEqual("detail"u8))
+        {
+            output.Write(StatsDetailUsage);
+        }
+        else
+        {
+            output.Write(Error);
+        }
+        return Status.Done;
+    }
+
+    private static void WriteStats(IBufferWriter<byte> output, List<KeyValuePair<string, string>> stats)
+    {
+        foreach (var (name, value) in stats)
+        {
+            output.Write(Stat);
+            ReplyWriter.WriteAscii(output, name);
+            output.Write(" "u8);
+            ReplyWriter.WriteAscii(output, value);
+            output.Write(NewLine);
+        }
+        output.Write(End);
+    }
+
+    private static Status Version(int arguments, IBufferWriter<byte> output)
+    {
+        if (arguments != 0)
+        {
+            output.Write(Error);
+            return Status.Done;
+        }
+        output.Write(TextReplies.Version);
+        ReplyWriter.WriteAscii(output, ServerContext.Version);
+        output.Write(NewLine);
+        return Status.Done;
+    }
+
+    private Status Verbosity(ref TextTokens tokens, int arguments, IBufferWriter<byte> output)
+    {
+        if (arguments is not (1 or 2))
+        {
+            output.Write(Error);
+            return Status.Done;
+        }
+        tokens.TryNext(out var levelToken);
+        var noreply = tokens.TryNext(out var last) && last.SequenceEqual(NoReply);
+        if (!TextTokens.TryParseUInt64(levelToken, out var level) || level > int.MaxValue)
+        {
+            Reply(output, BadCommandLine, noreply);
+            return Status.Done;
+        }
+        context.Verbosity = (int)level;
+        Reply(output, Ok, noreply);
+        return Status.Done;
+    }
+
+    private static void Reply(IBufferWriter<byte> output, ReadOnlySpan<byte> reply, bool noreply)
+    {
+        if (!noreply)
+        {
+            output.Write(reply);
+        }
+    }
+
+    private static bool EndsWithNewLine(ReadOnlySequence<byte> block)
+    {
+        Span<byte> tail = stackalloc byte[2];
+        block.Slice(block.Length - 2).CopyTo(tail);
+        return tail[0] == (byte)'\r' && tail[1] == (byte)'\n';
+    }
+
+    /// <summary>How long a line may grow: longer for the retrieval commands, whose lines carry many keys.</summary>
+    private static long LineLimit(ReadOnlySequence<byte> start)
+    {
+        Span<byte> head = stackalloc byte[5];
+        var length = (int)Math.Min(head.Length, start.Length);
+        start.Slice(0, length).CopyTo(head);
+        var prefix = head[..length];
+        return prefix.StartsWith("get "u8) || prefix.StartsWith("gets "u8) || prefix.StartsWith("gat "u8) || prefix.StartsWith("gats "u8)
+            ? MaxRetrievalLine
+            : MaxCommandLine;
+    }
+
+    private ReadOnlySpan<byte> CopyLine(ReadOnlySequence<byte> line)
+    {
+        if (_lineCopy.Length < line.Length)
+        {
+            _lineCopy = new byte[Math.Max(line.Length, 256)];
+        }
+        line.CopyTo(_lineCopy);
+        return _lineCopy.AsSpan(0, (int)line.Length);
+    }
+}
