@@ -118,7 +118,7 @@ internal sealed class TextProtocolProcessor(ServerContext context)
         if (command.SequenceEqual("gats"u8)) return Retrieve(ref tokens, arguments, withCas: true, touch: true, output, ref mutated);
         if (command.SequenceEqual("flush_all"u8)) return FlushAll(ref tokens, arguments, output, ref mutated);
         if (command.SequenceEqual("stats"u8)) return Stats(ref tokens, arguments, output);
-        if (command.SequenceEqual("version"u8)) return Version(arguments, output);
+        if (command.SequenceEqual("version"u8)) return Version(output);
         if (command.SequenceEqual("verbosity"u8)) return Verbosity(ref tokens, arguments, output);
         if (command.SequenceEqual("quit"u8)) return Status.Close;
         if (command.SequenceEqual("shutdown"u8))
@@ -461,13 +461,9 @@ internal sealed class TextProtocolProcessor(ServerContext context)
         output.Write(End);
     }
 
-    private static Status Version(int arguments, IBufferWriter<byte> output)
+    /// <summary>version: memcached ignores any tokens after it.</summary>
+    private static Status Version(IBufferWriter<byte> output)
     {
-        if (arguments != 0)
-        {
-            output.Write(Error);
-            return Status.Done;
-        }
         output.Write(TextReplies.Version);
         ReplyWriter.WriteAscii(output, ServerContext.Version);
         output.Write(NewLine);
@@ -481,8 +477,10 @@ internal sealed class TextProtocolProcessor(ServerContext context)
             output.Write(Error);
             return Status.Done;
         }
+        // memcached's noreply is whatever the last token says, even when it is the only one.
         tokens.TryNext(out var levelToken);
-        var noreply = tokens.TryNext(out var last) && last.SequenceEqual(NoReply);
+        var last = tokens.TryNext(out var second) ? second : levelToken;
+        var noreply = last.SequenceEqual(NoReply);
         if (!TextTokens.TryParseUInt64(levelToken, out var level) || level > int.MaxValue)
         {
             Reply(output, BadCommandLine, noreply);
