@@ -14,6 +14,7 @@ public static class SettingsReader
 {
     public static IConfiguration BuildConfiguration(string[] args, IDictionary<string, string?>? environment = null)
     {
+        RejectUnknownFlags(args);
         var builder = new ConfigurationBuilder();
         if (environment is null)
         {
@@ -65,6 +66,30 @@ public static class SettingsReader
             BitcaskMergeFragmentation = ReadFraction(config, SettingNames.BitcaskMergeFragmentation, defaults.BitcaskMergeFragmentation),
             BitcaskMergeMinDeadBytes = ReadInteger(config, SettingNames.BitcaskMergeMinDeadBytes, defaults.BitcaskMergeMinDeadBytes, 0, long.MaxValue),
         };
+    }
+
+    /// <summary>
+    /// The CommandLine provider passes over a flag it has no mapping for; a memcached flag we do not support (-U, -v…)
+    /// must stop startup instead of being ignored.
+    /// </summary>
+    private static void RejectUnknownFlags(string[] args)
+    {
+        for (var i = 0; i < args.Length; i += 2)
+        {
+            var flag = args[i].Split('=', 2)[0];
+            if (!SettingNames.Flags.ContainsKey(flag))
+            {
+                throw new SettingsException($"unknown flag '{args[i]}'; the flags are {string.Join(", ", SettingNames.Flags.Keys)}");
+            }
+            if (args[i].Contains('='))
+            {
+                i--;
+            }
+            else if (i + 1 >= args.Length)
+            {
+                throw new SettingsException($"{SettingNames.Describe(SettingNames.Flags[flag])}: no value after {flag}");
+            }
+        }
     }
 
     private static void RejectUnknown(IConfiguration config)
