@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Throughput of Nemcache against memcached 1.6, measured side by side in the same run with memaslap (memcaslap),
+# alternating between the two servers round by round so that the noise of this shared machine hits both alike.
+#
+#   bench/throughput.sh
+#
+# Settings (environment):
+#   MODES        Nemcache persistence modes to measure: stream, stream-always, bitcask, bitcask-always  (default: stream)
+#   MIXES        get/set mixes: 90/10, 10/90                                                          (default: 90/10)
+#   VALUE_SIZES  value sizes in bytes                                                                  (default: 100)
+#   ROUNDS       rounds per combination, at least 3                                                    (default: 3)
+#   DURATION     memaslap run time per round                                                           (default: 10s)
+#   CONCURRENCY  memaslap connections                                                                  (default: 32)
+#
+# Prints a table with every round's TPS and the median ratio Nemcache/memcached per combination, and writes it to
+# bench/results/throughput.csv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+
+MODES=${MODES:-stream}
+MIXES=${MIXES:-90/10}
+VALUE_SIZES=${VALUE_SIZES:-100}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10s}
+CONCURRENCY=${CONCURRENCY:-32}
+THREADS=2
+[ "$ROUNDS" -ge 3 ] || { echo "throughput: ROUNDS must be at least 3" >&2; exit 2; }
+
+mode_environment() {
+    case "$1" in
+        stream) echo "NEMCACHE_USE_BITCASK=0 NEMCACHE_SYNC=interval" ;;
+        stream-always) echo "NEMCACHE_USE_BITCASK=0 NEMCACHE_SYNC=always" ;;
+        bitcask) echo "NEMCACHE_USE_BITCASK=1 NEMCACHE_SYNC=interval" ;;
+        bitcask-always) echo "NEMCACHE_USE_BITCASK=1 NEMCACHE_SYNC=always" ;;
+        *) echo "throughput: unknown mode '$1'" >&2; exit 2 ;;
+    esac
+}
+
+# A memaslap configuration: 16-byte keys, fixed-size values, the given share of gets and sets.
+write_config() {
+    local file=$1 mix=$2 size=$3
+    local get=${mix%/*} set=${mix#*/}
+    cat > "$file" <<CONFIG
+key
+16 16 1
+value
+$size $size 1
+cmd
+0 $(awk "BEGIN { print $set / 100 }")
+1 $(awk "BEGIN { print $get / 100 }")
+CONFIG
+}
+
+run_memaslap() {
+    local port=$1 config=$2
+    memcaslap -s "127.0.0.1:$port" -T "$THREADS" -c "$CONCURRENCY" -t "$DURATION" -F "$config" 2>&1 \
+        | awk '/^Run time:/ { for (i = 1; i <= NF; i++) if ($i == "TPS:") print $(i + 1) }'
+}
+
+bench_require_tools
+bench_build
+work=$(mktemp -d)
+trap 'bench_stop ${MEMCACHED_PID:-} ${NEMCACHE_PID:-}; rm -rf "$work"' EXIT
+mkdir -p bench/results
+csv=bench/results/throughput.csv
+echo "mode,mix,value_bytes,round,memcached_tps,nemcache_tps,ratio" > "$csv"
+
+printf '%-15s %-6s %6s %5s %14s %14s %7s\n' mode mix value round memcached_tps nemcache_tps ratio
+summary=()
+for mode in $MODES; do
+    for mix in $MIXES; do
+        for size in $VALUE_SIZES; do
+            config="$work/memaslap-${mix/\//-}-$size.cfg"
+            write_config "$config" "$mix" "$size"
+            memcached_port=$(bench_free_port)
+            nemcache_port=$(bench_free_port)
+            bench_start_memcached "$memcached_port"
+            # shellcheck disable=SC2046
+            bench_start_nemcache "$nemcache_port" "$work/data-$mode-${mix/\//-}-$size" $(mode_environment "$mode")
+            ratios=()
+            for round in $(seq 1 "$ROUNDS"); do
+                m=$(run_memaslap "$memcached_port" "$config")
+                n=$(run_memaslap "$nemcache_port" "$config")
+                ratio=$(awk "BEGIN { printf \"%.3f\", $n / $m }")
+                ratios+=("$ratio")
+                printf '%-15s %-6s %6s %5s %14s %14s %7s\n' "$mode" "$mix" "$size" "$round" "$m" "$n" "$ratio"
+                echo "$mode,$mix,$size,$round,$m,$n,$ratio" >> "$csv"
+            done
+            bench_stop "$MEMCACHED_PID" "$NEMCACHE_PID"
+            MEMCACHED_PID= NEMCACHE_PID=
+            median=$(printf '%s\n' "${ratios[@]}" | bench_median)
+            summary+=("$(printf '%-15s %-6s %6s  median ratio %s' "$mode" "$mix" "$size" "$median")")
+        done
+    done
+done
+echo
+printf '%s\n' "${summary[@]}"
+echo "(written to $csv)"
