@@ -70,6 +70,12 @@ internal sealed class TextProtocolProcessor(ServerContext context)
             {
                 line = line[..^1];
             }
+            // memcached reads the line as a C string: a NUL ends it, so no key can hold one.
+            var nul = line.IndexOf((byte)0);
+            if (nul >= 0)
+            {
+                line = line[..nul];
+            }
 
             var rest = input.Slice(input.GetPosition(1, lineEnd.Value));
             var mutated = false;
