@@ -167,16 +167,13 @@ public sealed class ServerProcess : IAsyncDisposable
             {
                 throw new InvalidOperationException($"the server exited with {_process.ExitCode} at startup:\n{Output}");
             }
-            try
+            // The listening line is logged after the bind; waiting for it rather than connecting leaves the connection
+            // count untouched for tests that measure it.
+            if (Output.Contains(" listening: ", StringComparison.Ordinal))
             {
-                using var probe = new TcpClient();
-                await probe.ConnectAsync(IPAddress.Loopback, Port);
                 return;
             }
-            catch (SocketException)
-            {
-                await Task.Delay(50);
-            }
+            await Task.Delay(50);
         }
         throw new TimeoutException($"the server did not listen within {StartTimeout}:\n{Output}");
     }
