@@ -60,6 +60,16 @@ public sealed class StreamArchiver : ICachePersistence
     /// point would leave.</summary>
     internal Action<CompactionPhase>? CompactionPhaseReached { get; set; }
 
+    /// <summary>Makes the current log act as if the disk had <paramref name="bytesLeft"/> bytes free; a compaction
+    /// writes a new file, which is not limited.</summary>
+    internal void SimulateDiskFull(long bytesLeft)
+    {
+        lock (_gate)
+        {
+            _writer!.SpaceLeft = bytesLeft;
+        }
+    }
+
     public RestoreSummary Restore(MemCache cache)
     {
         if (_cache is not null)

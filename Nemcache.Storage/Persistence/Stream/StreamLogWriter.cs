@@ -13,22 +13,25 @@ internal sealed class StreamLogWriter : IDisposable
     private readonly SafeFileHandle _handle;
     private byte[] _buffer = new byte[4096];
 
-    private StreamLogWriter(string path, SafeFileHandle handle, long length)
+    private StreamLogWriter(SafeFileHandle handle, long length)
     {
-        Path = path;
         _handle = handle;
         Length = length;
     }
 
-    public string Path { get; }
-
     /// <summary>The offset after the last whole record: where the next one goes.</summary>
     public long Length { get; private set; }
+
+    /// <summary>
+    /// Tests set this to act as a disk with that many bytes free: the write that does not fit writes what fits and
+    /// then fails, as a real full disk does.
+    /// </summary>
+    internal long? SpaceLeft { get; set; }
 
     /// <summary>Creates (or empties) a log holding only the header.</summary>
     public static StreamLogWriter Create(string path)
     {
-        var writer = new StreamLogWriter(path, Open(path, FileMode.Create), 0);
+        var writer = new StreamLogWriter(Open(path, FileMode.Create), 0);
         try
         {
             Span<byte> header = stackalloc byte[StreamLogFormat.HeaderSize];
@@ -52,7 +55,7 @@ internal sealed class StreamLogWriter : IDisposable
         {
             RandomAccess.SetLength(handle, length);
         }
-        return new StreamLogWriter(path, handle, length);
+        return new StreamLogWriter(handle, length);
     }
 
     /// <summary>
@@ -77,7 +80,13 @@ internal sealed class StreamLogWriter : IDisposable
     {
         try
         {
+            if (SpaceLeft is { } space && frames.Length > space)
+            {
+                RandomAccess.Write(_handle, frames[..(int)space], Length);
+                throw new IOException("No space left on device (simulated)");
+            }
             RandomAccess.Write(_handle, frames, Length);
+            SpaceLeft -= frames.Length;
         }
         catch
         {
