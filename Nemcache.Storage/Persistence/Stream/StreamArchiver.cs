@@ -99,7 +99,11 @@ public sealed class StreamArchiver : ICachePersistence
         {
             // The log still holds the pending flush and the items it killed; without this marker the next start would
             // apply that deadline again, to items stored after this start.
-            Append(LogRecord.ForFlush(cache.Clock.Now, pending: false, _sequence + 1));
+            lock (_gate)
+            {
+                Append(LogRecord.ForFlush(cache.Clock.Now, pending: false, _sequence + 1));
+            }
+            _groupSync.MarkWritten();
         }
 
         var elapsed = Stopwatch.GetElapsedTime(started);

@@ -43,27 +43,6 @@ public sealed class StreamDurabilityTests
     }
 
     [Test]
-    public async Task Under_always_concurrent_commits_share_fsyncs()
-    {
-        _cache = _archivers.NewCache(SyncMode.Always).Start();
-        var writers = new Task[8];
-        for (var w = 0; w < writers.Length; w++)
-        {
-            var writer = w;
-            writers[w] = Task.Run(async () =>
-            {
-                for (var i = 0; i < 50; i++)
-                {
-                    await _cache.SetAsync($"w{writer}-{i}", "v");
-                }
-            });
-        }
-        await Task.WhenAll(writers);
-
-        Assert.That(long.Parse(Stat("stream_fsyncs")), Is.InRange(1, 400));
-    }
-
-    [Test]
     public async Task Under_interval_records_are_fsynced_within_the_interval()
     {
         _cache = new PersistedCache(_archivers.Factory, SyncMode.Interval, syncInterval: TimeSpan.FromMilliseconds(50)).Start();
