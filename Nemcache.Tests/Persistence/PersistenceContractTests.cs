@@ -139,8 +139,8 @@ public sealed class PersistenceContractTests(PersistenceFactory factory)
 
         await _cache.RestartAsync();
 
+        Assert.That(expected, Has.Count.LessThan(40));
         Assert.That(PersistedCache.VisibleState(_cache.Cache), Is.EqualTo(expected));
-        Assert.That(expected, Does.Not.ContainKey("key0"));
     }
 
     [Test]
