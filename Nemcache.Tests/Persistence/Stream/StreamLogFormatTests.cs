@@ -56,6 +56,17 @@ public sealed class StreamLogFormatTests
     }
 
     [Test]
+    public async Task The_documented_example_is_the_file_byte_for_byte()
+    {
+        Assert.That(_cache.Time.UnixSeconds, Is.EqualTo(1_700_000_000));
+        await _cache.SetAsync("key", "value", flags: 42, exptime: 100);
+        await _cache.StopAsync();
+
+        Assert.That(Convert.ToHexString(File.ReadAllBytes(StreamArchivers.LogPath(_cache))), Is.EqualTo(
+            "4E434C4701000000" + "BB190F1418000000" + "080112140A036B6579120576616C7565182A20E4E2CFAA06"));
+    }
+
+    [Test]
     public async Task Sequence_numbers_rise_by_one_per_record()
     {
         await _cache.SetAsync("a", "1");
