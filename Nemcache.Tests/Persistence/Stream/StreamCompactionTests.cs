@@ -4,24 +4,13 @@ using NUnit.Framework;
 namespace Nemcache.Tests.Persistence.Stream;
 
 /// <summary>Rewriting the log from the cache, and what a crash at each point of it leaves.</summary>
-public sealed class StreamCompactionTests
+public sealed class StreamCompactionTests : StreamArchiverFixture
 {
-    private StreamArchivers _archivers = null!;
-    private PersistedCache _cache = null!;
-    private List<string> _crashCopies = null!;
-
-    [SetUp]
-    public void StartCache()
-    {
-        _archivers = new StreamArchivers();
-        _crashCopies = [];
-        _cache = _archivers.NewCache().Start();
-    }
+    private readonly List<string> _crashCopies = [];
 
     [TearDown]
-    public async Task RemoveCache()
+    public void RemoveCrashCopies()
     {
-        await _cache.DisposeAsync();
         foreach (var copy in _crashCopies)
         {
             if (Directory.Exists(copy))
@@ -29,9 +18,10 @@ public sealed class StreamCompactionTests
                 Directory.Delete(copy, recursive: true);
             }
         }
+        _crashCopies.Clear();
     }
 
-    private long LogLength => new FileInfo(StreamArchivers.LogPath(_cache)).Length;
+    private long LogLength => new FileInfo(LogPath).Length;
 
     private async Task OverwriteAsync(int keys, int rounds)
     {
@@ -39,7 +29,7 @@ public sealed class StreamCompactionTests
         {
             for (var key = 0; key < keys; key++)
             {
-                await _cache.SetAsync($"key{key}", $"round {round} of key {key}", flags: (uint)round, exptime: 1000 + round);
+                await Server.SetAsync($"key{key}", $"round {round} of key {key}", flags: (uint)round, exptime: 1000 + round);
             }
         }
     }
@@ -48,49 +38,49 @@ public sealed class StreamCompactionTests
     public async Task Compaction_shrinks_the_log_to_the_live_items()
     {
         await OverwriteAsync(keys: 10, rounds: 50);
-        _cache.Cache.Delete(PersistedCache.Key("key3"));
+        Server.Cache.Delete(PersistedCache.Key("key3"));
         var before = LogLength;
-        var expected = PersistedCache.VisibleState(_cache.Cache);
+        var expected = PersistedCache.VisibleState(Server.Cache);
 
-        await _archivers.Last.CompactAsync();
+        await Archivers.Last.CompactAsync();
 
         Assert.That(LogLength, Is.LessThan(before / 20));
-        Assert.That(_archivers.Last.GetStats(), Does.Contain(new KeyValuePair<string, string>("stream_compactions", "1")));
-        await _cache.RestartAsync();
-        Assert.That(PersistedCache.VisibleState(_cache.Cache), Is.EqualTo(expected));
+        Assert.That(Archivers.Last.GetStats(), Does.Contain(new KeyValuePair<string, string>("stream_compactions", "1")));
+        await Server.RestartAsync();
+        Assert.That(PersistedCache.VisibleState(Server.Cache), Is.EqualTo(expected));
     }
 
     [Test]
     public async Task Compaction_keeps_a_pending_flush()
     {
-        await _cache.SetAsync("a", "1");
-        _cache.Cache.FlushAll(delay: 100);
-        var deadline = _cache.Cache.PendingFlushAt;
+        await Server.SetAsync("a", "1");
+        Server.Cache.FlushAll(delay: 100);
+        var deadline = Server.Cache.PendingFlushAt;
 
-        await _archivers.Last.CompactAsync();
-        await _cache.RestartAsync(downSeconds: 10);
+        await Archivers.Last.CompactAsync();
+        await Server.RestartAsync(downSeconds: 10);
 
-        Assert.That(_cache.Cache.PendingFlushAt, Is.EqualTo(deadline));
-        Assert.That(PersistedCache.VisibleState(_cache.Cache).Keys, Is.EquivalentTo(new[] { "a" }));
-        await _cache.RestartAsync(downSeconds: 100);
-        Assert.That(PersistedCache.VisibleState(_cache.Cache), Is.Empty);
+        Assert.That(Server.Cache.PendingFlushAt, Is.EqualTo(deadline));
+        Assert.That(PersistedCache.VisibleState(Server.Cache).Keys, Is.EquivalentTo(new[] { "a" }));
+        await Server.RestartAsync(downSeconds: 100);
+        Assert.That(PersistedCache.VisibleState(Server.Cache), Is.Empty);
     }
 
     [Test]
     public async Task A_crash_in_each_phase_of_compaction_leaves_a_log_that_replays_correctly()
     {
         await OverwriteAsync(keys: 5, rounds: 20);
-        _cache.Cache.Delete(PersistedCache.Key("key1"));
-        _cache.Cache.Touch(PersistedCache.Key("key2"), 5000);
-        var beforeCompaction = PersistedCache.VisibleState(_cache.Cache);
+        Server.Cache.Delete(PersistedCache.Key("key1"));
+        Server.Cache.Touch(PersistedCache.Key("key2"), 5000);
+        var beforeCompaction = PersistedCache.VisibleState(Server.Cache);
         var crashes = new Dictionary<string, string>();
-        _archivers.Last.CompactionPhaseReached = phase =>
+        Archivers.Last.CompactionPhaseReached = phase =>
         {
             if (phase == CompactionPhase.SnapshotWritten)
             {
                 // Records that arrive while the snapshot is written must reach the new log through the tail copy.
-                _cache.Cache.Store(Storage.Cache.StoreMode.Set, PersistedCache.Key("during"), 8, 0, "compaction"u8.ToArray());
-                _cache.Cache.Delete(PersistedCache.Key("key4"));
+                Server.Cache.Store(Storage.Cache.StoreMode.Set, PersistedCache.Key("during"), 8, 0, "compaction"u8.ToArray());
+                Server.Cache.Delete(PersistedCache.Key("key4"));
             }
             crashes[phase.ToString()] = CopyDataDirectory(phase.ToString(), tornCompactionFile: false);
             if (phase is CompactionPhase.Started or CompactionPhase.SnapshotWritten)
@@ -99,35 +89,30 @@ public sealed class StreamCompactionTests
             }
         };
 
-        await _archivers.Last.CompactAsync();
-        var afterCompaction = PersistedCache.VisibleState(_cache.Cache);
+        await Archivers.Last.CompactAsync();
+        var afterCompaction = PersistedCache.VisibleState(Server.Cache);
         Assert.That(afterCompaction, Does.ContainKey("during").And.Not.ContainKey("key4"));
 
         Assert.That(crashes.Keys, Is.EquivalentTo(new[] { "Started", "Started (torn)", "SnapshotWritten", "SnapshotWritten (torn)", "Synced", "Renamed" }));
         foreach (var (phase, directory) in crashes)
         {
-            await using var recovered = _archivers.NewCache(dataDirectory: directory).Start();
+            await using var recovered = Archivers.NewCache(dataDirectory: directory).Start();
             var expected = phase.StartsWith("Started") ? beforeCompaction : afterCompaction;
             Assert.That(PersistedCache.VisibleState(recovered.Cache), Is.EqualTo(expected), phase);
             Assert.That(File.Exists(Path.Combine(directory, StreamLogFormat.CompactionFileName)), Is.False, phase);
         }
-        await _cache.RestartAsync();
-        Assert.That(PersistedCache.VisibleState(_cache.Cache), Is.EqualTo(afterCompaction));
+        await Server.RestartAsync();
+        Assert.That(PersistedCache.VisibleState(Server.Cache), Is.EqualTo(afterCompaction));
     }
 
     [Test]
     public async Task Compaction_starts_by_itself_once_the_log_is_large_and_mostly_dead()
     {
-        await _cache.DisposeAsync();
-        _archivers = new StreamArchivers
-        {
-            Options = new StreamArchiverOptions { CompactBytes = 4096, CompactionCheckInterval = TimeSpan.FromMilliseconds(20) },
-        };
-        _cache = _archivers.NewCache().Start();
+        await StartWithSmallThresholdAsync();
 
         await OverwriteAsync(keys: 2, rounds: 100);
 
-        Assert.That(() => _archivers.Last.GetStats().ToList(),
+        Assert.That(() => Archivers.Last.GetStats().ToList(),
             Does.Contain(new KeyValuePair<string, string>("stream_compactions", "1")).After(5000, 20));
         Assert.That(LogLength, Is.LessThan(4096));
     }
@@ -135,28 +120,30 @@ public sealed class StreamCompactionTests
     [Test]
     public async Task Compaction_waits_while_most_of_the_log_is_live()
     {
-        await _cache.DisposeAsync();
-        _archivers = new StreamArchivers
-        {
-            Options = new StreamArchiverOptions { CompactBytes = 4096, CompactionCheckInterval = TimeSpan.FromMilliseconds(20) },
-        };
-        _cache = _archivers.NewCache().Start();
+        await StartWithSmallThresholdAsync();
 
         await OverwriteAsync(keys: 200, rounds: 1);
         await Task.Delay(200);
 
         Assert.That(LogLength, Is.GreaterThan(8192));
-        Assert.That(_archivers.Last.GetStats(), Does.Contain(new KeyValuePair<string, string>("stream_compactions", "0")));
+        Assert.That(Archivers.Last.GetStats(), Does.Contain(new KeyValuePair<string, string>("stream_compactions", "0")));
     }
+
+    /// <summary>Compaction checked every 20 ms against a 4 KiB threshold.</summary>
+    private Task StartWithSmallThresholdAsync() => ReplaceServerAsync(options: new StreamArchiverOptions
+    {
+        CompactBytes = 4096,
+        CompactionCheckInterval = TimeSpan.FromMilliseconds(20),
+    });
 
     /// <summary>What the disk holds at this instant, as a crash would leave it; optionally with the compaction file
     /// cut in half, as a crash in the middle of a write leaves it.</summary>
     private string CopyDataDirectory(string name, bool tornCompactionFile)
     {
-        var copy = _cache.DataDirectory + "-crash-" + name;
+        var copy = Server.DataDirectory + "-crash-" + name;
         Directory.CreateDirectory(copy);
         _crashCopies.Add(copy);
-        foreach (var file in Directory.GetFiles(_cache.DataDirectory))
+        foreach (var file in Directory.GetFiles(Server.DataDirectory))
         {
             var target = Path.Combine(copy, Path.GetFileName(file));
             File.Copy(file, target);

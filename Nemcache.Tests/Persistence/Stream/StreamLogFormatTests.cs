@@ -7,20 +7,8 @@ using NUnit.Framework;
 namespace Nemcache.Tests.Persistence.Stream;
 
 /// <summary>cachelog.bin byte by byte, as docs/persistence.md describes it.</summary>
-public sealed class StreamLogFormatTests
+public sealed class StreamLogFormatTests : StreamArchiverFixture
 {
-    private StreamArchivers _archivers = null!;
-    private PersistedCache _cache = null!;
-
-    [SetUp]
-    public void StartCache()
-    {
-        _archivers = new StreamArchivers();
-        _cache = _archivers.NewCache().Start();
-    }
-
-    [TearDown]
-    public async Task RemoveCache() => await _cache.DisposeAsync();
 
     [Test]
     public void Crc32C_is_the_standard_castagnoli_checksum()
@@ -32,17 +20,17 @@ public sealed class StreamLogFormatTests
     [Test]
     public async Task A_new_log_is_the_magic_and_the_version()
     {
-        await _cache.StopAsync();
+        await Server.StopAsync();
 
-        Assert.That(File.ReadAllBytes(StreamArchivers.LogPath(_cache)), Is.EqualTo("NCLG"u8.ToArray().Concat(new byte[] { 1, 0, 0, 0 })));
+        Assert.That(File.ReadAllBytes(LogPath), Is.EqualTo("NCLG"u8.ToArray().Concat(new byte[] { 1, 0, 0, 0 })));
     }
 
     [Test]
     public async Task A_record_is_its_checksum_its_length_and_a_protobuf_payload()
     {
-        await _cache.SetAsync("key", "value", flags: 42, exptime: 100);
-        await _cache.StopAsync();
-        var log = File.ReadAllBytes(StreamArchivers.LogPath(_cache));
+        await Server.SetAsync("key", "value", flags: 42, exptime: 100);
+        await Server.StopAsync();
+        var log = File.ReadAllBytes(LogPath);
 
         var length = BinaryPrimitives.ReadUInt32LittleEndian(log.AsSpan(12));
         Assert.That(length, Is.EqualTo(log.Length - 16));
@@ -52,31 +40,31 @@ public sealed class StreamLogFormatTests
         Assert.That(record.Store.Key.ToStringUtf8(), Is.EqualTo("key"));
         Assert.That(record.Store.Value.ToStringUtf8(), Is.EqualTo("value"));
         Assert.That(record.Store.Flags, Is.EqualTo(42));
-        Assert.That(record.Store.ExpiresAt, Is.EqualTo(_cache.Time.UnixSeconds + 100));
+        Assert.That(record.Store.ExpiresAt, Is.EqualTo(Server.Time.UnixSeconds + 100));
     }
 
     [Test]
     public async Task The_documented_example_is_the_file_byte_for_byte()
     {
-        Assert.That(_cache.Time.UnixSeconds, Is.EqualTo(1_700_000_000));
-        await _cache.SetAsync("key", "value", flags: 42, exptime: 100);
-        await _cache.StopAsync();
+        Assert.That(Server.Time.UnixSeconds, Is.EqualTo(1_700_000_000));
+        await Server.SetAsync("key", "value", flags: 42, exptime: 100);
+        await Server.StopAsync();
 
-        Assert.That(Convert.ToHexString(File.ReadAllBytes(StreamArchivers.LogPath(_cache))), Is.EqualTo(
+        Assert.That(Convert.ToHexString(File.ReadAllBytes(LogPath)), Is.EqualTo(
             "4E434C4701000000" + "BB190F1418000000" + "080112140A036B6579120576616C7565182A20E4E2CFAA06"));
     }
 
     [Test]
     public async Task Sequence_numbers_rise_by_one_per_record()
     {
-        await _cache.SetAsync("a", "1");
-        await _cache.SetAsync("b", "2");
-        _cache.Cache.Delete(PersistedCache.Key("a"));
-        _cache.Cache.Touch(PersistedCache.Key("b"), 10);
-        _cache.Cache.FlushAll();
-        await _cache.StopAsync();
+        await Server.SetAsync("a", "1");
+        await Server.SetAsync("b", "2");
+        Server.Cache.Delete(PersistedCache.Key("a"));
+        Server.Cache.Touch(PersistedCache.Key("b"), 10);
+        Server.Cache.FlushAll();
+        await Server.StopAsync();
 
-        var sequences = StreamArchivers.Records(File.ReadAllBytes(StreamArchivers.LogPath(_cache))).Select(r => r.Sequence);
+        var sequences = StreamArchivers.Records(File.ReadAllBytes(LogPath)).Select(r => r.Sequence);
 
         Assert.That(sequences, Is.EqualTo(new ulong[] { 1, 2, 3, 4, 5 }));
     }
@@ -84,35 +72,34 @@ public sealed class StreamLogFormatTests
     [Test]
     public async Task A_touch_writes_the_key_and_expiry_but_not_the_value()
     {
-        await _cache.SetAsync("big", new string('x', 1000));
-        _cache.Cache.Touch(PersistedCache.Key("big"), 60);
-        await _cache.StopAsync();
-        var log = File.ReadAllBytes(StreamArchivers.LogPath(_cache));
+        await Server.SetAsync("big", new string('x', 1000));
+        Server.Cache.Touch(PersistedCache.Key("big"), 60);
+        await Server.StopAsync();
+        var log = File.ReadAllBytes(LogPath);
 
         var touch = StreamArchivers.Records(log)[^1];
         Assert.That(touch.ChangeCase, Is.EqualTo(LogRecord.ChangeOneofCase.Touch));
-        Assert.That(touch.Touch.ExpiresAt, Is.EqualTo(_cache.Time.UnixSeconds + 60));
+        Assert.That(touch.Touch.ExpiresAt, Is.EqualTo(Server.Time.UnixSeconds + 60));
         Assert.That(log.Length - StreamArchivers.FrameOffsets(log)[^1], Is.LessThan(32));
     }
 
     [Test]
     public async Task Deletes_and_capacity_evictions_are_tombstones_and_expiry_writes_nothing()
     {
-        await _cache.DisposeAsync();
-        _cache = new PersistedCache(_archivers.Factory, cacheOptions: new CacheOptions { MaxItemSize = 1024, MemoryLimitBytes = 2048 }).Start();
-        await _cache.SetAsync("expires", "x", exptime: 5);
-        _cache.Time.AdvanceSeconds(10);
-        _cache.Cache.ReclaimExpired();
-        await _cache.SetAsync("deleted", "x");
-        _cache.Cache.Delete(PersistedCache.Key("deleted"));
+        await ReplaceServerAsync(cacheOptions: new CacheOptions { MaxItemSize = 1024, MemoryLimitBytes = 2048 });
+        await Server.SetAsync("expires", "x", exptime: 5);
+        Server.Time.AdvanceSeconds(10);
+        Server.Cache.ReclaimExpired();
+        await Server.SetAsync("deleted", "x");
+        Server.Cache.Delete(PersistedCache.Key("deleted"));
         for (var i = 0; i < 4; i++)
         {
-            await _cache.SetAsync($"fill{i}", new string('x', 800));
+            await Server.SetAsync($"fill{i}", new string('x', 800));
         }
-        var evicted = Enumerable.Range(0, 4).Select(i => $"fill{i}").Except(PersistedCache.VisibleState(_cache.Cache).Keys).ToList();
-        await _cache.StopAsync();
+        var evicted = Enumerable.Range(0, 4).Select(i => $"fill{i}").Except(PersistedCache.VisibleState(Server.Cache).Keys).ToList();
+        await Server.StopAsync();
 
-        var removals = StreamArchivers.Records(File.ReadAllBytes(StreamArchivers.LogPath(_cache)))
+        var removals = StreamArchivers.Records(File.ReadAllBytes(LogPath))
             .Where(r => r.ChangeCase == LogRecord.ChangeOneofCase.Remove)
             .Select(r => (r.Remove.Key.ToStringUtf8(), r.Remove.Reason))
             .ToList();
@@ -124,16 +111,16 @@ public sealed class StreamLogFormatTests
     [Test]
     public async Task A_delayed_flush_is_written_as_pending_and_an_immediate_one_is_not()
     {
-        _cache.Cache.FlushAll(delay: 100);
-        _cache.Cache.FlushAll();
-        await _cache.StopAsync();
+        Server.Cache.FlushAll(delay: 100);
+        Server.Cache.FlushAll();
+        await Server.StopAsync();
 
-        var flushes = StreamArchivers.Records(File.ReadAllBytes(StreamArchivers.LogPath(_cache))).Select(r => r.Flush).ToList();
+        var flushes = StreamArchivers.Records(File.ReadAllBytes(LogPath)).Select(r => r.Flush).ToList();
 
         Assert.That(flushes, Is.EqualTo(new[]
         {
-            new FlushRecord { FlushAt = _cache.Time.UnixSeconds + 100, Pending = true },
-            new FlushRecord { FlushAt = _cache.Time.UnixSeconds, Pending = false },
+            new FlushRecord { FlushAt = Server.Time.UnixSeconds + 100, Pending = true },
+            new FlushRecord { FlushAt = Server.Time.UnixSeconds, Pending = false },
         }));
     }
 
@@ -141,9 +128,9 @@ public sealed class StreamLogFormatTests
     [UnsupportedOSPlatform("windows")]
     public async Task A_new_data_directory_and_log_are_the_owners_alone()
     {
-        await _cache.StopAsync();
+        await Server.StopAsync();
 
-        Assert.That(File.GetUnixFileMode(_cache.DataDirectory), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute));
-        Assert.That(File.GetUnixFileMode(StreamArchivers.LogPath(_cache)), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
+        Assert.That(File.GetUnixFileMode(Server.DataDirectory), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute));
+        Assert.That(File.GetUnixFileMode(LogPath), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
     }
 }

@@ -6,41 +6,27 @@ using NUnit.Framework;
 namespace Nemcache.Tests.Persistence.Stream;
 
 /// <summary>Restores from damaged, empty, missing and foreign logs.</summary>
-public sealed class StreamRecoveryTests
+public sealed class StreamRecoveryTests : StreamArchiverFixture
 {
-    private StreamArchivers _archivers = null!;
-    private PersistedCache _cache = null!;
-    private string _logPath = null!;
 
-    [SetUp]
-    public void StartCache()
-    {
-        _archivers = new StreamArchivers();
-        _cache = _archivers.NewCache().Start();
-        _logPath = StreamArchivers.LogPath(_cache);
-    }
-
-    [TearDown]
-    public async Task RemoveCache() => await _cache.DisposeAsync();
-
-    private IEnumerable<string> Warnings => _archivers.Logger.At(LogLevel.Warning);
+    private IEnumerable<string> Warnings => Archivers.Logger.At(LogLevel.Warning);
 
     /// <summary>Three records: a, b, and c, whose value makes the last frame long enough to cut in many places.</summary>
     private async Task<byte[]> WriteThreeRecordsAsync()
     {
-        await _cache.SetAsync("a", "first", flags: 1);
-        await _cache.SetAsync("b", "second", flags: 2);
-        await _cache.SetAsync("c", "third and last, long enough to be cut in many places", flags: 3);
-        await _cache.StopAsync();
-        return File.ReadAllBytes(_logPath);
+        await Server.SetAsync("a", "first", flags: 1);
+        await Server.SetAsync("b", "second", flags: 2);
+        await Server.SetAsync("c", "third and last, long enough to be cut in many places", flags: 3);
+        await Server.StopAsync();
+        return File.ReadAllBytes(LogPath);
     }
 
     private async Task<Dictionary<string, VisibleItem>> RestoreFromAsync(byte[] log)
     {
-        await File.WriteAllBytesAsync(_logPath, log);
-        _cache.Start();
-        var state = PersistedCache.VisibleState(_cache.Cache);
-        await _cache.StopAsync();
+        await File.WriteAllBytesAsync(LogPath, log);
+        Server.Start();
+        var state = PersistedCache.VisibleState(Server.Cache);
+        await Server.StopAsync();
         return state;
     }
 
@@ -55,7 +41,7 @@ public sealed class StreamRecoveryTests
             var state = await RestoreFromAsync(log[..cut]);
 
             Assert.That(state.Keys, Is.EquivalentTo(new[] { "a", "b" }), $"cut at {cut}");
-            Assert.That(new FileInfo(_logPath).Length, Is.EqualTo(lastStart), $"cut at {cut}");
+            Assert.That(new FileInfo(LogPath).Length, Is.EqualTo(lastStart), $"cut at {cut}");
             if (cut > lastStart)
             {
                 Assert.That(Warnings.Last(), Does.Contain($"dropped {cut - lastStart} bytes from offset {lastStart}"), $"cut at {cut}");
@@ -63,10 +49,10 @@ public sealed class StreamRecoveryTests
         }
 
         // The log goes on from the last good record: what is written next replays.
-        _cache.Start();
-        await _cache.SetAsync("d", "after the repair");
-        await _cache.RestartAsync();
-        Assert.That(PersistedCache.VisibleState(_cache.Cache).Keys, Is.EquivalentTo(new[] { "a", "b", "d" }));
+        Server.Start();
+        await Server.SetAsync("d", "after the repair");
+        await Server.RestartAsync();
+        Assert.That(PersistedCache.VisibleState(Server.Cache).Keys, Is.EquivalentTo(new[] { "a", "b", "d" }));
     }
 
     [Test]
@@ -80,7 +66,7 @@ public sealed class StreamRecoveryTests
 
         Assert.That(state.Keys, Is.EquivalentTo(new[] { "a", "c" }));
         Assert.That(Warnings.Single(), Does.Contain($"skipped a damaged record").And.Contain($"at offset {middle}: checksum mismatch"));
-        Assert.That(new FileInfo(_logPath).Length, Is.EqualTo(log.Length));
+        Assert.That(new FileInfo(LogPath).Length, Is.EqualTo(log.Length));
     }
 
     [Test]
@@ -94,7 +80,7 @@ public sealed class StreamRecoveryTests
 
         Assert.That(state.Keys, Is.EquivalentTo(new[] { "a" }));
         Assert.That(Warnings.Single(), Does.Contain($"dropped {log.Length - middle} bytes from offset {middle}"));
-        Assert.That(new FileInfo(_logPath).Length, Is.EqualTo(middle));
+        Assert.That(new FileInfo(LogPath).Length, Is.EqualTo(middle));
     }
 
     [Test]
@@ -108,7 +94,7 @@ public sealed class StreamRecoveryTests
 
         Assert.That(state.Keys, Is.EquivalentTo(new[] { "a", "b" }));
         Assert.That(Warnings.Single(), Does.Contain($"dropped {log.Length - last} bytes from offset {last} (checksum mismatch)"));
-        Assert.That(new FileInfo(_logPath).Length, Is.EqualTo(last));
+        Assert.That(new FileInfo(LogPath).Length, Is.EqualTo(last));
     }
 
     [Test]
@@ -128,62 +114,62 @@ public sealed class StreamRecoveryTests
     }
 
     [Test]
-    public async Task An_empty_log_file_starts_an_empty_cache_with_a_new_log()
+    public async Task An_empty_log_file_starts_an_emptyServer_with_a_new_log()
     {
-        await _cache.StopAsync();
+        await Server.StopAsync();
 
         var state = await RestoreFromAsync([]);
 
         Assert.That(state, Is.Empty);
-        Assert.That(File.ReadAllBytes(_logPath), Has.Length.EqualTo(8));
+        Assert.That(File.ReadAllBytes(LogPath), Has.Length.EqualTo(8));
         Assert.That(Warnings, Is.Empty);
     }
 
     [Test]
-    public async Task A_missing_log_file_starts_an_empty_cache_with_a_new_log()
+    public async Task A_missing_log_file_starts_an_emptyServer_with_a_new_log()
     {
-        await _cache.SetAsync("a", "1");
-        await _cache.StopAsync();
-        File.Delete(_logPath);
+        await Server.SetAsync("a", "1");
+        await Server.StopAsync();
+        File.Delete(LogPath);
 
-        _cache.Start();
+        Server.Start();
 
-        Assert.That(PersistedCache.VisibleState(_cache.Cache), Is.Empty);
-        Assert.That(File.Exists(_logPath));
+        Assert.That(PersistedCache.VisibleState(Server.Cache), Is.Empty);
+        Assert.That(File.Exists(LogPath));
     }
 
     [Test]
     public async Task A_torn_header_starts_a_new_log_with_a_warning()
     {
-        await _cache.StopAsync();
+        await Server.StopAsync();
 
         var state = await RestoreFromAsync("NCL"u8.ToArray());
 
         Assert.That(state, Is.Empty);
         Assert.That(Warnings.Single(), Does.Contain("torn header of 3 bytes"));
-        Assert.That(File.ReadAllBytes(_logPath), Has.Length.EqualTo(8));
+        Assert.That(File.ReadAllBytes(LogPath), Has.Length.EqualTo(8));
     }
 
     [Test]
     public async Task A_file_that_is_not_a_log_stops_startup_and_is_left_alone()
     {
-        await _cache.StopAsync();
+        await Server.StopAsync();
         var foreign = "GIF89a and more"u8.ToArray();
-        await File.WriteAllBytesAsync(_logPath, foreign);
+        await File.WriteAllBytesAsync(LogPath, foreign);
 
-        var error = Assert.Throws<PersistenceException>(() => _cache.Start());
+        var error = Assert.Throws<PersistenceException>(() => Server.Start());
 
         Assert.That(error!.Message, Does.Contain("not a Nemcache log"));
-        Assert.That(File.ReadAllBytes(_logPath), Is.EqualTo(foreign));
+        Assert.That(File.ReadAllBytes(LogPath), Is.EqualTo(foreign));
     }
 
     [Test]
     public async Task A_log_of_a_newer_format_version_stops_startup()
     {
-        await _cache.StopAsync();
-        await File.WriteAllBytesAsync(_logPath, "NCLG"u8.ToArray().Concat(new byte[] { 2, 0, 0, 0 }).ToArray());
+        await Server.StopAsync();
+        await File.WriteAllBytesAsync(LogPath, "NCLG"u8.ToArray().Concat(new byte[] { 2, 0, 0, 0 }).ToArray());
 
-        var error = Assert.Throws<PersistenceException>(() => _cache.Start());
+        var error = Assert.Throws<PersistenceException>(() => Server.Start());
 
         Assert.That(error!.Message, Does.Contain("version 2"));
     }
@@ -191,11 +177,11 @@ public sealed class StreamRecoveryTests
     [Test]
     public async Task Startup_logs_one_summary_line()
     {
-        await _cache.SetAsync("a", "12345");
-        await _cache.SetAsync("bb", "1");
-        await _cache.RestartAsync();
+        await Server.SetAsync("a", "12345");
+        await Server.SetAsync("bb", "1");
+        await Server.RestartAsync();
 
-        Assert.That(_archivers.Logger.At(LogLevel.Information).Last(),
+        Assert.That(Archivers.Logger.At(LogLevel.Information).Last(),
             Does.Match(@"^restored 2 items \(9 bytes\) from cachelog\.bin in \d+ ms$"));
     }
 }
