@@ -43,10 +43,13 @@ public sealed class StreamArchiver : ICachePersistence
     private long _recordsWritten;
     private long _compactions;
     private RestoreSummary? _lastRestore;
+    private int _disposed;
 
     public StreamArchiver(PersistenceOptions persistence, StreamArchiverOptions options, ILogger<StreamArchiver> logger)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.CompactBytes, StreamLogFormat.HeaderSize);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.CompactionCheckInterval, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(persistence.SyncInterval, TimeSpan.Zero);
         _persistence = persistence;
         _options = options;
         _logger = logger;
@@ -118,7 +121,8 @@ public sealed class StreamArchiver : ICachePersistence
     /// <summary>
     /// Called under the cache's lock for the key (every lock, for a flush): the record reaches the OS before the cache
     /// releases it, so per-key order on disk is the cache's order. A failed write is remembered, not thrown: the cache
-    /// has already made the change, and the next commit reports it.
+    /// has already made the change, and the next commit reports it. Changes before <see cref="Restore"/> or after
+    /// <see cref="DisposeAsync"/> have no log to go to; the host subscribes only in between.
     /// </summary>
     public void OnChange(in CacheChange change)
     {
@@ -194,6 +198,10 @@ public sealed class StreamArchiver : ICachePersistence
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         await _stopping.CancelAsync();
         await Quietly(_background);
         Task? compaction;
@@ -258,9 +266,12 @@ public sealed class StreamArchiver : ICachePersistence
     private void RememberFailure(Exception ex)
     {
         Interlocked.Increment(ref _failureCount);
-        Volatile.Write(ref _failure, ex);
-        _logger.LogError("{File}: a write failed, commits fail until a compaction rewrites the log: {Error}",
-            StreamLogFormat.LogFileName, ex.Message);
+        // Logged once per outage, not once per record: a full disk fails every write until it is repaired.
+        if (Interlocked.Exchange(ref _failure, ex) is null)
+        {
+            _logger.LogError("{File}: a write failed, commits fail until a compaction rewrites the log: {Error}",
+                StreamLogFormat.LogFileName, ex.Message);
+        }
     }
 
     private void PrepareDirectory()
@@ -429,7 +440,7 @@ public sealed class StreamArchiver : ICachePersistence
                 // then is repaired; one lost while it ran may be missing from both logs.
                 if (failureBefore is not null && Interlocked.Read(ref _failureCount) == failuresBefore)
                 {
-                    _failure = null;
+                    Volatile.Write(ref _failure, null);
                 }
             }
         }

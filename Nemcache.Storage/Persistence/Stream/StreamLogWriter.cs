@@ -90,10 +90,26 @@ internal sealed class StreamLogWriter : IDisposable
         }
         catch
         {
-            RandomAccess.SetLength(_handle, Length);
+            CutPartialFrame();
             throw;
         }
         Length += frames.Length;
+    }
+
+    /// <summary>
+    /// Removes what a failed write left after <see cref="Length"/>. If even that fails, the leftover stays beyond
+    /// <see cref="Length"/>, where the next write covers it or replay cuts it as a torn tail; the write's own error is
+    /// the one to report.
+    /// </summary>
+    private void CutPartialFrame()
+    {
+        try
+        {
+            RandomAccess.SetLength(_handle, Length);
+        }
+        catch (IOException)
+        {
+        }
     }
 
     /// <summary>fsync: everything appended so far is on the disk when this returns.</summary>
