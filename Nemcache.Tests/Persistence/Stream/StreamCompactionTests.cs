@@ -106,6 +106,45 @@ public sealed class StreamCompactionTests : StreamArchiverFixture
     }
 
     [Test]
+    public async Task Writers_go_on_during_compactions_and_every_write_survives()
+    {
+        var writing = true;
+        var writers = new Task[3];
+        for (var w = 0; w < writers.Length; w++)
+        {
+            var writer = w;
+            writers[w] = Task.Run(async () =>
+            {
+                for (var i = 0; Volatile.Read(ref writing) || i < 500; i++)
+                {
+                    var key = PersistedCache.Key($"w{writer}-{i % 50}");
+                    if (i % 11 == 0)
+                    {
+                        Server.Cache.Delete(key);
+                    }
+                    else
+                    {
+                        Server.Cache.Store(Storage.Cache.StoreMode.Set, key, (uint)i, 0, new byte[300 + i % 700]);
+                    }
+                    await Server.Plugin.CommitAsync();
+                }
+            });
+        }
+        for (var compaction = 0; compaction < 5; compaction++)
+        {
+            await Archivers.Last.CompactAsync();
+        }
+        Volatile.Write(ref writing, false);
+        await Task.WhenAll(writers);
+        var expected = PersistedCache.VisibleState(Server.Cache);
+
+        await Server.RestartAsync();
+
+        Assert.That(Archivers.Last.GetStats(), Does.Contain(new KeyValuePair<string, string>("stream_last_restore_items", expected.Count.ToString())));
+        Assert.That(PersistedCache.VisibleState(Server.Cache), Is.EqualTo(expected));
+    }
+
+    [Test]
     public async Task Compaction_starts_by_itself_once_the_log_is_large_and_mostly_dead()
     {
         await StartWithSmallThresholdAsync();
