@@ -68,7 +68,12 @@ public sealed class PersistedCache : IAsyncDisposable
     public Task SetAsync(string key, string value, uint flags = 0, long exptime = 0) =>
         CommittedAsync(Cache.Store(StoreMode.Set, Key(key), flags, exptime, Encoding.UTF8.GetBytes(value)));
 
-    public Task<T> CommittedAsync<T>(T result) => CommitThen(result);
+    /// <summary>Commits, as a connection does before it replies, and passes the command's result on.</summary>
+    public async Task<T> CommittedAsync<T>(T result)
+    {
+        await Plugin.CommitAsync();
+        return result;
+    }
 
     public VisibleItem this[string key] => VisibleState(Cache)[key];
 
@@ -115,11 +120,5 @@ public sealed class PersistedCache : IAsyncDisposable
         {
             Directory.Delete(DataDirectory, recursive: true);
         }
-    }
-
-    private async Task<T> CommitThen<T>(T result)
-    {
-        await Plugin.CommitAsync();
-        return result;
     }
 }

@@ -24,6 +24,12 @@ public sealed class PersistenceContractTests(PersistenceFactory factory)
     [TearDown]
     public async Task RemoveCache() => await _cache.DisposeAsync();
 
+    private async Task ReplaceCacheAsync(SyncMode sync = SyncMode.Interval, CacheOptions? cacheOptions = null)
+    {
+        await _cache.DisposeAsync();
+        _cache = new PersistedCache(factory, sync, cacheOptions).Start();
+    }
+
     [Test]
     public async Task An_empty_data_directory_restores_an_empty_cache()
     {
@@ -127,9 +133,7 @@ public sealed class PersistenceContractTests(PersistenceFactory factory)
     [Test]
     public async Task Evicted_items_do_not_come_back()
     {
-        await _cache.DisposeAsync();
-        var limits = new CacheOptions { MaxItemSize = 1024, MemoryLimitBytes = 8 * 1024 };
-        _cache = new PersistedCache(factory, cacheOptions: limits).Start();
+        await ReplaceCacheAsync(cacheOptions: new CacheOptions { MaxItemSize = 1024, MemoryLimitBytes = 8 * 1024 });
         for (var i = 0; i < 40; i++)
         {
             await _cache.SetAsync($"key{i}", new string((char)('a' + i % 26), 600));
@@ -263,8 +267,7 @@ public sealed class PersistenceContractTests(PersistenceFactory factory)
     [TestCase(SyncMode.None)]
     public async Task Every_sync_mode_commits_and_restores(SyncMode sync)
     {
-        await _cache.DisposeAsync();
-        _cache = new PersistedCache(factory, sync).Start();
+        await ReplaceCacheAsync(sync);
         await _cache.SetAsync("k", "v", flags: 1);
 
         await _cache.RestartAsync();
@@ -275,8 +278,7 @@ public sealed class PersistenceContractTests(PersistenceFactory factory)
     [Test]
     public async Task Concurrent_writers_restore_to_what_the_cache_held()
     {
-        await _cache.DisposeAsync();
-        _cache = new PersistedCache(factory, SyncMode.Always).Start();
+        await ReplaceCacheAsync(SyncMode.Always);
         var cache = _cache;
         var writers = new Task[4];
         for (var w = 0; w < writers.Length; w++)
@@ -313,9 +315,7 @@ public sealed class PersistenceContractTests(PersistenceFactory factory)
     [TestCase(4)]
     public async Task Random_sequences_with_restarts_restore_the_whole_visible_state(int seed)
     {
-        await _cache.DisposeAsync();
-        var limits = new CacheOptions { MaxItemSize = 1024, MemoryLimitBytes = 16 * 1024 };
-        _cache = new PersistedCache(factory, cacheOptions: limits).Start();
+        await ReplaceCacheAsync(cacheOptions: new CacheOptions { MaxItemSize = 1024, MemoryLimitBytes = 16 * 1024 });
         var random = new Random(seed);
         for (var step = 0; step < 600; step++)
         {
