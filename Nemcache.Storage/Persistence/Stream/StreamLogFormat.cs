@@ -70,15 +70,15 @@ internal static class StreamLogFormat
         BinaryPrimitives.WriteUInt32LittleEndian(frame, FrameChecksum(frame[4..FrameHeaderSize], frame[FrameHeaderSize..]));
     }
 
-    /// <summary>The checksum a frame must carry: CRC-32C over its length field, then its payload, as they lie on disk.</summary>
+    /// <summary>
+    /// The checksum a frame must carry: the standard CRC-32C (Castagnoli, as iSCSI and ext4 use it) of its length
+    /// field followed by its payload, as they lie on disk.
+    /// </summary>
     public static uint FrameChecksum(ReadOnlySpan<byte> lengthField, ReadOnlySpan<byte> payload) =>
         ~Crc32CUpdate(Crc32CUpdate(uint.MaxValue, lengthField), payload);
 
-    /// <summary>Standard CRC-32C (Castagnoli), as iSCSI and ext4 use it.</summary>
-    public static uint Crc32C(ReadOnlySpan<byte> data) => ~Crc32CUpdate(uint.MaxValue, data);
-
     // The standard CRC starts from all ones and inverts at the end, so that leading zero bytes change it;
-    // BitOperations.Crc32C is only the raw step, so the callers above add both.
+    // BitOperations.Crc32C is only the raw step, so FrameChecksum adds both.
     private static uint Crc32CUpdate(uint crc, ReadOnlySpan<byte> data)
     {
         while (data.Length >= sizeof(ulong))

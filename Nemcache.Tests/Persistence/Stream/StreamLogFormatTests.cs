@@ -11,10 +11,10 @@ public sealed class StreamLogFormatTests : StreamArchiverFixture
 {
 
     [Test]
-    public void Crc32C_is_the_standard_castagnoli_checksum()
+    public void The_frame_checksum_is_the_standard_crc32c_of_length_and_payload()
     {
-        Assert.That(StreamLogFormat.Crc32C("123456789"u8), Is.EqualTo(0xE3069283u));
-        Assert.That(StreamLogFormat.Crc32C(new byte[32]), Is.EqualTo(0x8A9136AAu));
+        Assert.That(StreamLogFormat.FrameChecksum("1234"u8, "56789"u8), Is.EqualTo(0xE3069283u));
+        Assert.That(StreamLogFormat.FrameChecksum(new byte[4], new byte[28]), Is.EqualTo(0x8A9136AAu));
     }
 
     [Test]
@@ -34,7 +34,7 @@ public sealed class StreamLogFormatTests : StreamArchiverFixture
 
         var length = BinaryPrimitives.ReadUInt32LittleEndian(log.AsSpan(12));
         Assert.That(length, Is.EqualTo(log.Length - 16));
-        Assert.That(BinaryPrimitives.ReadUInt32LittleEndian(log.AsSpan(8)), Is.EqualTo(StreamLogFormat.Crc32C(log.AsSpan(12))));
+        Assert.That(BinaryPrimitives.ReadUInt32LittleEndian(log.AsSpan(8)), Is.EqualTo(StreamLogFormat.FrameChecksum(log.AsSpan(12, 4), log.AsSpan(16))));
         var record = LogRecord.Parser.ParseFrom(log.AsSpan(16));
         Assert.That(record.Sequence, Is.EqualTo(1));
         Assert.That(record.Store.Key.ToStringUtf8(), Is.EqualTo("key"));

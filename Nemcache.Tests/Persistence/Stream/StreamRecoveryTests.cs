@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using Nemcache.Storage.Persistence;
+using Nemcache.Storage.Persistence.Stream;
 using NUnit.Framework;
 
 namespace Nemcache.Tests.Persistence.Stream;
@@ -104,8 +105,9 @@ public sealed class StreamRecoveryTests : StreamArchiverFixture
         var middle = StreamArchivers.FrameOffsets(log)[1];
         // 0xFF is no valid protobuf tag; re-seal the frame so only the payload is wrong.
         log[middle + 8] = 0xFF;
-        BinaryPrimitives.WriteUInt32LittleEndian(log.AsSpan(middle), Storage.Persistence.Stream.StreamLogFormat.Crc32C(
-            log.AsSpan(middle + 4, 4 + (int)BinaryPrimitives.ReadUInt32LittleEndian(log.AsSpan(middle + 4)))));
+        var length = (int)BinaryPrimitives.ReadUInt32LittleEndian(log.AsSpan(middle + 4));
+        BinaryPrimitives.WriteUInt32LittleEndian(log.AsSpan(middle),
+            StreamLogFormat.FrameChecksum(log.AsSpan(middle + 4, 4), log.AsSpan(middle + 8, length)));
 
         var state = await RestoreFromAsync(log);
 
