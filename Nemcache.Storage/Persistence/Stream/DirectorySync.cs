@@ -1,0 +1,40 @@
+using System.Runtime.InteropServices;
+
+namespace Nemcache.Storage.Persistence.Stream;
+
+/// <summary>
+/// fsync on a directory, which makes a rename in it durable. .NET opens no directory as a file, so this goes to libc.
+/// </summary>
+internal static class DirectorySync
+{
+    private const int ReadOnly = 0;
+
+    public static void Flush(string directory)
+    {
+        var fd = open(directory, ReadOnly);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open directory {directory} to fsync it (errno {Marshal.GetLastPInvokeError()})");
+        }
+        try
+        {
+            if (fsync(fd) != 0)
+            {
+                throw new IOException($"fsync of directory {directory} failed (errno {Marshal.GetLastPInvokeError()})");
+            }
+        }
+        finally
+        {
+            close(fd);
+        }
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int fsync(int fd);
+
+    [DllImport("libc")]
+    private static extern int close(int fd);
+}

@@ -1,0 +1,483 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Nemcache.Storage.Cache;
+using Nemcache.Storage.Notifications;
+
+namespace Nemcache.Storage.Persistence.Stream;
+
+/// <summary>
+/// The default persistence plugin: appends every cache change to cachelog.bin, replays it at startup, and rewrites it
+/// from the cache's state when it has grown large and mostly dead. docs/persistence.md describes the format and the
+/// promises.
+/// </summary>
+public sealed class StreamArchiver : ICachePersistence
+{
+    /// <summary>What a store record costs beyond its key and value, roughly: frame header, field tags, lengths,
+    /// sequence, flags and expiry. Only used to estimate how large a compacted log would be.</summary>
+    private const int EstimatedRecordOverhead = 32;
+
+    /// <summary>Tail left for the final copy under the lock; the rest is copied while writers go on.</summary>
+    private const long FinalTailBytes = 64 * 1024;
+
+    private readonly PersistenceOptions _persistence;
+    private readonly StreamArchiverOptions _options;
+    private readonly ILogger<StreamArchiver> _logger;
+    private readonly string _logPath;
+    private readonly GroupSync _groupSync;
+    private readonly CancellationTokenSource _stopping = new();
+
+    /// <summary>Serializes appends, the sequence, and swapping in a compacted log.</summary>
+    private readonly Lock _gate = new();
+
+    /// <summary>Keeps an fsync from running on a writer that a compaction is closing.</summary>
+    private readonly Lock _syncGate = new();
+
+    private MemCache? _cache;
+    private StreamLogWriter? _writer;
+    private ulong _sequence;
+    private Exception? _failure;
+    private long _failureCount;
+    private Task _background = Task.CompletedTask;
+    private Task? _compaction;
+    private long _recordsWritten;
+    private long _compactions;
+    private RestoreSummary? _lastRestore;
+    private int _disposed;
+
+    public StreamArchiver(PersistenceOptions persistence, StreamArchiverOptions options, ILogger<StreamArchiver> logger)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.CompactBytes, StreamLogFormat.HeaderSize);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.CompactionCheckInterval, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(persistence.SyncInterval, TimeSpan.Zero);
+        _persistence = persistence;
+        _options = options;
+        _logger = logger;
+        _logPath = Path.Combine(persistence.DataDirectory, StreamLogFormat.LogFileName);
+        _groupSync = new GroupSync(SyncCurrentLog);
+    }
+
+    public string Name => "stream";
+
+    /// <summary>Called at each phase of a compaction; tests copy the data directory there to see what a crash at that
+    /// point would leave.</summary>
+    internal Action<CompactionPhase>? CompactionPhaseReached { get; set; }
+
+    /// <summary>Makes the current log act as if the disk had <paramref name="bytesLeft"/> bytes free; a compaction
+    /// writes a new file, which is not limited.</summary>
+    internal void SimulateDiskFull(long bytesLeft)
+    {
+        lock (_gate)
+        {
+            _writer!.SpaceLeft = bytesLeft;
+        }
+    }
+
+    public RestoreSummary Restore(MemCache cache)
+    {
+        if (_cache is not null)
+        {
+            throw new InvalidOperationException("Restore runs once, before Subscribe.");
+        }
+        var started = Stopwatch.GetTimestamp();
+        PrepareDirectory();
+
+        var replay = new StreamLogReplay();
+        LogScan scan;
+        try
+        {
+            scan = StreamLogReader.Read(_logPath, replay.Apply);
+            _writer = scan.HasHeader ? StreamLogWriter.OpenAt(_logPath, scan.GoodLength) : StreamLogWriter.Create(_logPath);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new PersistenceException(OneLine($"cannot use {_logPath}: {ex.Message}"), ex);
+        }
+        ReportDamage(scan);
+
+        _cache = cache;
+        _sequence = scan.LastSequence;
+        var load = replay.LoadInto(cache);
+        if (load.FlushedWhileDown)
+        {
+            // The log still holds the pending flush and the items it killed; without this marker the next start would
+            // apply that deadline again, to items stored after this start.
+            lock (_gate)
+            {
+                Append(LogRecord.ForFlush(cache.Clock.Now, pending: false, _sequence + 1));
+            }
+            _groupSync.MarkWritten();
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        _logger.LogInformation("restored {Items} items ({Bytes} bytes) from {File} in {Milliseconds} ms",
+            load.Items, load.Bytes, StreamLogFormat.LogFileName, (long)elapsed.TotalMilliseconds);
+        var details = $"{scan.Records} records, {scan.Skipped.Count} skipped, {scan.FileLength - scan.GoodLength} bytes dropped";
+        _lastRestore = new RestoreSummary(load.Items, load.Bytes, elapsed, details);
+        _background = RunBackgroundAsync(_stopping.Token);
+        return _lastRestore;
+    }
+
+    /// <summary>
+    /// Called under the cache's lock for the key (every lock, for a flush): the record reaches the OS before the cache
+    /// releases it, so per-key order on disk is the cache's order. A failed write is remembered, not thrown: the cache
+    /// has already made the change, and the next commit reports it. Changes before <see cref="Restore"/> or after
+    /// <see cref="DisposeAsync"/> have no log to go to; the host subscribes only in between.
+    /// </summary>
+    public void OnChange(in CacheChange change)
+    {
+        if (change.Kind == CacheChangeKind.Evict && change.Reason == EvictionReason.Expiry)
+        {
+            return;
+        }
+        // A delayed flush_all is the only flush the cache publishes while it holds a pending deadline.
+        var pendingFlush = change.Kind == CacheChangeKind.Flush && _cache?.PendingFlushAt == change.FlushAt;
+        lock (_gate)
+        {
+            var record = LogRecord.ForChange(change, _sequence + 1, pendingFlush);
+            if (record is null || !Append(record))
+            {
+                return;
+            }
+        }
+        _groupSync.MarkWritten();
+    }
+
+    public ValueTask CommitAsync(CancellationToken cancellationToken = default)
+    {
+        if (Volatile.Read(ref _failure) is { } failure)
+        {
+            return ValueTask.FromException(new PersistenceException(OneLine($"{StreamLogFormat.LogFileName} lost a record: {failure.Message}"), failure));
+        }
+        if (_persistence.Sync != SyncMode.Always)
+        {
+            return ValueTask.CompletedTask;
+        }
+        var synced = _groupSync.SyncAsync();
+        return synced.IsCompleted || !cancellationToken.CanBeCanceled
+            ? synced
+            : new ValueTask(synced.AsTask().WaitAsync(cancellationToken));
+    }
+
+    /// <summary>
+    /// Rewrites the log from the cache's current state while the cache keeps serving. Returns the compaction already
+    /// running, if there is one.
+    /// </summary>
+    public Task CompactAsync()
+    {
+        lock (_gate)
+        {
+            if (_compaction is { IsCompleted: false } running)
+            {
+                return running;
+            }
+            if (_cache is null || _writer is null)
+            {
+                throw new InvalidOperationException("The archiver compacts only between Restore and DisposeAsync.");
+            }
+            return _compaction = Task.Run(() => Compact(_cache, _stopping.Token));
+        }
+    }
+
+    public IEnumerable<KeyValuePair<string, string>> GetStats()
+    {
+        long logBytes;
+        lock (_gate)
+        {
+            logBytes = _writer?.Length ?? 0;
+        }
+        yield return Stat("stream_log_bytes", logBytes);
+        yield return Stat("stream_records_written", Interlocked.Read(ref _recordsWritten));
+        yield return Stat("stream_compactions", Interlocked.Read(ref _compactions));
+        yield return Stat("stream_fsyncs", _groupSync.SyncCount);
+        yield return Stat("stream_write_failures", Interlocked.Read(ref _failureCount));
+        yield return Stat("stream_last_restore_items", _lastRestore?.Items ?? 0);
+        yield return Stat("stream_last_restore_bytes", _lastRestore?.Bytes ?? 0);
+        yield return Stat("stream_last_restore_ms", (long)(_lastRestore?.Elapsed.TotalMilliseconds ?? 0));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+        await _stopping.CancelAsync();
+        await Quietly(_background);
+        Task? compaction;
+        lock (_gate)
+        {
+            compaction = _compaction;
+        }
+        if (compaction is not null)
+        {
+            await Quietly(compaction);
+        }
+
+        StreamLogWriter? writer;
+        lock (_gate)
+        {
+            writer = _writer;
+            _writer = null;
+        }
+        if (writer is not null)
+        {
+            lock (_syncGate)
+            {
+                try
+                {
+                    writer.Sync();
+                }
+                catch (IOException ex)
+                {
+                    _logger.LogError(ex, "{File}: the final fsync failed", StreamLogFormat.LogFileName);
+                }
+                writer.Dispose();
+            }
+        }
+        _stopping.Dispose();
+    }
+
+    /// <summary>Appends under <see cref="_gate"/>; false when there is no log (disposed) or the write failed.</summary>
+    private bool Append(LogRecord record)
+    {
+        if (_writer is not { } writer)
+        {
+            return false;
+        }
+        try
+        {
+            writer.Append(record);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            RememberFailure(ex);
+            return false;
+        }
+        _sequence = record.Sequence;
+        _recordsWritten++;
+        return true;
+    }
+
+    /// <summary>
+    /// The log now misses a change the cache made, so commits fail until a compaction has rewritten the log from the
+    /// cache; the background loop starts one at its next check.
+    /// </summary>
+    private void RememberFailure(Exception ex)
+    {
+        Interlocked.Increment(ref _failureCount);
+        // Logged once per outage, not once per record: a full disk fails every write until it is repaired.
+        if (Interlocked.Exchange(ref _failure, ex) is null)
+        {
+            _logger.LogError("{File}: a write failed, commits fail until a compaction rewrites the log: {Error}",
+                StreamLogFormat.LogFileName, ex.Message);
+        }
+    }
+
+    private void PrepareDirectory()
+    {
+        var directory = _persistence.DataDirectory;
+        try
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                Directory.CreateDirectory(directory);
+            }
+            else if (!Directory.Exists(directory))
+            {
+                Directory.CreateDirectory(directory, StreamLogFormat.DirectoryPermissions);
+            }
+            // Creating and deleting the compaction file proves the directory writable (compaction renames in it) and
+            // removes one that a crash during compaction left behind; the log itself is whole either way.
+            StreamLogFormat.OpenFile(Path.Combine(directory, StreamLogFormat.CompactionFileName), FileMode.Create,
+                FileAccess.Write, FileOptions.DeleteOnClose).Dispose();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new PersistenceException(OneLine($"data directory {directory} cannot be used: {ex.Message}"), ex);
+        }
+    }
+
+    private void ReportDamage(LogScan scan)
+    {
+        if (!scan.HasHeader && scan.FileLength > 0)
+        {
+            _logger.LogWarning("{File}: dropped a torn header of {Bytes} bytes and started a new log",
+                StreamLogFormat.LogFileName, scan.FileLength);
+        }
+        foreach (var damage in scan.Skipped)
+        {
+            _logger.LogWarning("{File}: skipped a damaged record, {Damage}", StreamLogFormat.LogFileName, damage);
+        }
+        if (scan.Cut is { } cut)
+        {
+            _logger.LogWarning("{File}: dropped {Bytes} bytes from offset {Offset} ({Reason}); the log now ends at the last good record",
+                StreamLogFormat.LogFileName, cut.Length, cut.Offset, cut.Reason);
+        }
+    }
+
+    private async Task RunBackgroundAsync(CancellationToken stopping)
+    {
+        var interval = _persistence.Sync == SyncMode.Interval && _persistence.SyncInterval < _options.CompactionCheckInterval
+            ? _persistence.SyncInterval
+            : _options.CompactionCheckInterval;
+        using var timer = new PeriodicTimer(interval);
+        var lastCompactionCheck = Stopwatch.GetTimestamp();
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping))
+            {
+                if (_persistence.Sync == SyncMode.Interval && _groupSync.HasUnsynced)
+                {
+                    await SyncForIntervalAsync();
+                }
+                if (Stopwatch.GetElapsedTime(lastCompactionCheck) >= _options.CompactionCheckInterval)
+                {
+                    lastCompactionCheck = Stopwatch.GetTimestamp();
+                    if (CompactionIsDue())
+                    {
+                        await Quietly(CompactAsync());
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task SyncForIntervalAsync()
+    {
+        try
+        {
+            await _groupSync.SyncAsync();
+        }
+        catch (PersistenceException ex)
+        {
+            RememberFailure(ex);
+        }
+    }
+
+    /// <summary>Past the size threshold and at least twice what a rewrite would write, or needed to repair a lost write.</summary>
+    private bool CompactionIsDue()
+    {
+        if (Volatile.Read(ref _failure) is not null)
+        {
+            return true;
+        }
+        long length;
+        lock (_gate)
+        {
+            length = _writer?.Length ?? 0;
+        }
+        if (length <= _options.CompactBytes || _cache is null)
+        {
+            return false;
+        }
+        var statistics = _cache.GetStatistics();
+        var liveBytes = statistics.Bytes + statistics.CurrentItems * (EstimatedRecordOverhead - CacheLimits.ItemOverheadBytes);
+        return length >= 2 * liveBytes;
+    }
+
+    private void Compact(MemCache cache, CancellationToken stopping)
+    {
+        var started = Stopwatch.GetTimestamp();
+        long start;
+        ulong sequence;
+        long failuresBefore;
+        Exception? failureBefore;
+        lock (_gate)
+        {
+            start = _writer!.Length;
+            sequence = _sequence;
+            failuresBefore = Interlocked.Read(ref _failureCount);
+            failureBefore = _failure;
+        }
+
+        long before, after;
+        try
+        {
+            using var compactor = new StreamCompactor(_persistence.DataDirectory, start, CompactionPhaseReached);
+            compactor.WriteSnapshot(cache.PendingFlushAt, cache.SnapshotItems(), sequence, stopping);
+            // Copy what writers appended meanwhile without stopping them, until little is left for the final copy.
+            while (true)
+            {
+                long end;
+                lock (_gate)
+                {
+                    end = _writer!.Length;
+                }
+                if (end - compactor.Copied <= FinalTailBytes)
+                {
+                    break;
+                }
+                stopping.ThrowIfCancellationRequested();
+                compactor.CopyTail(end);
+            }
+            compactor.Sync();
+
+            lock (_gate)
+            {
+                var old = _writer!;
+                before = old.Length;
+                compactor.CopyTail(before);
+                _writer = compactor.Install();
+                after = _writer.Length;
+                lock (_syncGate)
+                {
+                    old.Dispose();
+                }
+                try
+                {
+                    compactor.SyncDirectory();
+                }
+                catch (IOException ex)
+                {
+                    // The new log is in use either way; only the rename's durability is in doubt.
+                    RememberFailure(ex);
+                }
+                // Every change the cache made before this compaction began is in the snapshot, so a lost write from
+                // then is repaired; one lost while it ran may be missing from both logs.
+                if (failureBefore is not null && Interlocked.Read(ref _failureCount) == failuresBefore)
+                {
+                    Volatile.Write(ref _failure, null);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning("{File}: compaction failed, the log stays as it was: {Error}", StreamLogFormat.LogFileName, ex.Message);
+            return;
+        }
+
+        Interlocked.Increment(ref _compactions);
+        _logger.LogInformation("{File}: compacted {Before} bytes to {After} bytes in {Milliseconds} ms",
+            StreamLogFormat.LogFileName, before, after, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    /// <summary>The fsync <see cref="GroupSync"/> runs: on whichever file is the log now. A compaction fsyncs the new
+    /// log before swapping it in, so records written to the old one are on disk either way.</summary>
+    private void SyncCurrentLog()
+    {
+        lock (_syncGate)
+        {
+            Volatile.Read(ref _writer)?.Sync();
+        }
+    }
+
+    private static async Task Quietly(Task task)
+    {
+        try
+        {
+            await task;
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or PersistenceException)
+        {
+        }
+    }
+
+    private static KeyValuePair<string, string> Stat(string name, long value) =>
+        new(name, value.ToString(CultureInfo.InvariantCulture));
+
+    private static string OneLine(string message) => message.ReplaceLineEndings(" ");
+}

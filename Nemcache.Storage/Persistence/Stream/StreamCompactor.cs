@@ -1,0 +1,128 @@
+using Microsoft.Win32.SafeHandles;
+using Nemcache.Storage.Cache;
+
+namespace Nemcache.Storage.Persistence.Stream;
+
+/// <summary>The points a compaction passes, in order; a crash between two of them leaves the state the later names.</summary>
+internal enum CompactionPhase
+{
+    /// <summary>The compaction file exists, holding the header and possibly part of the snapshot.</summary>
+    Started,
+    /// <summary>The compaction file holds the whole snapshot and possibly part of the tail; it is not fsynced.</summary>
+    SnapshotWritten,
+    /// <summary>The compaction file holds snapshot and tail and is fsynced; the old log is still in place.</summary>
+    Synced,
+    /// <summary>The compaction file has been renamed over the log; the directory is not fsynced yet.</summary>
+    Renamed,
+}
+
+/// <summary>
+/// Builds the next log beside the live one: a snapshot of the cache, then a copy of the records the live log received
+/// after the snapshot began, then an atomic rename over the live log. Until <see cref="Install"/> the live log is
+/// untouched, so a crash before it leaves the old log (plus a compaction file that the next start deletes); after the
+/// rename the new log is complete.
+/// </summary>
+internal sealed class StreamCompactor : IDisposable
+{
+    private const int CopyChunk = 1 << 20;
+
+    private readonly string _directory;
+    private readonly string _logPath;
+    private readonly string _compactionPath;
+    private readonly SafeFileHandle _source;
+    private readonly StreamLogWriter _next;
+    private readonly Action<CompactionPhase>? _phaseReached;
+    private byte[]? _copyBuffer;
+    private bool _installed;
+
+    /// <param name="sourceStart">The live log's length when the snapshot began: records from there on are copied.</param>
+    public StreamCompactor(string directory, long sourceStart, Action<CompactionPhase>? phaseReached)
+    {
+        _directory = directory;
+        _logPath = Path.Combine(directory, StreamLogFormat.LogFileName);
+        _compactionPath = Path.Combine(directory, StreamLogFormat.CompactionFileName);
+        _phaseReached = phaseReached;
+        _source = File.OpenHandle(_logPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        try
+        {
+            _next = StreamLogWriter.Create(_compactionPath);
+        }
+        catch
+        {
+            _source.Dispose();
+            throw;
+        }
+        Copied = sourceStart;
+        _phaseReached?.Invoke(CompactionPhase.Started);
+    }
+
+    /// <summary>How far into the live log the copy has come.</summary>
+    public long Copied { get; private set; }
+
+    /// <summary>
+    /// Writes the cache's state. Every snapshot record carries <paramref name="sequence"/>, the last sequence number
+    /// the live log held when the snapshot began, so that sequence numbers never decrease along the new log.
+    /// </summary>
+    public void WriteSnapshot(long? pendingFlushAt, IEnumerable<CacheItem> items, ulong sequence, CancellationToken cancellationToken)
+    {
+        if (pendingFlushAt is { } deadline)
+        {
+            _next.Append(LogRecord.ForFlush(deadline, pending: true, sequence));
+        }
+        foreach (var item in items)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            _next.Append(LogRecord.ForItem(item, sequence));
+        }
+        _phaseReached?.Invoke(CompactionPhase.SnapshotWritten);
+    }
+
+    /// <summary>Copies the live log's records from <see cref="Copied"/> up to <paramref name="end"/>, which must be the
+    /// end of a whole record.</summary>
+    public void CopyTail(long end)
+    {
+        _copyBuffer ??= new byte[CopyChunk];
+        while (Copied < end)
+        {
+            var chunk = _copyBuffer.AsSpan(0, (int)Math.Min(_copyBuffer.Length, end - Copied));
+            var read = RandomAccess.Read(_source, chunk, Copied);
+            if (read == 0)
+            {
+                throw new IOException($"{_logPath} ended at {Copied} while compaction copied it up to {end}");
+            }
+            _next.AppendBytes(chunk[..read]);
+            Copied += read;
+        }
+    }
+
+    /// <summary>fsyncs the new log, so that the final sync under the archiver's lock has little left to do.</summary>
+    public void Sync() => _next.Sync();
+
+    /// <summary>
+    /// Makes the new log the log: fsync it and rename it over the old one. Returns the writer that appends to it from
+    /// here on; the caller owns it, and calls <see cref="SyncDirectory"/> next, since the rename has happened even if
+    /// that fsync fails.
+    /// </summary>
+    public StreamLogWriter Install()
+    {
+        _next.Sync();
+        _phaseReached?.Invoke(CompactionPhase.Synced);
+        File.Move(_compactionPath, _logPath, overwrite: true);
+        _installed = true;
+        _phaseReached?.Invoke(CompactionPhase.Renamed);
+        return _next;
+    }
+
+    /// <summary>Makes the rename durable: until this returns, a power loss may bring back the old log.</summary>
+    public void SyncDirectory() => DirectorySync.Flush(_directory);
+
+    public void Dispose()
+    {
+        _source.Dispose();
+        if (!_installed)
+        {
+            _next.Dispose();
+            File.Delete(_compactionPath);
+        }
+    }
+}

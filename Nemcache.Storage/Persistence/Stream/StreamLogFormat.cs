@@ -1,0 +1,95 @@
+using System.Buffers.Binary;
+using System.Numerics;
+using Microsoft.Win32.SafeHandles;
+
+namespace Nemcache.Storage.Persistence.Stream;
+
+/// <summary>
+/// The layout of cachelog.bin, stated once (docs/persistence.md has it byte by byte):
+/// <code>
+/// header: magic "NCLG" (4) | format version, u32 LE (4)
+/// frame:  CRC-32C of length and payload, u32 LE (4) | payload length, u32 LE (4) | payload: one LogRecord (protobuf)
+/// </code>
+/// </summary>
+internal static class StreamLogFormat
+{
+    public const string LogFileName = "cachelog.bin";
+
+    /// <summary>Where a compaction builds the next log; it becomes the log only by an atomic rename.</summary>
+    public const string CompactionFileName = "cachelog.bin.compacting";
+
+    public static ReadOnlySpan<byte> Magic => "NCLG"u8;
+
+    public const uint Version = 1;
+
+    public const int HeaderSize = 8;
+
+    public const int FrameHeaderSize = 8;
+
+    /// <summary>
+    /// The largest payload a frame may announce: the largest item memcached allows (1 GiB) plus room for the key and
+    /// the protobuf fields. A larger length can only be damage.
+    /// </summary>
+    public const int MaxPayloadLength = Cache.CacheLimits.MaxMaxItemSize + 4096;
+
+    public static UnixFileMode DirectoryPermissions => UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    public static UnixFileMode FilePermissions => UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>Opens a file of the data directory; one it creates is the owner's alone (0600).</summary>
+    public static SafeFileHandle OpenFile(string path, FileMode mode, FileAccess access, FileOptions fileOptions = FileOptions.None)
+    {
+        // File.OpenHandle cannot set the mode a new file is created with; FileStreamOptions can. The stream is
+        // unbuffered, so its handle serves RandomAccess directly and owns nothing else.
+        var options = new FileStreamOptions
+        {
+            Mode = mode,
+            Access = access,
+            Share = FileShare.Read,
+            Options = fileOptions,
+            BufferSize = 0,
+        };
+        if (mode is not FileMode.Open && !OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = FilePermissions;
+        }
+        var stream = new FileStream(path, options);
+        return stream.SafeFileHandle;
+    }
+
+    public static void WriteHeader(Span<byte> destination)
+    {
+        Magic.CopyTo(destination);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[Magic.Length..], Version);
+    }
+
+    /// <summary>Writes the frame header for a payload already placed right after it.</summary>
+    public static void SealFrame(Span<byte> frame)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(frame[4..], (uint)(frame.Length - FrameHeaderSize));
+        BinaryPrimitives.WriteUInt32LittleEndian(frame, FrameChecksum(frame[4..FrameHeaderSize], frame[FrameHeaderSize..]));
+    }
+
+    /// <summary>
+    /// The checksum a frame must carry: the standard CRC-32C (Castagnoli, as iSCSI and ext4 use it) of its length
+    /// field followed by its payload, as they lie on disk.
+    /// </summary>
+    public static uint FrameChecksum(ReadOnlySpan<byte> lengthField, ReadOnlySpan<byte> payload) =>
+        ~Crc32CUpdate(Crc32CUpdate(uint.MaxValue, lengthField), payload);
+
+    // The standard CRC starts from all ones and inverts at the end, so that leading zero bytes change it;
+    // BitOperations.Crc32C is only the raw step, so FrameChecksum adds both.
+    private static uint Crc32CUpdate(uint crc, ReadOnlySpan<byte> data)
+    {
+        while (data.Length >= sizeof(ulong))
+        {
+            crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(data));
+            data = data[sizeof(ulong)..];
+        }
+        foreach (var b in data)
+        {
+            crc = BitOperations.Crc32C(crc, b);
+        }
+        return crc;
+    }
+}

@@ -1,0 +1,178 @@
+using System.Buffers.Binary;
+using Google.Protobuf;
+
+namespace Nemcache.Storage.Persistence.Stream;
+
+/// <summary>A stretch of the log that replay could not use, and why.</summary>
+internal sealed record LogDamage(long Offset, long Length, string Reason)
+{
+    public override string ToString() => $"{Length} bytes at offset {Offset}: {Reason}";
+}
+
+/// <summary>What reading a log found.</summary>
+internal sealed class LogScan
+{
+    /// <summary>False when there was no log, or only a torn header left by a crash while it was being created.</summary>
+    public bool HasHeader { get; init; }
+    public long FileLength { get; init; }
+    /// <summary>Where the usable log ends (the file's length unless it was cut): the writer continues from here.</summary>
+    public long GoodLength { get; set; }
+    public long Records { get; set; }
+    public ulong LastSequence { get; set; }
+    /// <summary>Damaged records inside the log whose framing still held, so replay stepped over them.</summary>
+    public List<LogDamage> Skipped { get; } = [];
+    /// <summary>Where the framing broke, if it did: everything from there to the end is dropped.</summary>
+    public LogDamage? Cut { get; set; }
+}
+
+/// <summary>
+/// Reads cachelog.bin front to back and hands every good record to the caller. Damage is reported with its offset
+/// rather than thrown: a record whose checksum or contents are wrong is skipped when the next frame is intact, and
+/// otherwise the log is cut at that record (<see cref="LogScan.Cut"/>), which is what a torn tail looks like.
+/// </summary>
+internal static class StreamLogReader
+{
+    private const int ReadBufferSize = 1 << 20;
+
+    /// <summary>Reads the log at <paramref name="path"/>; throws <see cref="PersistenceException"/> when the file is not a
+    /// log this version understands, since overwriting it could destroy someone's data.</summary>
+    public static LogScan Read(string path, Action<LogRecord> apply)
+    {
+        if (!File.Exists(path))
+        {
+            return new LogScan { HasHeader = false };
+        }
+
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, ReadBufferSize);
+        var length = file.Length;
+        if (!ReadHeader(file, path))
+        {
+            return new LogScan { HasHeader = false, FileLength = length };
+        }
+
+        var scan = new LogScan { HasHeader = true, FileLength = length };
+        var payload = new byte[4096];
+        var offset = (long)StreamLogFormat.HeaderSize;
+        while (offset < length)
+        {
+            var frame = ReadFrame(file, offset, length, ref payload);
+            if (frame.Failure is { } failure)
+            {
+                var next = offset + frame.Size;
+                if (frame.Size > 0 && next < length && FrameIsIntact(file, next, length, ref payload))
+                {
+                    scan.Skipped.Add(new LogDamage(offset, frame.Size, failure));
+                    offset = next;
+                    file.Position = offset;
+                    continue;
+                }
+                scan.Cut = new LogDamage(offset, length - offset, failure);
+                scan.GoodLength = offset;
+                break;
+            }
+
+            var record = Parse(payload.AsSpan(0, frame.Size - StreamLogFormat.FrameHeaderSize), scan.LastSequence, out var problem);
+            offset += frame.Size;
+            if (record is null)
+            {
+                scan.Skipped.Add(new LogDamage(offset - frame.Size, frame.Size, problem!));
+                continue;
+            }
+            apply(record);
+            scan.Records++;
+            scan.LastSequence = record.Sequence;
+        }
+        if (scan.Cut is null)
+        {
+            scan.GoodLength = length;
+        }
+        return scan;
+    }
+
+    /// <summary>True for a valid header; false for none at all or a torn one (a prefix of a valid header).</summary>
+    private static bool ReadHeader(FileStream file, string path)
+    {
+        Span<byte> expected = stackalloc byte[StreamLogFormat.HeaderSize];
+        StreamLogFormat.WriteHeader(expected);
+        Span<byte> header = stackalloc byte[StreamLogFormat.HeaderSize];
+        var read = file.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
+        if (read < header.Length && header[..read].SequenceEqual(expected[..read]))
+        {
+            return false;
+        }
+        if (!header[..StreamLogFormat.Magic.Length].SequenceEqual(StreamLogFormat.Magic))
+        {
+            throw new PersistenceException($"{path} is not a Nemcache log (bad magic); move it away to start with an empty cache");
+        }
+        var version = BinaryPrimitives.ReadUInt32LittleEndian(header[StreamLogFormat.Magic.Length..]);
+        if (version != StreamLogFormat.Version)
+        {
+            throw new PersistenceException($"{path} has log format version {version}; this Nemcache reads version {StreamLogFormat.Version}");
+        }
+        return true;
+    }
+
+    /// <summary>A frame read at some offset: its whole size, and why it is unusable if it is. Size 0 means the framing
+    /// itself is lost (no length to step over).</summary>
+    private readonly record struct Frame(int Size, string? Failure);
+
+    /// <summary>Reads the frame at the stream's position (which is <paramref name="offset"/>) into
+    /// <paramref name="payload"/> and checks its length and checksum.</summary>
+    private static Frame ReadFrame(FileStream file, long offset, long fileLength, ref byte[] payload)
+    {
+        var remaining = fileLength - offset;
+        if (remaining < StreamLogFormat.FrameHeaderSize)
+        {
+            return new Frame(0, $"torn frame header ({remaining} of {StreamLogFormat.FrameHeaderSize} bytes)");
+        }
+        Span<byte> header = stackalloc byte[StreamLogFormat.FrameHeaderSize];
+        file.ReadExactly(header);
+        var crc = BinaryPrimitives.ReadUInt32LittleEndian(header);
+        var payloadLength = BinaryPrimitives.ReadUInt32LittleEndian(header[4..]);
+        if (payloadLength > StreamLogFormat.MaxPayloadLength || payloadLength > remaining - StreamLogFormat.FrameHeaderSize)
+        {
+            return new Frame(0, $"frame length {payloadLength} runs past the end of the log ({remaining} bytes left)");
+        }
+
+        if (payload.Length < payloadLength)
+        {
+            payload = new byte[Math.Max(payloadLength, payload.Length * 2)];
+        }
+        var body = payload.AsSpan(0, (int)payloadLength);
+        file.ReadExactly(body);
+        var size = StreamLogFormat.FrameHeaderSize + (int)payloadLength;
+        return StreamLogFormat.FrameChecksum(header[4..], body) == crc ? new Frame(size, null) : new Frame(size, "checksum mismatch");
+    }
+
+    private static bool FrameIsIntact(FileStream file, long offset, long fileLength, ref byte[] payload)
+    {
+        file.Position = offset;
+        return ReadFrame(file, offset, fileLength, ref payload).Failure is null;
+    }
+
+    private static LogRecord? Parse(ReadOnlySpan<byte> bytes, ulong lastSequence, out string? problem)
+    {
+        LogRecord record;
+        try
+        {
+            record = LogRecord.Parser.ParseFrom(bytes);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            problem = $"checksum matches but the record does not parse: {ex.Message}";
+            return null;
+        }
+        if (record.ChangeCase == LogRecord.ChangeOneofCase.None)
+        {
+            problem = "record carries no change";
+            return null;
+        }
+        if (record.Sequence < lastSequence)
+        {
+            problem = $"sequence {record.Sequence} after {lastSequence}";
+            return null;
+        }
+        problem = null;
+        return record;
+    }
+}

@@ -1,0 +1,96 @@
+using System.Runtime.InteropServices;
+using Google.Protobuf;
+using Nemcache.Storage.Cache;
+
+namespace Nemcache.Storage.Persistence.Stream;
+
+/// <summary>
+/// Rebuilds the cache's state from log records applied in log order: the last record for a key decides it, an
+/// immediate flush drops everything before it, and the last pending flush is remembered for <see cref="LoadInto"/>.
+/// </summary>
+internal sealed class StreamLogReplay
+{
+    private readonly Dictionary<byte[], ReplayedItem> _items = new(ByteKeyComparer.Instance);
+    private readonly Dictionary<byte[], ReplayedItem>.AlternateLookup<ReadOnlySpan<byte>> _byKeySpan;
+
+    public StreamLogReplay() => _byKeySpan = _items.GetAlternateLookup<ReadOnlySpan<byte>>();
+
+    /// <summary>The deadline of a delayed flush_all that no later flush replaced, or null.</summary>
+    public long? PendingFlushAt { get; private set; }
+
+    public void Apply(LogRecord record)
+    {
+        switch (record.ChangeCase)
+        {
+            case LogRecord.ChangeOneofCase.Store:
+                var store = record.Store;
+                _items[Own(store.Key)] = new ReplayedItem(Own(store.Value), store.Flags, store.ExpiresAt);
+                break;
+            case LogRecord.ChangeOneofCase.Remove:
+                _byKeySpan.Remove(record.Remove.Key.Span);
+                break;
+            case LogRecord.ChangeOneofCase.Touch:
+                // The cache only writes a touch for a live item, so a missing key means a store that replay dropped.
+                if (_byKeySpan.TryGetValue(record.Touch.Key.Span, out var touched))
+                {
+                    touched.ExpiresAt = record.Touch.ExpiresAt;
+                }
+                break;
+            case LogRecord.ChangeOneofCase.Flush when record.Flush.Pending:
+                PendingFlushAt = record.Flush.FlushAt;
+                break;
+            case LogRecord.ChangeOneofCase.Flush:
+                _items.Clear();
+                PendingFlushAt = null;
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Stores the replayed items in the cache (it skips the expired ones) and re-arms a pending flush. A pending flush
+    /// whose deadline passed while the server was down empties the cache instead: every record in the log was written
+    /// before that deadline, because the running cache logs an immediate flush the moment it carries one out.
+    /// </summary>
+    public ReplayLoad LoadInto(MemCache cache)
+    {
+        if (PendingFlushAt is { } deadline && deadline <= cache.Clock.Now)
+        {
+            cache.RestoreFlushDeadline(deadline);
+            return new ReplayLoad(0, 0, FlushedWhileDown: true);
+        }
+
+        long items = 0, bytes = 0;
+        foreach (var (key, item) in _items)
+        {
+            if (cache.RestoreItem(key, item.Value, item.Flags, item.ExpiresAt))
+            {
+                items++;
+                bytes += key.Length + item.Value.Length;
+            }
+        }
+        if (PendingFlushAt is { } later)
+        {
+            cache.RestoreFlushDeadline(later);
+        }
+        // The deadline may have come while the items were loading; then the cache has just flushed them.
+        var flushed = PendingFlushAt is not null && cache.PendingFlushAt is null;
+        return flushed ? new ReplayLoad(0, 0, FlushedWhileDown: true) : new ReplayLoad(items, bytes, FlushedWhileDown: false);
+    }
+
+    /// <summary>The parser gave the bytes their own exact array; take it rather than copy it again.</summary>
+    private static byte[] Own(ByteString bytes) =>
+        MemoryMarshal.TryGetArray(bytes.Memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : bytes.ToByteArray();
+
+    private sealed class ReplayedItem(byte[] value, uint flags, long expiresAt)
+    {
+        public readonly byte[] Value = value;
+        public readonly uint Flags = flags;
+        public long ExpiresAt = expiresAt;
+    }
+}
+
+/// <summary>What a replay put into the cache. FlushedWhileDown: a pending flush's deadline passed, so it holds nothing
+/// and the log needs an immediate flush marker to say so.</summary>
+internal readonly record struct ReplayLoad(long Items, long Bytes, bool FlushedWhileDown);

@@ -1,0 +1,189 @@
+using System.Buffers.Binary;
+using Microsoft.Extensions.Logging;
+using Nemcache.Storage.Persistence;
+using Nemcache.Storage.Persistence.Stream;
+using NUnit.Framework;
+
+namespace Nemcache.Tests.Persistence.Stream;
+
+/// <summary>Restores from damaged, empty, missing and foreign logs.</summary>
+public sealed class StreamRecoveryTests : StreamArchiverFixture
+{
+
+    private IEnumerable<string> Warnings => Archivers.Logger.At(LogLevel.Warning);
+
+    /// <summary>Three records: a, b, and c, whose value makes the last frame long enough to cut in many places.</summary>
+    private async Task<byte[]> WriteThreeRecordsAsync()
+    {
+        await Server.SetAsync("a", "first", flags: 1);
+        await Server.SetAsync("b", "second", flags: 2);
+        await Server.SetAsync("c", "third and last, long enough to be cut in many places", flags: 3);
+        await Server.StopAsync();
+        return File.ReadAllBytes(LogPath);
+    }
+
+    private async Task<Dictionary<string, VisibleItem>> RestoreFromAsync(byte[] log)
+    {
+        await File.WriteAllBytesAsync(LogPath, log);
+        Server.Start();
+        var state = PersistedCache.VisibleState(Server.Cache);
+        await Server.StopAsync();
+        return state;
+    }
+
+    [Test]
+    public async Task A_cut_at_every_byte_of_the_last_record_drops_only_that_record()
+    {
+        var log = await WriteThreeRecordsAsync();
+        var lastStart = StreamArchivers.FrameOffsets(log)[^1];
+
+        for (var cut = lastStart; cut < log.Length; cut++)
+        {
+            var state = await RestoreFromAsync(log[..cut]);
+
+            Assert.That(state.Keys, Is.EquivalentTo(new[] { "a", "b" }), $"cut at {cut}");
+            Assert.That(new FileInfo(LogPath).Length, Is.EqualTo(lastStart), $"cut at {cut}");
+            if (cut > lastStart)
+            {
+                Assert.That(Warnings.Last(), Does.Contain($"dropped {cut - lastStart} bytes from offset {lastStart}"), $"cut at {cut}");
+            }
+        }
+
+        // The log goes on from the last good record: what is written next replays.
+        Server.Start();
+        await Server.SetAsync("d", "after the repair");
+        await Server.RestartAsync();
+        Assert.That(PersistedCache.VisibleState(Server.Cache).Keys, Is.EquivalentTo(new[] { "a", "b", "d" }));
+    }
+
+    [Test]
+    public async Task A_flipped_byte_in_a_middle_record_skips_it_and_replays_the_rest()
+    {
+        var log = await WriteThreeRecordsAsync();
+        var middle = StreamArchivers.FrameOffsets(log)[1];
+        log[middle + 12] ^= 0x40;
+
+        var state = await RestoreFromAsync(log);
+
+        Assert.That(state.Keys, Is.EquivalentTo(new[] { "a", "c" }));
+        Assert.That(Warnings.Single(), Does.Contain($"skipped a damaged record").And.Contain($"at offset {middle}: checksum mismatch"));
+        Assert.That(new FileInfo(LogPath).Length, Is.EqualTo(log.Length));
+    }
+
+    [Test]
+    public async Task A_flipped_byte_in_a_middle_length_cuts_the_log_there()
+    {
+        var log = await WriteThreeRecordsAsync();
+        var middle = StreamArchivers.FrameOffsets(log)[1];
+        log[middle + 6] ^= 0x01;
+
+        var state = await RestoreFromAsync(log);
+
+        Assert.That(state.Keys, Is.EquivalentTo(new[] { "a" }));
+        Assert.That(Warnings.Single(), Does.Contain($"dropped {log.Length - middle} bytes from offset {middle}"));
+        Assert.That(new FileInfo(LogPath).Length, Is.EqualTo(middle));
+    }
+
+    [Test]
+    public async Task A_flipped_byte_in_the_last_record_truncates_it()
+    {
+        var log = await WriteThreeRecordsAsync();
+        var last = StreamArchivers.FrameOffsets(log)[^1];
+        log[^3] ^= 0xFF;
+
+        var state = await RestoreFromAsync(log);
+
+        Assert.That(state.Keys, Is.EquivalentTo(new[] { "a", "b" }));
+        Assert.That(Warnings.Single(), Does.Contain($"dropped {log.Length - last} bytes from offset {last} (checksum mismatch)"));
+        Assert.That(new FileInfo(LogPath).Length, Is.EqualTo(last));
+    }
+
+    [Test]
+    public async Task A_record_that_checks_out_but_does_not_parse_is_skipped()
+    {
+        var log = await WriteThreeRecordsAsync();
+        var middle = StreamArchivers.FrameOffsets(log)[1];
+        // 0xFF is no valid protobuf tag; re-seal the frame so only the payload is wrong.
+        log[middle + 8] = 0xFF;
+        var length = (int)BinaryPrimitives.ReadUInt32LittleEndian(log.AsSpan(middle + 4));
+        BinaryPrimitives.WriteUInt32LittleEndian(log.AsSpan(middle),
+            StreamLogFormat.FrameChecksum(log.AsSpan(middle + 4, 4), log.AsSpan(middle + 8, length)));
+
+        var state = await RestoreFromAsync(log);
+
+        Assert.That(state.Keys, Is.EquivalentTo(new[] { "a", "c" }));
+        Assert.That(Warnings.Single(), Does.Contain("does not parse"));
+    }
+
+    [Test]
+    public async Task An_empty_log_file_starts_an_emptyServer_with_a_new_log()
+    {
+        await Server.StopAsync();
+
+        var state = await RestoreFromAsync([]);
+
+        Assert.That(state, Is.Empty);
+        Assert.That(File.ReadAllBytes(LogPath), Has.Length.EqualTo(8));
+        Assert.That(Warnings, Is.Empty);
+    }
+
+    [Test]
+    public async Task A_missing_log_file_starts_an_emptyServer_with_a_new_log()
+    {
+        await Server.SetAsync("a", "1");
+        await Server.StopAsync();
+        File.Delete(LogPath);
+
+        Server.Start();
+
+        Assert.That(PersistedCache.VisibleState(Server.Cache), Is.Empty);
+        Assert.That(File.Exists(LogPath));
+    }
+
+    [Test]
+    public async Task A_torn_header_starts_a_new_log_with_a_warning()
+    {
+        await Server.StopAsync();
+
+        var state = await RestoreFromAsync("NCL"u8.ToArray());
+
+        Assert.That(state, Is.Empty);
+        Assert.That(Warnings.Single(), Does.Contain("torn header of 3 bytes"));
+        Assert.That(File.ReadAllBytes(LogPath), Has.Length.EqualTo(8));
+    }
+
+    [Test]
+    public async Task A_file_that_is_not_a_log_stops_startup_and_is_left_alone()
+    {
+        await Server.StopAsync();
+        var foreign = "GIF89a and more"u8.ToArray();
+        await File.WriteAllBytesAsync(LogPath, foreign);
+
+        var error = Assert.Throws<PersistenceException>(() => Server.Start());
+
+        Assert.That(error!.Message, Does.Contain("not a Nemcache log"));
+        Assert.That(File.ReadAllBytes(LogPath), Is.EqualTo(foreign));
+    }
+
+    [Test]
+    public async Task A_log_of_a_newer_format_version_stops_startup()
+    {
+        await Server.StopAsync();
+        await File.WriteAllBytesAsync(LogPath, "NCLG"u8.ToArray().Concat(new byte[] { 2, 0, 0, 0 }).ToArray());
+
+        var error = Assert.Throws<PersistenceException>(() => Server.Start());
+
+        Assert.That(error!.Message, Does.Contain("version 2"));
+    }
+
+    [Test]
+    public async Task Startup_logs_one_summary_line()
+    {
+        await Server.SetAsync("a", "12345");
+        await Server.SetAsync("bb", "1");
+        await Server.RestartAsync();
+
+        Assert.That(Archivers.Logger.At(LogLevel.Information).Last(),
+            Does.Match(@"^restored 2 items \(9 bytes\) from cachelog\.bin in \d+ ms$"));
+    }
+}
