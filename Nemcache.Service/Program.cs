@@ -34,10 +34,11 @@ builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = Tim
 builder.Services.AddSingleton(settings);
 builder.Services.AddSingleton(provider => new MemCache(settings.ToCacheOptions(), TimeProvider.System,
     provider.GetRequiredService<ILogger<MemCache>>()));
+builder.Services.AddSingleton(provider => PersistenceSelection.Create(settings, provider.GetRequiredService<ILoggerFactory>()));
 builder.Services.AddSingleton<ServerStatistics>();
 builder.Services.AddSingleton(provider => new ServerContext(
     provider.GetRequiredService<MemCache>(),
-    provider.GetService<ICachePersistence>(),
+    provider.GetRequiredService<ICachePersistence>(),
     settings,
     provider.GetRequiredService<ServerStatistics>()));
 builder.Services.AddHostedService<PersistenceService>();

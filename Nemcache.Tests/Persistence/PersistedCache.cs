@@ -1,3 +1,4 @@
+using Nemcache.Tests.Support;
 using System.Text;
 using Nemcache.Storage.Cache;
 using Nemcache.Storage.Persistence;

@@ -1,3 +1,4 @@
+using Nemcache.Tests.Support;
 using System.Buffers.Binary;
 using Nemcache.Storage.Persistence;
 using Nemcache.Storage.Persistence.Stream;

@@ -1,4 +1,4 @@
-namespace Nemcache.Tests;
+namespace Nemcache.Tests.Support;
 
 /// <summary>A clock that moves only when a test moves it, so that expiry and delayed flushes are deterministic.</summary>
 public sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider

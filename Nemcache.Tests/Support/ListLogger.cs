@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace Nemcache.Tests;
+namespace Nemcache.Tests.Support;
 
 /// <summary>Keeps every log line, so that tests can check what an operator would read.</summary>
 public sealed class ListLogger<T> : ILogger<T>
