@@ -21,8 +21,10 @@ mode_environment() {
     case "$1" in
         stream) echo "NEMCACHE_USE_BITCASK=0 NEMCACHE_SYNC=interval" ;;
         stream-always) echo "NEMCACHE_USE_BITCASK=0 NEMCACHE_SYNC=always" ;;
+        stream-none) echo "NEMCACHE_USE_BITCASK=0 NEMCACHE_SYNC=none" ;;
         bitcask) echo "NEMCACHE_USE_BITCASK=1 NEMCACHE_SYNC=interval" ;;
         bitcask-always) echo "NEMCACHE_USE_BITCASK=1 NEMCACHE_SYNC=always" ;;
+        bitcask-none) echo "NEMCACHE_USE_BITCASK=1 NEMCACHE_SYNC=none" ;;
         *) echo "durability: unknown mode '$1'" >&2; exit 2 ;;
     esac
 }

@@ -5,7 +5,7 @@
 #   bench/throughput.sh
 #
 # Settings (environment):
-#   MODES        Nemcache persistence modes to measure: stream, stream-always, bitcask, bitcask-always  (default: stream)
+#   MODES        Nemcache persistence modes to measure: stream, stream-always, stream-none, bitcask, bitcask-always, bitcask-none  (default: stream)
 #   MIXES        get/set mixes: 90/10, 10/90                                                          (default: 90/10)
 #   VALUE_SIZES  value sizes in bytes                                                                  (default: 100)
 #   ROUNDS       rounds per combination, at least 3                                                    (default: 3)
@@ -31,8 +31,10 @@ mode_environment() {
     case "$1" in
         stream) echo "NEMCACHE_USE_BITCASK=0 NEMCACHE_SYNC=interval" ;;
         stream-always) echo "NEMCACHE_USE_BITCASK=0 NEMCACHE_SYNC=always" ;;
+        stream-none) echo "NEMCACHE_USE_BITCASK=0 NEMCACHE_SYNC=none" ;;
         bitcask) echo "NEMCACHE_USE_BITCASK=1 NEMCACHE_SYNC=interval" ;;
         bitcask-always) echo "NEMCACHE_USE_BITCASK=1 NEMCACHE_SYNC=always" ;;
+        bitcask-none) echo "NEMCACHE_USE_BITCASK=1 NEMCACHE_SYNC=none" ;;
         *) echo "throughput: unknown mode '$1'" >&2; exit 2 ;;
     esac
 }
