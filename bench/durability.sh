@@ -17,17 +17,6 @@ CLIENTS=${CLIENTS:-1 8 32}
 DURATION=${DURATION:-5s}
 VALUE_SIZE=${VALUE_SIZE:-100}
 
-mode_environment() {
-    case "$1" in
-        stream) echo "NEMCACHE_USE_BITCASK=0 NEMCACHE_SYNC=interval" ;;
-        stream-always) echo "NEMCACHE_USE_BITCASK=0 NEMCACHE_SYNC=always" ;;
-        stream-none) echo "NEMCACHE_USE_BITCASK=0 NEMCACHE_SYNC=none" ;;
-        bitcask) echo "NEMCACHE_USE_BITCASK=1 NEMCACHE_SYNC=interval" ;;
-        bitcask-always) echo "NEMCACHE_USE_BITCASK=1 NEMCACHE_SYNC=always" ;;
-        bitcask-none) echo "NEMCACHE_USE_BITCASK=1 NEMCACHE_SYNC=none" ;;
-        *) echo "durability: unknown mode '$1'" >&2; exit 2 ;;
-    esac
-}
 
 bench_require_tools
 bench_build
@@ -49,7 +38,7 @@ for mode in $MODES; do
     for clients in $CLIENTS; do
         port=$(bench_free_port)
         # shellcheck disable=SC2046
-        bench_start_nemcache "$port" "$work/data-$mode-$clients" $(mode_environment "$mode")
+        bench_start_nemcache "$port" "$work/data-$mode-$clients" $(bench_mode_environment "$mode")
         threads=$(( clients < 2 ? 1 : 2 ))
         tps=$(memcaslap -s "127.0.0.1:$port" -T "$threads" -c "$clients" -t "$DURATION" -F "$config" 2>&1 \
             | awk '/^Run time:/ { for (i = 1; i <= NF; i++) if ($i == "TPS:") print $(i + 1) }')

@@ -62,3 +62,16 @@ bench_stop() {
 bench_median() {
     sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+
+# bench_mode_environment MODE: the NEMCACHE_ settings that select a persistence mode, as VAR=VALUE words.
+bench_mode_environment() {
+    case "$1" in
+        stream) echo "NEMCACHE_USE_BITCASK=0 NEMCACHE_SYNC=interval" ;;
+        stream-always) echo "NEMCACHE_USE_BITCASK=0 NEMCACHE_SYNC=always" ;;
+        stream-none) echo "NEMCACHE_USE_BITCASK=0 NEMCACHE_SYNC=none" ;;
+        bitcask) echo "NEMCACHE_USE_BITCASK=1 NEMCACHE_SYNC=interval" ;;
+        bitcask-always) echo "NEMCACHE_USE_BITCASK=1 NEMCACHE_SYNC=always" ;;
+        bitcask-none) echo "NEMCACHE_USE_BITCASK=1 NEMCACHE_SYNC=none" ;;
+        *) echo "bench: unknown mode '$1' (stream, stream-always, stream-none, bitcask, bitcask-always, bitcask-none)" >&2; exit 2 ;;
+    esac
+}

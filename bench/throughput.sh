@@ -27,17 +27,6 @@ CONCURRENCY=${CONCURRENCY:-32}
 THREADS=2
 [ "$ROUNDS" -ge 3 ] || { echo "throughput: ROUNDS must be at least 3" >&2; exit 2; }
 
-mode_environment() {
-    case "$1" in
-        stream) echo "NEMCACHE_USE_BITCASK=0 NEMCACHE_SYNC=interval" ;;
-        stream-always) echo "NEMCACHE_USE_BITCASK=0 NEMCACHE_SYNC=always" ;;
-        stream-none) echo "NEMCACHE_USE_BITCASK=0 NEMCACHE_SYNC=none" ;;
-        bitcask) echo "NEMCACHE_USE_BITCASK=1 NEMCACHE_SYNC=interval" ;;
-        bitcask-always) echo "NEMCACHE_USE_BITCASK=1 NEMCACHE_SYNC=always" ;;
-        bitcask-none) echo "NEMCACHE_USE_BITCASK=1 NEMCACHE_SYNC=none" ;;
-        *) echo "throughput: unknown mode '$1'" >&2; exit 2 ;;
-    esac
-}
 
 # A memaslap configuration: 16-byte keys, fixed-size values, the given share of gets and sets.
 write_config() {
@@ -79,7 +68,7 @@ for mode in $MODES; do
             nemcache_port=$(bench_free_port)
             bench_start_memcached "$memcached_port"
             # shellcheck disable=SC2046
-            bench_start_nemcache "$nemcache_port" "$work/data-$mode-${mix/\//-}-$size" $(mode_environment "$mode")
+            bench_start_nemcache "$nemcache_port" "$work/data-$mode-${mix/\//-}-$size" $(bench_mode_environment "$mode")
             ratios=()
             for round in $(seq 1 "$ROUNDS"); do
                 m=$(run_memaslap "$memcached_port" "$config")
