@@ -58,6 +58,25 @@ public sealed class ServerLifecycleTests
     }
 
     [Test]
+    public async Task Unusable_data_directory_stops_startup_with_one_line_and_exit_code_1()
+    {
+        var notADirectory = Path.GetTempFileName();
+        try
+        {
+            var (exitCode, output) = await ServerProcess.RunUntilExitAsync(null, "--port", ServerProcess.FreePort().ToString(),
+                "--data-dir", notADirectory);
+            Assert.That(exitCode, Is.EqualTo(1), output);
+            var errors = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(line => line.StartsWith("nemcache: ")).ToList();
+            Assert.That(errors, Has.Count.EqualTo(1), output);
+            Assert.That(errors[0], Does.Contain(notADirectory));
+        }
+        finally
+        {
+            File.Delete(notADirectory);
+        }
+    }
+
+    [Test]
     public async Task Logs_effective_settings_in_one_line_at_startup()
     {
         await using var server = await ServerProcess.StartAsync(arguments: ["-m", "32", "-c", "77", "-I", "2m"]);
