@@ -1,0 +1,66 @@
+using System.Text;
+using Nemcache.Storage.Persistence;
+
+namespace Nemcache.Storage.Bitcask;
+
+/// <summary>
+/// LOCK: keeps a second process (or a second engine in this one) out of a data directory. The file holds the owner's
+/// pid for people to read; the exclusion itself is the OS lock that FileShare.None takes (flock on Unix), which the OS
+/// drops when its owner dies, so a LOCK file left by a dead process is simply taken over.
+/// </summary>
+internal sealed class LockFile : IDisposable
+{
+    private readonly FileStream _stream;
+
+    private LockFile(FileStream stream) => _stream = stream;
+
+    public static LockFile Acquire(string directory)
+    {
+        var path = Path.Combine(directory, BitcaskFormat.LockFileName);
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, DataDirectory.FileOptions(FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
+        }
+        catch (IOException ex)
+        {
+            throw new PersistenceException(
+                $"Data directory {directory} is in use by another Nemcache process (pid {ReadOwner(path)}); only one may open it.", ex);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new PersistenceException($"Data directory {directory} is not writable: {ex.Message}", ex);
+        }
+
+        try
+        {
+            var pid = Encoding.ASCII.GetBytes(Environment.ProcessId + "\n");
+            stream.SetLength(0);
+            stream.Write(pid);
+            stream.Flush(flushToDisk: true);
+        }
+        catch (IOException ex)
+        {
+            stream.Dispose();
+            throw new PersistenceException($"Data directory {directory} is not writable: {ex.Message}", ex);
+        }
+        return new LockFile(stream);
+    }
+
+    public void Dispose() => _stream.Dispose();
+
+    private static string ReadOwner(string path)
+    {
+        try
+        {
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            Span<byte> pid = stackalloc byte[16];
+            var read = RandomAccess.Read(handle, pid, 0);
+            return Encoding.ASCII.GetString(pid[..read]).Trim();
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
+    }
+}
