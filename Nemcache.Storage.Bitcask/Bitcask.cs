@@ -345,13 +345,7 @@ public sealed class Bitcask : IDisposable
             _closed = true;
         }
         _syncTimer?.Dispose();
-        Task queue;
-        lock (_queueGate)
-        {
-            queue = _queue;
-        }
-        // The queue's tail only logs failures, so waiting for it never throws.
-        queue.Wait();
+        WaitForBackgroundWork();
         lock (_gate)
         {
             try
@@ -375,13 +369,21 @@ public sealed class Bitcask : IDisposable
         }
     }
 
-    /// <summary>Test hook: drops everything as a killed process would, with no fsync and no hint.</summary>
+    /// <summary>
+    /// Test hook: drops everything as a killed process would, with no fsync and no hint for the active file. Queued
+    /// background work is let finish first (a state a crash could also leave), so that no late write lands in the
+    /// directory after the "crash".
+    /// </summary>
     internal void Abandon()
     {
         lock (_gate)
         {
             _closed = true;
-            _syncTimer?.Dispose();
+        }
+        _syncTimer?.Dispose();
+        WaitForBackgroundWork();
+        lock (_gate)
+        {
             CloseFiles();
         }
     }
@@ -579,6 +581,17 @@ public sealed class Bitcask : IDisposable
             }, TaskScheduler.Default);
             return next;
         }
+    }
+
+    private void WaitForBackgroundWork()
+    {
+        Task queue;
+        lock (_queueGate)
+        {
+            queue = _queue;
+        }
+        // The queue's tail only logs failures, so waiting for it never throws.
+        queue.Wait();
     }
 
     private void SyncActiveFile()

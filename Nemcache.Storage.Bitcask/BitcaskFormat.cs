@@ -31,8 +31,12 @@ internal static class BitcaskFormat
     public const uint HintMagic = 'N' | 'C' << 8 | 'B' << 16 | 'H' << 24;
     public const uint MergeCommitMagic = 'N' | 'C' << 8 | 'B' << 16 | 'M' << 24;
 
-    /// <summary>File header: magic (4), version (2), reserved zero (2).</summary>
-    public const int FileHeaderSize = 8;
+    /// <summary>
+    /// File header: magic (4), version (2), reserved zero (2), stamp (8). A data file's stamp is random, drawn when
+    /// it is created; its hint file repeats it, so that a hint is never taken for another file's.
+    /// </summary>
+    public const int FileHeaderSize = 16;
+    public const int FileStampOffset = 8;
 
     /// <summary>Data record: CRC-32C of every byte after it, then the fields below, then key and value.</summary>
     public const int RecordCrcOffset = 0;
@@ -68,12 +72,15 @@ internal static class BitcaskFormat
     public const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     public const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
-    public static void WriteFileHeader(Span<byte> destination, uint magic)
+    public static void WriteFileHeader(Span<byte> destination, uint magic, long stamp)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(destination, magic);
         BinaryPrimitives.WriteUInt16LittleEndian(destination[4..], Version);
         BinaryPrimitives.WriteUInt16LittleEndian(destination[6..], 0);
+        BinaryPrimitives.WriteInt64LittleEndian(destination[FileStampOffset..], stamp);
     }
+
+    public static long ReadFileStamp(ReadOnlySpan<byte> header) => BinaryPrimitives.ReadInt64LittleEndian(header[FileStampOffset..]);
 
     /// <summary>Null when the header is ours; otherwise why not, for a one-line error.</summary>
     public static string? CheckFileHeader(ReadOnlySpan<byte> header, uint magic)

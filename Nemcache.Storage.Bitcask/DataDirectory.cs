@@ -59,7 +59,7 @@ internal static class DataDirectory
     public static FileStreamOptions FileOptions(FileMode mode, FileAccess access, FileShare share, int bufferSize = 0)
     {
         var options = new FileStreamOptions { Mode = mode, Access = access, Share = share, BufferSize = bufferSize };
-        if (!OperatingSystem.IsWindows())
+        if (!OperatingSystem.IsWindows() && mode != System.IO.FileMode.Open)
         {
             options.UnixCreateMode = BitcaskFormat.FileMode;
         }

@@ -32,6 +32,9 @@ internal sealed class DataFile : IDisposable
 
     public int Id { get; }
 
+    /// <summary>The random number in the header that ties hint files to this file.</summary>
+    public long Stamp { get; private set; }
+
     public string Path { get; private set; }
 
     public SafeFileHandle Handle { get; }
@@ -55,9 +58,9 @@ internal sealed class DataFile : IDisposable
         var path = System.IO.Path.Combine(directory, fileName);
         var stream = new FileStream(path,
             DataDirectory.FileOptions(System.IO.FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete));
-        var file = new DataFile(id, path, stream, 0);
+        var file = new DataFile(id, path, stream, 0) { Stamp = Random.Shared.NextInt64() };
         Span<byte> header = stackalloc byte[FileHeaderSize];
-        WriteFileHeader(header, DataMagic);
+        WriteFileHeader(header, DataMagic, file.Stamp);
         try
         {
             file.Append(header);
@@ -79,6 +82,7 @@ internal sealed class DataFile : IDisposable
         Span<byte> header = stackalloc byte[FileHeaderSize];
         var read = file.Length < FileHeaderSize ? 0 : RandomAccess.Read(file.Handle, header, 0);
         headerProblem = read < FileHeaderSize ? "it is shorter than a file header" : CheckFileHeader(header, DataMagic);
+        file.Stamp = headerProblem is null ? ReadFileStamp(header) : 0;
         return file;
     }
 

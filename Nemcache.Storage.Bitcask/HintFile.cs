@@ -17,7 +17,7 @@ internal static class HintFile
             DataDirectory.FileOptions(System.IO.FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 64 * 1024));
         var crc = uint.MaxValue;
         Span<byte> header = stackalloc byte[FileHeaderSize];
-        WriteFileHeader(header, HintMagic);
+        WriteFileHeader(header, HintMagic, data.Stamp);
         stream.Write(header);
         crc = Crc32CAppend(crc, header);
 
@@ -59,7 +59,7 @@ internal static class HintFile
         }
         using var handle = File.OpenHandle(data.HintPath, System.IO.FileMode.Open, FileAccess.Read, FileShare.Read);
         var length = RandomAccess.GetLength(handle);
-        if (length < FileHeaderSize + HintTrailerSize || !IsIntact(handle, length, data.Length))
+        if (length < FileHeaderSize + HintTrailerSize || !IsIntact(handle, length, data.Length, data.Stamp))
         {
             return false;
         }
@@ -85,12 +85,12 @@ internal static class HintFile
         return true;
     }
 
-    /// <summary>Checks the header, the trailer's CRC over everything before it, and the data length it was written for.</summary>
-    private static bool IsIntact(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length, long dataLength)
+    /// <summary>Checks the header (and that it names this data file's stamp), the trailer's CRC over everything before it, and the data length it was written for.</summary>
+    private static bool IsIntact(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length, long dataLength, long stamp)
     {
         var reader = new SequentialReader(handle, 0, length);
         reader.TryPeek(FileHeaderSize, out var header);
-        if (CheckFileHeader(header, HintMagic) is not null)
+        if (CheckFileHeader(header, HintMagic) is not null || ReadFileStamp(header) != stamp)
         {
             return false;
         }

@@ -5,8 +5,9 @@ namespace Nemcache.Storage.Bitcask;
 
 /// <summary>
 /// LOCK: keeps a second process (or a second engine in this one) out of a data directory. The file holds the owner's
-/// pid for people to read; the exclusion itself is the OS lock that FileShare.None takes (flock on Unix), which the OS
-/// drops when its owner dies, so a LOCK file left by a dead process is simply taken over.
+/// pid for people to read (cat ignores the lock; .NET's own reads do not, so the error cannot quote it); the exclusion
+/// itself is the OS lock that FileShare.None takes (flock on Unix), which the OS drops when its owner dies, so a LOCK
+/// file left by a dead process is simply taken over.
 /// </summary>
 internal sealed class LockFile : IDisposable
 {
@@ -25,7 +26,7 @@ internal sealed class LockFile : IDisposable
         catch (IOException ex)
         {
             throw new PersistenceException(
-                $"Data directory {directory} is in use by another Nemcache process (pid {ReadOwner(path)}); only one may open it.", ex);
+                $"Data directory {directory} is in use by another Nemcache process (its pid is in {path}); only one may open it.", ex);
         }
         catch (UnauthorizedAccessException ex)
         {
@@ -48,19 +49,4 @@ internal sealed class LockFile : IDisposable
     }
 
     public void Dispose() => _stream.Dispose();
-
-    private static string ReadOwner(string path)
-    {
-        try
-        {
-            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            Span<byte> pid = stackalloc byte[16];
-            var read = RandomAccess.Read(handle, pid, 0);
-            return Encoding.ASCII.GetString(pid[..read]).Trim();
-        }
-        catch (IOException)
-        {
-            return "unknown";
-        }
-    }
 }

@@ -15,7 +15,7 @@ internal static class MergeCommit
     public static void Write(string directory, IReadOnlyList<int> inputs, IReadOnlyList<int> outputs)
     {
         var bytes = new byte[FileHeaderSize + 4 + 4 * inputs.Count + 4 + 4 * outputs.Count + 4];
-        WriteFileHeader(bytes, MergeCommitMagic);
+        WriteFileHeader(bytes, MergeCommitMagic, stamp: 0);
         var at = FileHeaderSize;
         at = WriteIds(bytes, at, inputs);
         at = WriteIds(bytes, at, outputs);

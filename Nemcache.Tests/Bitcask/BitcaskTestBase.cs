@@ -1,0 +1,87 @@
+using System.Text;
+using Nemcache.Storage.Bitcask;
+using Nemcache.Storage.Persistence;
+using NUnit.Framework;
+using Engine = Nemcache.Storage.Bitcask.Bitcask;
+
+namespace Nemcache.Tests.Bitcask;
+
+/// <summary>A fresh data directory per test, and the shortcuts every engine test uses.</summary>
+public abstract class BitcaskTestBase
+{
+    private readonly List<Engine> _open = [];
+
+    protected string DataDirectory { get; private set; } = "";
+
+    internal BitcaskTestClock Clock { get; private set; } = new();
+
+    protected BitcaskOptions Options { get; set; } = new();
+
+    protected PersistenceOptions Persistence => new() { DataDirectory = DataDirectory, Sync = SyncMode.None };
+
+    [SetUp]
+    public void CreateDirectory()
+    {
+        DataDirectory = Path.Combine(Path.GetTempPath(), "nemcache-bitcask-" + Guid.NewGuid().ToString("N"));
+        Clock = new BitcaskTestClock();
+        Options = new BitcaskOptions { MergeMinDeadBytes = long.MaxValue };
+    }
+
+    [TearDown]
+    public void RemoveDirectory()
+    {
+        foreach (var engine in _open)
+        {
+            engine.Abandon();
+        }
+        _open.Clear();
+        if (Directory.Exists(DataDirectory))
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+    }
+
+    internal Engine Open(string? directory = null)
+    {
+        var engine = Engine.Open(
+            Persistence with { DataDirectory = directory ?? DataDirectory }, Options, time: Clock);
+        _open.Add(engine);
+        return engine;
+    }
+
+    /// <summary>Closes cleanly (hints written) and opens the directory again.</summary>
+    internal Engine Reopen(Engine engine)
+    {
+        engine.Dispose();
+        return Open();
+    }
+
+    /// <summary>Drops the engine as a killed process would, and opens the directory again.</summary>
+    internal Engine CrashAndReopen(Engine engine)
+    {
+        engine.Abandon();
+        return Open();
+    }
+
+    protected static byte[] B(string text) => Encoding.UTF8.GetBytes(text);
+
+    internal static string? ValueOf(Engine engine, string key) =>
+        engine.TryGet(B(key), out var item) ? Encoding.UTF8.GetString(item.Value) : null;
+
+    protected string DataFilePath(int id) => Path.Combine(DataDirectory, "data." + id);
+
+    protected int[] DataFileIds()
+    {
+        var ids = new List<int>();
+        foreach (var path in Directory.EnumerateFiles(DataDirectory, "data.*"))
+        {
+            var name = Path.GetFileName(path);
+            if (int.TryParse(name.AsSpan("data.".Length), out var id))
+            {
+                ids.Add(id);
+            }
+        }
+        ids.Sort();
+        return [.. ids];
+    }
+}
