@@ -34,6 +34,7 @@ public sealed class Bitcask : IDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly LockFile _lock;
+    private readonly FileHandleBudget _handles;
     private readonly Lock _gate = new();
     private readonly KeyDir _keyDir;
     private readonly Dictionary<int, DataFile> _files = [];
@@ -51,8 +52,9 @@ public sealed class Bitcask : IDisposable
     private bool _closed;
 
     private Bitcask(PersistenceOptions persistence, BitcaskOptions options, ILogger logger, TimeProvider time,
-        LockFile lockFile, Recovery recovery)
+        LockFile lockFile, FileHandleBudget handles, Recovery recovery)
     {
+        _handles = handles;
         _options = options;
         _logger = logger;
         _time = time;
@@ -71,7 +73,7 @@ public sealed class Bitcask : IDisposable
         _pendingFlush = recovery.Pending;
 
         // After a restart the engine never appends to an old file: the last one may end in a cut tail.
-        _active = DataFile.Create(Directory, DataFileName(_nextFileId), _nextFileId);
+        _active = DataFile.Create(Directory, DataFileName(_nextFileId), _nextFileId, _handles);
         _files.Add(_active.Id, _active);
         _nextFileId++;
         _groupSync = new GroupSync(SyncActiveFile);
@@ -125,11 +127,12 @@ public sealed class Bitcask : IDisposable
         var directory = persistence.DataDirectory;
         DataDirectory.Prepare(directory);
         var lockFile = LockFile.Acquire(directory);
+        var handles = new FileHandleBudget(options.MaxOpenFiles);
         Recovery? recovery = null;
         try
         {
-            recovery = Recovery.Run(directory, time.GetUtcNow().ToUnixTimeSeconds(), logger);
-            return new Bitcask(persistence, options, logger, time, lockFile, recovery);
+            recovery = Recovery.Run(directory, time.GetUtcNow().ToUnixTimeSeconds(), logger, handles);
+            return new Bitcask(persistence, options, logger, time, lockFile, handles, recovery);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -315,6 +318,10 @@ public sealed class Bitcask : IDisposable
     /// <summary>Merges every immutable file now, in the background queue; completes when that merge is done.</summary>
     public Task MergeAsync() => Enqueue(() => RunMerge(all: true));
 
+    /// <summary>Merges only what the automatic trigger would pick: files at least MergeFragmentation dead, or wholly
+    /// below the last flush marker.</summary>
+    internal Task MergeFragmentedAsync() => Enqueue(() => RunMerge(all: false));
+
     public BitcaskStatistics GetStatistics()
     {
         lock (_gate)
@@ -392,6 +399,7 @@ public sealed class Bitcask : IDisposable
     internal KeyDir KeyDir => _keyDir;
     internal BitcaskOptions Options => _options;
     internal ILogger Logger => _logger;
+    internal FileHandleBudget Handles => _handles;
 
     internal long Now() => _time.GetUtcNow().ToUnixTimeSeconds();
 
@@ -494,7 +502,8 @@ public sealed class Bitcask : IDisposable
     {
         var old = _active;
         old.FlushToDisk();
-        _active = DataFile.Create(Directory, DataFileName(_nextFileId), _nextFileId);
+        _active = DataFile.Create(Directory, DataFileName(_nextFileId), _nextFileId, _handles);
+        old.Unpin();
         _files.Add(_active.Id, _active);
         _nextFileId++;
         Enqueue(() => WriteHint(old));

@@ -8,6 +8,7 @@ public sealed record BitcaskOptions
     public const long DefaultMaxFileBytes = 256L * 1024 * 1024;
     public const double DefaultMergeFragmentation = 0.5;
     public const long DefaultMergeMinDeadBytes = 64L * 1024 * 1024;
+    public const int DefaultMaxOpenFiles = 128;
 
     /// <summary>The active file rotates before a record would take it past this size (NEMCACHE_BITCASK_MAX_FILE_BYTES).</summary>
     public long MaxFileBytes { get; init; } = DefaultMaxFileBytes;
@@ -17,6 +18,9 @@ public sealed record BitcaskOptions
 
     /// <summary>...and at least this many bytes (NEMCACHE_BITCASK_MERGE_MIN_DEAD_BYTES).</summary>
     public long MergeMinDeadBytes { get; init; } = DefaultMergeMinDeadBytes;
+
+    /// <summary>How many data-file handles the engine keeps open at most (beyond files in use at that moment).</summary>
+    public int MaxOpenFiles { get; init; } = DefaultMaxOpenFiles;
 
     /// <summary>Reads the NEMCACHE_BITCASK_* variables; a missing one keeps its default, a malformed one throws.</summary>
     public static BitcaskOptions FromEnvironment(Func<string, string?> variable)
@@ -48,6 +52,10 @@ public sealed record BitcaskOptions
         if (MergeFragmentation is < 0 or > 1 || double.IsNaN(MergeFragmentation))
         {
             throw new ArgumentException($"MergeFragmentation must be between 0 and 1; it is {MergeFragmentation}.");
+        }
+        if (MaxOpenFiles < 2)
+        {
+            throw new ArgumentException($"MaxOpenFiles must be at least 2; it is {MaxOpenFiles}.");
         }
         if (MergeMinDeadBytes < 0)
         {

@@ -14,30 +14,29 @@ internal delegate void RecordVisitor(in RecordInfo record, ReadOnlySpan<byte> ke
 internal readonly record struct ScanResult(long ValidLength, int Skipped, bool TornTail, long? UnreadableFrom);
 
 /// <summary>
-/// One numbered data file: its handle (kept open for positional reads), its length and its live-byte account. Appends
-/// happen only to the active file and only under the engine's lock; every other file is immutable.
+/// One numbered data file: its handle (from the engine's <see cref="FileHandleBudget"/>, kept open between reads),
+/// its length and its live-byte account. Appends happen only to the active file (or a merge output being written),
+/// which is pinned so that its handle is never closed, and only under the engine's lock; every other file is
+/// immutable.
 /// </summary>
 internal sealed class DataFile : IDisposable
 {
-    private readonly FileStream _stream;
+    private readonly FileHandleBudget _handles;
+    private bool _pinned;
 
-    private DataFile(int id, string path, FileStream stream, long length)
+    private DataFile(int id, string path, FileHandleBudget handles)
     {
         Id = id;
         Path = path;
-        _stream = stream;
-        Handle = stream.SafeFileHandle;
-        Length = length;
+        _handles = handles;
     }
 
     public int Id { get; }
 
-    /// <summary>The random number in the header that ties hint files to this file.</summary>
-    public long Stamp { get; private set; }
-
     public string Path { get; private set; }
 
-    public SafeFileHandle Handle { get; }
+    /// <summary>The random number in the header that ties hint files to this file.</summary>
+    public long Stamp { get; private set; }
 
     /// <summary>Where the next record goes; for an immutable file, its size.</summary>
     public long Length { get; private set; }
@@ -53,16 +52,26 @@ internal sealed class DataFile : IDisposable
 
     public bool HasRecords => Length > FileHeaderSize;
 
-    public static DataFile Create(string directory, string fileName, int id)
+    public string HintPath => Path + HintSuffix;
+
+    /// <summary>Bookkeeping of <see cref="FileHandleBudget"/>, under its lock.</summary>
+    internal SafeFileHandle? OpenHandle;
+    internal int Users;
+    internal long LastUse;
+    internal bool IsClosed;
+
+    /// <summary>Creates the file (owner-only), writes its header, and pins it for appending.</summary>
+    public static DataFile Create(string directory, string fileName, int id, FileHandleBudget handles)
     {
         var path = System.IO.Path.Combine(directory, fileName);
-        var stream = new FileStream(path,
-            DataDirectory.FileOptions(System.IO.FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete));
-        var file = new DataFile(id, path, stream, 0) { Stamp = Random.Shared.NextInt64() };
-        Span<byte> header = stackalloc byte[FileHeaderSize];
-        WriteFileHeader(header, DataMagic, file.Stamp);
+        // FileStream is what can give a new file its mode; the budget reopens it as a plain handle.
+        new FileStream(path, DataDirectory.FileOptions(System.IO.FileMode.CreateNew, FileAccess.Write, FileShare.Read)).Dispose();
+        var file = new DataFile(id, path, handles) { Stamp = Random.Shared.NextInt64() };
         try
         {
+            file.Pin();
+            Span<byte> header = stackalloc byte[FileHeaderSize];
+            WriteFileHeader(header, DataMagic, file.Stamp);
             file.Append(header);
         }
         catch
@@ -74,16 +83,40 @@ internal sealed class DataFile : IDisposable
     }
 
     /// <summary>Opens an existing data file; <paramref name="headerProblem"/> says why its header is not ours, if so.</summary>
-    public static DataFile Open(string path, int id, out string? headerProblem)
+    public static DataFile Open(string path, int id, FileHandleBudget handles, out string? headerProblem)
     {
-        var stream = new FileStream(path,
-            DataDirectory.FileOptions(System.IO.FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete));
-        var file = new DataFile(id, path, stream, RandomAccess.GetLength(stream.SafeFileHandle));
-        Span<byte> header = stackalloc byte[FileHeaderSize];
-        var read = file.Length < FileHeaderSize ? 0 : RandomAccess.Read(file.Handle, header, 0);
-        headerProblem = read < FileHeaderSize ? "it is shorter than a file header" : CheckFileHeader(header, DataMagic);
-        file.Stamp = headerProblem is null ? ReadFileStamp(header) : 0;
+        var file = new DataFile(id, path, handles);
+        var handle = handles.Acquire(file);
+        try
+        {
+            file.Length = RandomAccess.GetLength(handle);
+            Span<byte> header = stackalloc byte[FileHeaderSize];
+            var read = file.Length < FileHeaderSize ? 0 : RandomAccess.Read(handle, header, 0);
+            headerProblem = read < FileHeaderSize ? "it is shorter than a file header" : CheckFileHeader(header, DataMagic);
+            file.Stamp = headerProblem is null ? ReadFileStamp(header) : 0;
+        }
+        finally
+        {
+            handles.Release(file);
+        }
         return file;
+    }
+
+    /// <summary>Keeps the handle open for appends until <see cref="Unpin"/>.</summary>
+    public void Pin()
+    {
+        _handles.Acquire(this);
+        _pinned = true;
+    }
+
+    /// <summary>The file is immutable from now on; its handle may be closed when the budget needs it.</summary>
+    public void Unpin()
+    {
+        if (_pinned)
+        {
+            _pinned = false;
+            _handles.Release(this);
+        }
     }
 
     /// <summary>
@@ -92,13 +125,14 @@ internal sealed class DataFile : IDisposable
     /// </summary>
     public void Append(ReadOnlySpan<byte> record)
     {
+        var handle = PinnedHandle();
         try
         {
-            RandomAccess.Write(Handle, record, Length);
+            RandomAccess.Write(handle, record, Length);
         }
         catch
         {
-            TryCutBack(Length);
+            TryCutBack(handle, Length);
             throw;
         }
         Length += record.Length;
@@ -113,24 +147,51 @@ internal sealed class DataFile : IDisposable
 
     public void ReadExactly(Span<byte> destination, long offset)
     {
-        while (!destination.IsEmpty)
+        var handle = _handles.Acquire(this);
+        try
         {
-            var n = RandomAccess.Read(Handle, destination, offset);
-            if (n == 0)
+            while (!destination.IsEmpty)
             {
-                throw new EndOfStreamException($"{Path} ends before offset {offset}.");
+                var n = RandomAccess.Read(handle, destination, offset);
+                if (n == 0)
+                {
+                    throw new EndOfStreamException($"{Path} ends before offset {offset}.");
+                }
+                destination = destination[n..];
+                offset += n;
             }
-            destination = destination[n..];
-            offset += n;
+        }
+        finally
+        {
+            _handles.Release(this);
         }
     }
 
-    public void FlushToDisk() => RandomAccess.FlushToDisk(Handle);
+    public void FlushToDisk()
+    {
+        var handle = _handles.Acquire(this);
+        try
+        {
+            RandomAccess.FlushToDisk(handle);
+        }
+        finally
+        {
+            _handles.Release(this);
+        }
+    }
 
     public void Truncate(long length)
     {
-        RandomAccess.SetLength(Handle, length);
-        Length = length;
+        var handle = _handles.Acquire(this);
+        try
+        {
+            RandomAccess.SetLength(handle, length);
+            Length = length;
+        }
+        finally
+        {
+            _handles.Release(this);
+        }
     }
 
     public void MoveTo(string path)
@@ -139,12 +200,22 @@ internal sealed class DataFile : IDisposable
         Path = path;
     }
 
-    public string HintPath => Path + HintSuffix;
-
     /// <summary>Reads every record front to back, from the header to <see cref="Length"/>.</summary>
     public ScanResult Scan(RecordVisitor visitor)
     {
-        var reader = new SequentialReader(Handle, FileHeaderSize, Length);
+        var handle = _handles.Acquire(this);
+        try
+        {
+            return Scan(new SequentialReader(handle, FileHeaderSize, Length), visitor);
+        }
+        finally
+        {
+            _handles.Release(this);
+        }
+    }
+
+    private ScanResult Scan(SequentialReader reader, RecordVisitor visitor)
+    {
         var skipped = 0;
         while (reader.Remaining > 0)
         {
@@ -194,13 +265,17 @@ internal sealed class DataFile : IDisposable
         File.Delete(Path);
     }
 
-    public void Dispose() => _stream.Dispose();
+    public void Dispose() => _handles.Close(this);
 
-    private void TryCutBack(long length)
+    /// <summary>A pinned file's handle is never closed by the budget, so appends need not take its lock.</summary>
+    private SafeFileHandle PinnedHandle() =>
+        _pinned && OpenHandle is { } handle ? handle : throw new ObjectDisposedException(Path, "The file is not open for appending.");
+
+    private static void TryCutBack(SafeFileHandle handle, long length)
     {
         try
         {
-            RandomAccess.SetLength(Handle, length);
+            RandomAccess.SetLength(handle, length);
         }
         catch (IOException)
         {

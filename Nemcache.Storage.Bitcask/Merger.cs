@@ -115,6 +115,7 @@ internal sealed class Merger(Bitcask engine)
 
         foreach (var output in _outputs)
         {
+            output.Unpin();
             HintFile.Write(output);
         }
         engine.CountMerge();
@@ -196,12 +197,14 @@ internal sealed class Merger(Bitcask engine)
         var size = DataRecord.SizeOf(key.Length, value.Length);
         if (_output is null || (_output.HasRecords && _output.Length + size > engine.Options.MaxFileBytes))
         {
+            // A full output is only read from now on; its handle goes back to the budget.
+            _output?.Unpin();
             int id;
             lock (engine.Gate)
             {
                 id = engine.AllocateFileId();
             }
-            _output = DataFile.Create(engine.Directory, MergeOutputFileName(id), id);
+            _output = DataFile.Create(engine.Directory, MergeOutputFileName(id), id, engine.Handles);
             _outputs.Add(_output);
         }
         var buffer = ArrayPool<byte>.Shared.Rent(size);

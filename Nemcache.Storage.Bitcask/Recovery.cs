@@ -23,16 +23,18 @@ internal sealed class Recovery
 {
     private readonly string _directory;
     private readonly ILogger _logger;
+    private readonly FileHandleBudget _handles;
     private readonly KeyDir _touches = new();
     private long _maxSeq;
     private long _lastFlushSeq;
     private PendingFlush _pending;
     private int _currentFile;
 
-    private Recovery(string directory, ILogger logger)
+    private Recovery(string directory, ILogger logger, FileHandleBudget handles)
     {
         _directory = directory;
         _logger = logger;
+        _handles = handles;
     }
 
     public KeyDir KeyDir { get; } = new();
@@ -46,10 +48,10 @@ internal sealed class Recovery
     /// <summary>Immutable files read by scanning, whose hint the engine writes once it runs.</summary>
     public List<DataFile> FilesWithoutHint { get; } = [];
 
-    public static Recovery Run(string directory, long now, ILogger logger)
+    public static Recovery Run(string directory, long now, ILogger logger, FileHandleBudget handles)
     {
         var started = Stopwatch.GetTimestamp();
-        var recovery = new Recovery(directory, logger);
+        var recovery = new Recovery(directory, logger, handles);
         try
         {
             recovery.Load(now, started);
@@ -129,7 +131,7 @@ internal sealed class Recovery
         for (var i = 0; i < ids.Count; i++)
         {
             var path = Path.Combine(_directory, DataFileName(ids[i]));
-            var file = DataFile.Open(path, ids[i], out var problem);
+            var file = DataFile.Open(path, ids[i], _handles, out var problem);
             if (problem is null)
             {
                 Files.Add(ids[i], file);
