@@ -29,6 +29,7 @@ internal sealed class Recovery
     private long _lastFlushSeq;
     private PendingFlush _pending;
     private int _currentFile;
+    private int _newestFile;
 
     private Recovery(string directory, ILogger logger, FileHandleBudget handles)
     {
@@ -72,9 +73,15 @@ internal sealed class Recovery
         MergeCommit.Resolve(_directory, _logger);
         OpenDataFiles();
         int fromHints = 0, skipped = 0, torn = 0;
+        var empty = new List<DataFile>();
         foreach (var file in Files.Values)
         {
             _currentFile = file.Id;
+            if (!file.HasRecords)
+            {
+                empty.Add(file);
+                continue;
+            }
             if (HintFile.TryLoad(file, Apply))
             {
                 fromHints++;
@@ -82,12 +89,19 @@ internal sealed class Recovery
             }
             var scan = file.Scan(Apply);
             skipped += scan.Skipped;
-            if (scan.TornTail)
+            if (scan.TornTail && file.Id == _newestFile)
             {
                 _logger.LogWarning("{File}: cut a torn record at the end ({Bytes} bytes from offset {Offset})",
                     file.Path, file.Length - scan.ValidLength, scan.ValidLength);
                 file.Truncate(scan.ValidLength);
                 torn++;
+            }
+            else if (scan.TornTail)
+            {
+                // Only the newest file can be cut short by a crash (rotation fsyncs the old one before moving on), so
+                // this is damage: skip it, and leave the bytes for whoever investigates.
+                _logger.LogWarning("{File}: damaged last record at offset {Offset} skipped", file.Path, scan.ValidLength);
+                skipped++;
             }
             if (scan.UnreadableFrom is { } from)
             {
@@ -98,6 +112,12 @@ internal sealed class Recovery
                 _logger.LogWarning("{File}: skipped {Count} records with a bad CRC", file.Path, scan.Skipped);
             }
             FilesWithoutHint.Add(file);
+        }
+        foreach (var file in empty)
+        {
+            // A file with no record is what a crash right after a restart (or rotation) leaves: nothing to keep.
+            Files.Remove(file.Id);
+            file.Delete();
         }
         Resolve(now);
         long bytes = 0;
@@ -135,6 +155,7 @@ internal sealed class Recovery
             if (problem is null)
             {
                 Files.Add(ids[i], file);
+                _newestFile = ids[i];
                 continue;
             }
             var length = file.Length;

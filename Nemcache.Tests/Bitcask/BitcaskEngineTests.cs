@@ -363,6 +363,48 @@ public class BitcaskEngineTests : BitcaskTestBase
     }
 
     [Test]
+    public void A_damaged_last_record_of_an_older_file_is_skipped_not_cut()
+    {
+        var engine = Open();
+        engine.Put(B("a"), B("one"), 0, 0);
+        engine.Put(B("b"), B("two"), 0, 0);
+        engine = CrashAndReopen(engine);
+        engine.Put(B("c"), B("three"), 0, 0);
+        engine.Abandon();
+        var bytes = File.ReadAllBytes(DataFilePath(1));
+        bytes[^1] ^= 0xFF;
+        File.WriteAllBytes(DataFilePath(1), bytes);
+        File.Delete(DataFilePath(1) + ".hint");
+
+        engine = Open();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ValueOf(engine, "a"), Is.EqualTo("one"));
+            Assert.That(ValueOf(engine, "b"), Is.Null);
+            Assert.That(ValueOf(engine, "c"), Is.EqualTo("three"));
+            Assert.That(engine.LastRecovery.RecordsSkipped, Is.EqualTo(1));
+            Assert.That(engine.LastRecovery.TornTailsCut, Is.Zero);
+            Assert.That(new FileInfo(DataFilePath(1)).Length, Is.EqualTo(bytes.Length));
+        });
+    }
+
+    [Test]
+    public void A_file_left_without_records_by_a_crash_is_removed()
+    {
+        var engine = Open();
+        engine.Put(B("a"), B("one"), 0, 0);
+        engine = CrashAndReopen(engine);
+        engine = CrashAndReopen(engine);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(DataFileIds(), Is.EqualTo(new[] { 1, 2 }), "data.2 was removed empty, and made again");
+            Assert.That(ValueOf(engine, "a"), Is.EqualTo("one"));
+        });
+    }
+
+    [Test]
     public void Stats_count_live_and_dead_bytes()
     {
         var engine = Open();
