@@ -67,10 +67,7 @@ public class BitcaskEngineTests : BitcaskTestBase
     {
         Options = Options with { MaxFileBytes = 200 };
         var engine = Open();
-        for (var i = 0; i < 20; i++)
-        {
-            engine.Put(B("key" + i), B("value-" + i), 0, 0);
-        }
+        Fill(engine, "key", 20);
         engine = Reopen(engine);
 
         var ids = DataFileIds();
@@ -83,11 +80,8 @@ public class BitcaskEngineTests : BitcaskTestBase
                 Assert.That(File.Exists(DataFilePath(id) + ".hint"), Is.True, $"data.{id}.hint");
             }
             Assert.That(engine.LastRecovery.FilesFromHints, Is.EqualTo(engine.LastRecovery.Files));
-            for (var i = 0; i < 20; i++)
-            {
-                Assert.That(ValueOf(engine, "key" + i), Is.EqualTo("value-" + i));
-            }
         });
+        AssertFilled(engine, "key", 20);
     }
 
     [Test]
@@ -95,10 +89,7 @@ public class BitcaskEngineTests : BitcaskTestBase
     {
         Options = Options with { MaxFileBytes = 200 };
         var engine = Open();
-        for (var i = 0; i < 20; i++)
-        {
-            engine.Put(B("key" + i), B("value-" + i), 0, 0);
-        }
+        Fill(engine, "key", 20);
         engine.Delete(B("key3"));
         engine.Dispose();
         var ids = DataFileIds();
@@ -114,12 +105,8 @@ public class BitcaskEngineTests : BitcaskTestBase
         {
             Assert.That(engine.LastRecovery.FilesFromHints, Is.EqualTo(ids.Length - 3));
             Assert.That(engine.LastRecovery.Keys, Is.EqualTo(19));
-            Assert.That(ValueOf(engine, "key3"), Is.Null);
-            for (var i = 0; i < 20; i++)
-            {
-                Assert.That(ValueOf(engine, "key" + i), Is.EqualTo(i == 3 ? null : "value-" + i));
-            }
         });
+        AssertFilled(engine, "key", 20, absent: 3);
     }
 
     [Test]
@@ -193,11 +180,9 @@ public class BitcaskEngineTests : BitcaskTestBase
 
         engine = Open();
 
+        AssertValues(engine, ("a", "one"), ("b", null), ("c", "three"));
         Assert.Multiple(() =>
         {
-            Assert.That(ValueOf(engine, "a"), Is.EqualTo("one"));
-            Assert.That(ValueOf(engine, "b"), Is.Null);
-            Assert.That(ValueOf(engine, "c"), Is.EqualTo("three"));
             Assert.That(engine.LastRecovery.RecordsSkipped, Is.EqualTo(1));
             Assert.That(engine.LastRecovery.TornTailsCut, Is.Zero);
         });
@@ -293,15 +278,10 @@ public class BitcaskEngineTests : BitcaskTestBase
         engine.Flush();
         engine.Put(B("c"), B("3"), 0, 0);
 
-        Assert.That(ValueOf(engine, "a"), Is.Null);
+        AssertValues(engine, ("a", null), ("b", null), ("c", "3"));
         engine = CrashAndReopen(engine);
 
-        Assert.Multiple(() =>
-        {
-            Assert.That(ValueOf(engine, "a"), Is.Null);
-            Assert.That(ValueOf(engine, "b"), Is.Null);
-            Assert.That(ValueOf(engine, "c"), Is.EqualTo("3"));
-        });
+        AssertValues(engine, ("a", null), ("b", null), ("c", "3"));
     }
 
     [Test]
@@ -332,23 +312,14 @@ public class BitcaskEngineTests : BitcaskTestBase
 
         engine = Open();
         engine.Put(B("c"), B("3"), 0, 0);
-        Assert.Multiple(() =>
-        {
-            Assert.That(engine.PendingFlushAt, Is.Null);
-            Assert.That(ValueOf(engine, "a"), Is.Null);
-            Assert.That(ValueOf(engine, "b"), Is.Null);
-        });
+        Assert.That(engine.PendingFlushAt, Is.Null);
+        AssertValues(engine, ("a", null), ("b", null), ("c", "3"));
 
         Clock.Advance(-61);
         engine = CrashAndReopen(engine);
 
-        Assert.Multiple(() =>
-        {
-            Assert.That(engine.PendingFlushAt, Is.Null, "the flush is on disk as done, whatever the clock says now");
-            Assert.That(ValueOf(engine, "a"), Is.Null);
-            Assert.That(ValueOf(engine, "b"), Is.Null);
-            Assert.That(ValueOf(engine, "c"), Is.EqualTo("3"));
-        });
+        Assert.That(engine.PendingFlushAt, Is.Null, "the flush is on disk as done, whatever the clock says now");
+        AssertValues(engine, ("a", null), ("b", null), ("c", "3"));
     }
 
     [Test]
@@ -378,11 +349,9 @@ public class BitcaskEngineTests : BitcaskTestBase
 
         engine = Open();
 
+        AssertValues(engine, ("a", "one"), ("b", null), ("c", "three"));
         Assert.Multiple(() =>
         {
-            Assert.That(ValueOf(engine, "a"), Is.EqualTo("one"));
-            Assert.That(ValueOf(engine, "b"), Is.Null);
-            Assert.That(ValueOf(engine, "c"), Is.EqualTo("three"));
             Assert.That(engine.LastRecovery.RecordsSkipped, Is.EqualTo(1));
             Assert.That(engine.LastRecovery.TornTailsCut, Is.Zero);
             Assert.That(new FileInfo(DataFilePath(1)).Length, Is.EqualTo(bytes.Length));

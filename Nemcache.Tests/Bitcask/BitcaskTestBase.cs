@@ -68,6 +68,39 @@ public abstract class BitcaskTestBase
     internal static string? ValueOf(Engine engine, string key) =>
         engine.TryGet(B(key), out var item) ? Encoding.UTF8.GetString(item.Value) : null;
 
+    /// <summary>Puts keys prefix0, prefix1, … with values "prefix-value-0", ….</summary>
+    internal static void Fill(Engine engine, string prefix, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            engine.Put(B(prefix + i), B($"{prefix}-value-{i}"), 0, 0);
+        }
+    }
+
+    /// <summary>Checks what <see cref="Fill"/> wrote, except the keys whose numbers are in <paramref name="absent"/>.</summary>
+    internal static void AssertFilled(Engine engine, string prefix, int count, params int[] absent)
+    {
+        Assert.Multiple(() =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                Assert.That(ValueOf(engine, prefix + i), Is.EqualTo(absent.Contains(i) ? null : $"{prefix}-value-{i}"), prefix + i);
+            }
+        });
+    }
+
+    /// <summary>Checks each key's value (null: absent), reporting every mismatch at once.</summary>
+    internal static void AssertValues(Engine engine, params (string Key, string? Value)[] expected)
+    {
+        Assert.Multiple(() =>
+        {
+            foreach (var (key, value) in expected)
+            {
+                Assert.That(ValueOf(engine, key), Is.EqualTo(value), key);
+            }
+        });
+    }
+
     protected string DataFilePath(int id) => Path.Combine(DataDirectory, "data." + id);
 
     protected int[] DataFileIds()
