@@ -239,30 +239,14 @@ public sealed class Bitcask : IDisposable
     /// <summary>Reads a live key's value with one positional read.</summary>
     public bool TryGet(ReadOnlySpan<byte> key, out BitcaskItem item)
     {
-        while (true)
+        if (!TryReadLive(key, out var entry, out var record, out var info) ||
+            ExpiryClock.HasExpired(entry.ExpiresAt, Now()))
         {
-            KeyDirEntry entry;
-            DataFile file;
-            lock (_gate)
-            {
-                if (!_keyDir.TryGet(key, out entry) || ExpiryClock.HasExpired(entry.ExpiresAt, Now()))
-                {
-                    item = default;
-                    return false;
-                }
-                file = _files[entry.FileId];
-            }
-            try
-            {
-                var record = ReadPut(file, key.Length, entry, out var info);
-                item = new BitcaskItem(key.ToArray(), DataRecord.ValueOf(record, info).ToArray(), info.Flags, entry.ExpiresAt);
-                return true;
-            }
-            catch (ObjectDisposedException)
-            {
-                // A merge moved the value and closed the file between the lookup and the read: look it up again.
-            }
+            item = default;
+            return false;
         }
+        item = new BitcaskItem(key.ToArray(), DataRecord.ValueOf(record, info).ToArray(), info.Flags, entry.ExpiresAt);
+        return true;
     }
 
     /// <summary>
@@ -284,18 +268,14 @@ public sealed class Bitcask : IDisposable
         }
         Array.Sort(live);
         var skipped = 0;
-        foreach (var (key, entry) in live)
+        foreach (var (key, _) in live)
         {
-            DataFile file;
-            lock (_gate)
-            {
-                file = _files[entry.FileId];
-            }
-            byte[] record;
-            RecordInfo info;
             try
             {
-                record = ReadPut(file, key.Length, entry, out info);
+                if (TryReadLive(key, out var entry, out var record, out var info))
+                {
+                    load(new BitcaskItem(key, DataRecord.ValueOf(record, info).ToArray(), info.Flags, entry.ExpiresAt));
+                }
             }
             catch (PersistenceException ex)
             {
@@ -305,9 +285,7 @@ public sealed class Bitcask : IDisposable
                     _keyDir.Remove(key, out _);
                 }
                 skipped++;
-                continue;
             }
-            load(new BitcaskItem(key, DataRecord.ValueOf(record, info).ToArray(), info.Flags, entry.ExpiresAt));
         }
         return skipped;
     }
@@ -444,6 +422,38 @@ public sealed class Bitcask : IDisposable
     }
 
     internal void CountMerge() => Interlocked.Increment(ref _mergesRun);
+
+    /// <summary>
+    /// Reads the put that holds a key's value, or returns false when the key is not in the keydir. When a merge moved
+    /// the value and closed its file between the lookup and the read, the key is looked up again.
+    /// </summary>
+    private bool TryReadLive(ReadOnlySpan<byte> key, out KeyDirEntry entry, out byte[] record, out RecordInfo info)
+    {
+        while (true)
+        {
+            DataFile file;
+            lock (_gate)
+            {
+                ObjectDisposedException.ThrowIf(_closed, this);
+                if (!_keyDir.TryGet(key, out entry))
+                {
+                    record = [];
+                    info = default;
+                    return false;
+                }
+                file = _files[entry.FileId];
+            }
+            try
+            {
+                record = ReadPut(file, key.Length, entry, out info);
+                return true;
+            }
+            catch (ObjectDisposedException)
+            {
+                // Look the key up again: it now points into the merge's output (or the engine closed: thrown above).
+            }
+        }
+    }
 
     /// <summary>Reads the put record a keydir entry points at and checks it; throws PersistenceException when damaged.</summary>
     internal static byte[] ReadPut(DataFile file, int keySize, in KeyDirEntry entry, out RecordInfo info)
@@ -613,12 +623,16 @@ public sealed class Bitcask : IDisposable
         active.FlushToDisk();
     }
 
-    private async void SyncInBackground()
+    private void SyncInBackground()
     {
-        if (!_groupSync.HasUnsynced)
+        if (_groupSync.HasUnsynced)
         {
-            return;
+            _ = SyncLoggingFailureAsync();
         }
+    }
+
+    private async Task SyncLoggingFailureAsync()
+    {
         try
         {
             await _groupSync.SyncAsync();
