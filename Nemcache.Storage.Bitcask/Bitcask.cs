@@ -50,6 +50,7 @@ public sealed class Bitcask : IDisposable
     private bool _mergeQueued;
     private long _mergesRun;
     private bool _closed;
+    private int _timerSyncRunning;
 
     private Bitcask(PersistenceOptions persistence, BitcaskOptions options, ILogger logger, TimeProvider time,
         LockFile lockFile, FileHandleBudget handles, Recovery recovery)
@@ -623,9 +624,11 @@ public sealed class Bitcask : IDisposable
         active.FlushToDisk();
     }
 
+    /// <summary>The interval timer's tick. A tick while the previous tick's fsync still runs does nothing, so that a
+    /// slow disk does not pile up fsync rounds.</summary>
     private void SyncInBackground()
     {
-        if (_groupSync.HasUnsynced)
+        if (_groupSync.HasUnsynced && Interlocked.Exchange(ref _timerSyncRunning, 1) == 0)
         {
             _ = SyncLoggingFailureAsync();
         }
@@ -640,6 +643,10 @@ public sealed class Bitcask : IDisposable
         catch (PersistenceException ex)
         {
             _logger.LogError(ex, "Interval fsync failed");
+        }
+        finally
+        {
+            Volatile.Write(ref _timerSyncRunning, 0);
         }
     }
 
