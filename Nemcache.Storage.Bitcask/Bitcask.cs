@@ -291,6 +291,20 @@ public sealed class Bitcask : IDisposable
         return skipped;
     }
 
+    /// <summary>Every key the engine holds, including expired ones merge has not dropped yet; a snapshot.</summary>
+    public List<byte[]> Keys()
+    {
+        lock (_gate)
+        {
+            var keys = new List<byte[]>(_keyDir.Count);
+            foreach (var (key, _) in _keyDir)
+            {
+                keys.Add(key);
+            }
+            return keys;
+        }
+    }
+
     /// <summary>Completes when every record written so far is fsynced; concurrent callers share one fsync.</summary>
     public ValueTask SyncAsync() => _groupSync.SyncAsync();
 

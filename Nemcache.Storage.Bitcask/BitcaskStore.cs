@@ -68,6 +68,10 @@ public sealed class BitcaskStore : ICachePersistence
         {
             cache.RestoreFlushDeadline(flushAt);
         }
+        if (cache.GetStatistics().CurrentItems < items)
+        {
+            items -= ForgetEvictedDuringRestore(cache, engine);
+        }
 
         var recovery = engine.LastRecovery;
         var elapsed = Stopwatch.GetElapsedTime(started);
@@ -79,6 +83,30 @@ public sealed class BitcaskStore : ICachePersistence
             $"{recovery.Files} files, {recovery.FilesFromHints} from hint files, {skipped} records skipped, {recovery.TornTailsCut} torn tails cut");
         _lastRestore = new RestoreSummary(items, bytes, elapsed, details);
         return _lastRestore;
+    }
+
+    /// <summary>
+    /// A cache smaller than the data evicts while it is restored, before the store is subscribed and could hear of
+    /// it. Tombstones for those keys keep the promise that a restart restores what the cache held rather than more.
+    /// Returns how many keys were forgotten.
+    /// </summary>
+    private int ForgetEvictedDuringRestore(MemCache cache, Bitcask engine)
+    {
+        var held = new HashSet<byte[]>(ByteKeyComparer.Instance);
+        foreach (var item in cache.SnapshotItems())
+        {
+            held.Add(item.Key);
+        }
+        var forgotten = 0;
+        foreach (var key in engine.Keys())
+        {
+            if (!held.Contains(key) && engine.Delete(key))
+            {
+                forgotten++;
+            }
+        }
+        _logger.LogInformation("The cache evicted {Keys} restored keys for room; they are deleted on disk too", forgotten);
+        return forgotten;
     }
 
     public void OnChange(in CacheChange change)

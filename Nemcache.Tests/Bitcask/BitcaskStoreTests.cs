@@ -90,6 +90,25 @@ public class BitcaskStoreTests : BitcaskTestBase
     }
 
     [Test]
+    public async Task Keys_a_smaller_cache_evicts_while_restoring_stay_gone()
+    {
+        var (cache, store) = Start();
+        for (var i = 0; i < 10; i++)
+        {
+            cache.Store(StoreMode.Set, B("key" + i), 0, 0, new byte[700]);
+        }
+        await Stop(store);
+        (cache, store) = Start(new CacheOptions { MemoryLimitBytes = 3000, MaxItemSize = 1024 });
+        var held = cache.GetStatistics().CurrentItems;
+        Assert.That(held, Is.InRange(1, 9));
+        await Stop(store);
+
+        (cache, _) = Start();
+
+        Assert.That(cache.GetStatistics().CurrentItems, Is.EqualTo(held));
+    }
+
+    [Test]
     public async Task Flush_all_now_and_later_survive_restarts()
     {
         var (cache, store) = Start();
