@@ -586,7 +586,8 @@ public sealed class Bitcask : IDisposable
         new Merger(this).Run(all);
     }
 
-    private void WriteHint(DataFile file)
+    /// <summary>Writes an immutable file's hint; a failure only costs the next start a scan, so it is logged.</summary>
+    internal void WriteHint(DataFile file)
     {
         try
         {

@@ -86,7 +86,7 @@ internal static class DataRecord
         record.Slice(RecordHeaderSize + info.KeySize, info.ValueSize);
 
     /// <summary>Sizes each type may have: keys of 1 to 250 bytes except on flush markers, values only on puts.</summary>
-    public static bool IsPlausible(RecordType type, int keySize, int valueSize) => type switch
+    private static bool IsPlausible(RecordType type, int keySize, int valueSize) => type switch
     {
         RecordType.Put => keySize is > 0 and <= Cache.CacheLimits.MaxKeyLength && valueSize is >= 0 and <= MaxValueSize,
         RecordType.Tombstone or RecordType.Touch => keySize is > 0 and <= Cache.CacheLimits.MaxKeyLength && valueSize == 0,

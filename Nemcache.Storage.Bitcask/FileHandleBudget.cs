@@ -14,14 +14,6 @@ internal sealed class FileHandleBudget(int capacity)
     private readonly List<DataFile> _open = [];
     private long _uses;
 
-    public int OpenCount
-    {
-        get
-        {
-            lock (_gate) return _open.Count;
-        }
-    }
-
     /// <summary>The file's handle, opened if needed; the file counts as in use until <see cref="Release"/>.
     /// Throws ObjectDisposedException once the file is closed for good.</summary>
     public SafeFileHandle Acquire(DataFile file)

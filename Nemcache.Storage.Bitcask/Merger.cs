@@ -80,16 +80,8 @@ internal sealed class Merger(Bitcask engine)
         }
         Reached(MergePhase.OutputsWritten);
 
-        var inputIds = new int[snapshot.Inputs.Count];
-        for (var i = 0; i < inputIds.Length; i++)
-        {
-            inputIds[i] = snapshot.Inputs[i].Id;
-        }
-        var outputIds = new int[_outputs.Count];
-        for (var i = 0; i < outputIds.Length; i++)
-        {
-            outputIds[i] = _outputs[i].Id;
-        }
+        var inputIds = IdsOf(snapshot.Inputs);
+        var outputIds = IdsOf(_outputs);
         MergeCommit.Write(engine.Directory, inputIds, outputIds);
         Reached(MergePhase.Committed);
 
@@ -113,12 +105,12 @@ internal sealed class Merger(Bitcask engine)
         Reached(MergePhase.InputsDeleted);
         MergeCommit.Remove(engine.Directory);
 
+        engine.CountMerge();
         foreach (var output in _outputs)
         {
             output.Unpin();
-            HintFile.Write(output);
+            engine.WriteHint(output);
         }
-        engine.CountMerge();
         engine.Logger.LogInformation("Merged {Inputs} data files into {Outputs}, keeping {Keys} live keys",
             inputIds.Length, outputIds.Length, _moved.Count);
     }
@@ -246,6 +238,16 @@ internal sealed class Merger(Bitcask engine)
             entry.ValueOffset = moved.ToValueOffset;
             engine.FileById(moved.ToFile).LiveBytes += moved.RecordSize;
         }
+    }
+
+    private static int[] IdsOf(List<DataFile> files)
+    {
+        var ids = new int[files.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = files[i].Id;
+        }
+        return ids;
     }
 
     private void Reached(MergePhase phase) => engine.MergePhaseReached?.Invoke(phase);
