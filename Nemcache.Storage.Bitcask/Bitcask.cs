@@ -536,7 +536,7 @@ public sealed class Bitcask : IDisposable
     }
 
     /// <summary>The keydir no longer points at this entry's put: its bytes are dead. Caller holds the lock.</summary>
-    private void Forget(int keySize, in KeyDirEntry entry)
+    internal void Forget(int keySize, in KeyDirEntry entry)
     {
         if (_files.TryGetValue(entry.FileId, out var file))
         {

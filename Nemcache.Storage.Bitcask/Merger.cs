@@ -229,6 +229,8 @@ internal sealed class Merger(Bitcask engine)
             {
                 continue;
             }
+            // The value may have come from a file this merge leaves alone (a folded touch): that copy is dead now.
+            engine.Forget(key.Length, entry);
             if (moved.Expired)
             {
                 engine.KeyDir.Remove(key, out _);

@@ -182,6 +182,40 @@ public class MergeTests : BitcaskTestBase
     }
 
     [Test]
+    public void Folding_a_touch_whose_value_lies_in_a_file_left_alone_moves_the_live_bytes()
+    {
+        Options = Options with { MaxFileBytes = 300 };
+        var engine = Open();
+        engine.Put(B("touched"), B("value"), 7, Clock.UnixSeconds + 10);
+        Fill(engine, "live", 6);
+        var valueFile = DataFileIds()[0];
+        engine.Touch(B("touched"), Clock.UnixSeconds + 1000);
+        for (var i = 0; i < 12; i++)
+        {
+            engine.Put(B("churn"), B("churn-value-" + i), 0, 0);
+        }
+        var live = DataRecord.SizeOf("touched".Length, "value".Length) + 6 * DataRecord.SizeOf("live0".Length, "live-value-0".Length) +
+                   DataRecord.SizeOf("churn".Length, "churn-value-11".Length);
+
+        engine.MergeFragmentedAsync().Wait();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(File.Exists(DataFilePath(valueFile)), Is.True, "the file holding the value is left alone");
+            Assert.That(engine.GetStatistics().MergesRun, Is.EqualTo(1));
+            Assert.That(engine.GetStatistics().LiveBytes, Is.EqualTo(live));
+        });
+        engine = CrashAndReopen(engine);
+        Assert.That(engine.TryGet(B("touched"), out var item), Is.True);
+        Assert.Multiple(() =>
+        {
+            Assert.That(engine.GetStatistics().LiveBytes, Is.EqualTo(live));
+            Assert.That(item.ExpiresAt, Is.EqualTo(Clock.UnixSeconds + 1000));
+            Assert.That(item.Flags, Is.EqualTo(7u));
+        });
+    }
+
+    [Test]
     public void Merge_starts_by_itself_past_both_thresholds()
     {
         Options = Options with { MaxFileBytes = 300, MergeMinDeadBytes = 500, MergeFragmentation = 0.5 };
