@@ -60,7 +60,7 @@ public sealed class Bitcask : IDisposable
         _logger = logger;
         _time = time;
         _lock = lockFile;
-        Directory = persistence.DataDirectory;
+        DirectoryPath = persistence.DataDirectory;
         LastRecovery = recovery.Summary;
         _keyDir = recovery.KeyDir;
         foreach (var (id, file) in recovery.Files)
@@ -74,7 +74,7 @@ public sealed class Bitcask : IDisposable
         _pendingFlush = recovery.Pending;
 
         // After a restart the engine never appends to an old file: the last one may end in a cut tail.
-        _active = DataFile.Create(Directory, DataFileName(_nextFileId), _nextFileId, _handles);
+        _active = DataFile.Create(DirectoryPath, DataFileName(_nextFileId), _nextFileId, _handles);
         _files.Add(_active.Id, _active);
         _nextFileId++;
         _groupSync = new GroupSync(SyncActiveFile);
@@ -98,7 +98,8 @@ public sealed class Bitcask : IDisposable
         }
     }
 
-    public string Directory { get; }
+    /// <summary>The data directory this engine owns.</summary>
+    public string DirectoryPath { get; }
 
     /// <summary>What opening the directory recovered.</summary>
     public BitcaskRecovery LastRecovery { get; }
@@ -527,7 +528,7 @@ public sealed class Bitcask : IDisposable
     {
         var old = _active;
         old.FlushToDisk();
-        _active = DataFile.Create(Directory, DataFileName(_nextFileId), _nextFileId, _handles);
+        _active = DataFile.Create(DirectoryPath, DataFileName(_nextFileId), _nextFileId, _handles);
         old.Unpin();
         _files.Add(_active.Id, _active);
         _nextFileId++;

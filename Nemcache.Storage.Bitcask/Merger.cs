@@ -82,12 +82,12 @@ internal sealed class Merger(Bitcask engine)
 
         var inputIds = IdsOf(snapshot.Inputs);
         var outputIds = IdsOf(_outputs);
-        MergeCommit.Write(engine.Directory, inputIds, outputIds);
+        MergeCommit.Write(engine.DirectoryPath, inputIds, outputIds);
         Reached(MergePhase.Committed);
 
         foreach (var output in _outputs)
         {
-            output.MoveTo(Path.Combine(engine.Directory, DataFileName(output.Id)));
+            output.MoveTo(Path.Combine(engine.DirectoryPath, DataFileName(output.Id)));
         }
         Reached(MergePhase.OutputsRenamed);
 
@@ -103,7 +103,7 @@ internal sealed class Merger(Bitcask engine)
             input.Delete();
         }
         Reached(MergePhase.InputsDeleted);
-        MergeCommit.Remove(engine.Directory);
+        MergeCommit.Remove(engine.DirectoryPath);
 
         engine.CountMerge();
         foreach (var output in _outputs)
@@ -196,7 +196,7 @@ internal sealed class Merger(Bitcask engine)
             {
                 id = engine.AllocateFileId();
             }
-            _output = DataFile.Create(engine.Directory, MergeOutputFileName(id), id, engine.Handles);
+            _output = DataFile.Create(engine.DirectoryPath, MergeOutputFileName(id), id, engine.Handles);
             _outputs.Add(_output);
         }
         var buffer = ArrayPool<byte>.Shared.Rent(size);

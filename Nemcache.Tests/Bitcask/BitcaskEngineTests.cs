@@ -374,6 +374,22 @@ public class BitcaskEngineTests : BitcaskTestBase
     }
 
     [Test]
+    public void Live_values_are_handed_over_in_file_and_offset_order()
+    {
+        Options = Options with { MaxFileBytes = 200 };
+        var engine = Open();
+        Fill(engine, "k", 10);
+        engine.Put(B("k0"), B("moved to the end"), 0, 0);
+        engine.Put(B("k5"), B("moved after k0"), 0, 0);
+        engine = Reopen(engine);
+
+        var order = new List<string>();
+        engine.ForEachLive(item => order.Add(System.Text.Encoding.UTF8.GetString(item.Key)));
+
+        Assert.That(order, Is.EqualTo(new[] { "k1", "k2", "k3", "k4", "k6", "k7", "k8", "k9", "k0", "k5" }));
+    }
+
+    [Test]
     public void Stats_count_live_and_dead_bytes()
     {
         var engine = Open();
