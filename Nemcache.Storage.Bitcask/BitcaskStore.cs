@@ -28,6 +28,8 @@ public sealed class BitcaskStore : ICachePersistence
     private long _failedWrites;
     private RestoreSummary? _lastRestore;
 
+    /// <param name="time">The cache's clock: it tells an immediate flush_all from a delayed one, and expiry.</param>
+    /// <param name="importer">Fills a Bitcask directory that has no data yet from another plugin's files.</param>
     public BitcaskStore(PersistenceOptions persistence, BitcaskOptions options, ILogger<BitcaskStore> logger,
         TimeProvider? time = null, IBitcaskImporter? importer = null)
     {
