@@ -48,6 +48,7 @@ public sealed class Bitcask : IDisposable
     private long _lastFlushSeq;
     private PendingFlush? _pendingFlush;
     private bool _mergeQueued;
+    private string? _unfinishedMerge;
     private long _mergesRun;
     private bool _closed;
     private int _timerSyncRunning;
@@ -549,7 +550,7 @@ public sealed class Bitcask : IDisposable
     /// Caller holds the lock.</summary>
     private void MaybeStartMerge()
     {
-        if (_mergeQueued || _closed)
+        if (_mergeQueued || _closed || _unfinishedMerge is not null)
         {
             return;
         }
@@ -583,8 +584,27 @@ public sealed class Bitcask : IDisposable
             {
                 return;
             }
+            if (_unfinishedMerge is not null)
+            {
+                throw new PersistenceException(
+                    $"Merging is stopped until a restart finishes the merge that failed after its commit: {_unfinishedMerge}");
+            }
         }
         new Merger(this).Run(all);
+    }
+
+    /// <summary>
+    /// A merge failed after writing MERGE: its inputs may still be on disk while the engine no longer counts them, so a
+    /// later merge could drop a tombstone that still hides one of their records, and would overwrite MERGE. Merging
+    /// stops; the next start finishes the committed merge from MERGE before it reads any file.
+    /// </summary>
+    internal void StopMergingAfterFailedCommit(Exception failure)
+    {
+        lock (_gate)
+        {
+            _unfinishedMerge = failure.Message;
+        }
+        _logger.LogError(failure, "A merge failed after its commit; merging is stopped until a restart finishes it");
     }
 
     /// <summary>Writes an immutable file's hint; a failure only costs the next start a scan, so it is logged.</summary>

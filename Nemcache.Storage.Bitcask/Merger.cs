@@ -83,8 +83,29 @@ internal sealed class Merger(Bitcask engine)
         var inputIds = IdsOf(snapshot.Inputs);
         var outputIds = IdsOf(_outputs);
         MergeCommit.Write(engine.DirectoryPath, inputIds, outputIds);
-        Reached(MergePhase.Committed);
+        try
+        {
+            Reached(MergePhase.Committed);
+            Finish(snapshot);
+        }
+        catch (Exception ex)
+        {
+            engine.StopMergingAfterFailedCommit(ex);
+            throw;
+        }
+        engine.CountMerge();
+        foreach (var output in _outputs)
+        {
+            output.Unpin();
+            engine.WriteHint(output);
+        }
+        engine.Logger.LogInformation("Merged {Inputs} data files into {Outputs}, keeping {Keys} live keys",
+            inputIds.Length, outputIds.Length, _moved.Count);
+    }
 
+    /// <summary>Everything after the commit: swap the outputs in, then remove the inputs and the commit file.</summary>
+    private void Finish(MergeSnapshot snapshot)
+    {
         foreach (var output in _outputs)
         {
             output.MoveTo(Path.Combine(engine.DirectoryPath, DataFileName(output.Id)));
@@ -104,15 +125,6 @@ internal sealed class Merger(Bitcask engine)
         }
         Reached(MergePhase.InputsDeleted);
         MergeCommit.Remove(engine.DirectoryPath);
-
-        engine.CountMerge();
-        foreach (var output in _outputs)
-        {
-            output.Unpin();
-            engine.WriteHint(output);
-        }
-        engine.Logger.LogInformation("Merged {Inputs} data files into {Outputs}, keeping {Keys} live keys",
-            inputIds.Length, outputIds.Length, _moved.Count);
     }
 
     private void Rewrite(MergeSnapshot snapshot, DataFile input, in RecordInfo record, ReadOnlySpan<byte> key,

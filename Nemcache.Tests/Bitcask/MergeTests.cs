@@ -323,6 +323,41 @@ public class MergeTests : BitcaskTestBase
         AssertCrashScenario(engine, start);
     }
 
+    [Test]
+    public void A_merge_that_fails_after_its_commit_stops_merging_until_a_restart_finishes_it()
+    {
+        Options = Options with { MaxFileBytes = 200 };
+        var engine = Open();
+        engine.Put(B("doomed"), B("old"), 0, 0);
+        Fill(engine, "a", 5);
+        engine.Delete(B("doomed"));
+        Fill(engine, "b", 5);
+        engine.MergePhaseReached = reached =>
+        {
+            if (reached == MergePhase.KeyDirUpdated)
+            {
+                throw new IOException("disk trouble while deleting");
+            }
+        };
+        Assert.Throws<AggregateException>(() => engine.MergeAsync().Wait());
+        engine.MergePhaseReached = null;
+
+        var refused = Assert.Throws<AggregateException>(() => engine.MergeAsync().Wait());
+        engine.Put(B("after"), B("still written"), 0, 0);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(refused!.InnerException, Is.TypeOf<Nemcache.Storage.Persistence.PersistenceException>());
+            Assert.That(File.Exists(Path.Combine(DataDirectory, "MERGE")), Is.True, "the commit waits for the restart");
+        });
+        AssertValues(engine, ("doomed", null), ("a0", "a-value-0"), ("after", "still written"));
+        engine = Reopen(engine);
+
+        Assert.That(File.Exists(Path.Combine(DataDirectory, "MERGE")), Is.False);
+        AssertValues(engine, ("doomed", null), ("a0", "a-value-0"), ("b4", "b-value-4"), ("after", "still written"));
+        Assert.DoesNotThrow(() => engine.MergeAsync().Wait());
+    }
+
     private void AssertCrashScenario(Engine engine, long start)
     {
         Assert.That(engine.TryGet(B("touched"), out var touched), Is.True, "touched");
