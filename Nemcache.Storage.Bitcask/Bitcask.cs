@@ -40,8 +40,7 @@ public sealed class Bitcask : IDisposable
     private readonly Dictionary<int, DataFile> _files = [];
     private readonly GroupSync _groupSync;
     private readonly ITimer? _syncTimer;
-    private readonly Lock _queueGate = new();
-    private Task _queue = Task.CompletedTask;
+    private readonly BackgroundQueue _background;
     private DataFile _active;
     private int _nextFileId;
     private long _nextSeq;
@@ -57,6 +56,7 @@ public sealed class Bitcask : IDisposable
         LockFile lockFile, FileHandleBudget handles, Recovery recovery)
     {
         _handles = handles;
+        _background = new BackgroundQueue(logger);
         _options = options;
         _logger = logger;
         _time = time;
@@ -91,7 +91,7 @@ public sealed class Bitcask : IDisposable
         }
         foreach (var file in recovery.FilesWithoutHint)
         {
-            Enqueue(() => WriteHint(file));
+            _background.Enqueue(() => WriteHint(file));
         }
         lock (_gate)
         {
@@ -311,11 +311,11 @@ public sealed class Bitcask : IDisposable
     public ValueTask SyncAsync() => _groupSync.SyncAsync();
 
     /// <summary>Merges every immutable file now, in the background queue; completes when that merge is done.</summary>
-    public Task MergeAsync() => Enqueue(() => RunMerge(all: true));
+    public Task MergeAsync() => _background.Enqueue(() => RunMerge(all: true));
 
     /// <summary>Merges only what the automatic trigger would pick: files at least MergeFragmentation dead, or wholly
     /// below the last flush marker.</summary>
-    internal Task MergeFragmentedAsync() => Enqueue(() => RunMerge(all: false));
+    internal Task MergeFragmentedAsync() => _background.Enqueue(() => RunMerge(all: false));
 
     public BitcaskStatistics GetStatistics()
     {
@@ -347,7 +347,7 @@ public sealed class Bitcask : IDisposable
             _closed = true;
         }
         _syncTimer?.Dispose();
-        WaitForBackgroundWork();
+        _background.Drain();
         lock (_gate)
         {
             try
@@ -383,7 +383,7 @@ public sealed class Bitcask : IDisposable
             _closed = true;
         }
         _syncTimer?.Dispose();
-        WaitForBackgroundWork();
+        _background.Drain();
         lock (_gate)
         {
             CloseFiles();
@@ -533,7 +533,7 @@ public sealed class Bitcask : IDisposable
         old.Unpin();
         _files.Add(_active.Id, _active);
         _nextFileId++;
-        Enqueue(() => WriteHint(old));
+        _background.Enqueue(() => WriteHint(old));
         MaybeStartMerge();
     }
 
@@ -569,7 +569,7 @@ public sealed class Bitcask : IDisposable
         if (flushedFile || (dead >= _options.MergeMinDeadBytes && IsFragmented(dead, total)))
         {
             _mergeQueued = true;
-            Enqueue(() => RunMerge(all: false));
+            _background.Enqueue(() => RunMerge(all: false));
         }
     }
 
@@ -619,35 +619,6 @@ public sealed class Bitcask : IDisposable
             // The file was merged away meanwhile, or the disk refused; either way the next start scans instead.
             _logger.LogDebug(ex, "No hint written for {File}", file.Path);
         }
-    }
-
-    /// <summary>Runs background work one job at a time, after the jobs queued before it.</summary>
-    private Task Enqueue(Action work)
-    {
-        lock (_queueGate)
-        {
-            var next = _queue.ContinueWith(_ => work(), CancellationToken.None,
-                TaskContinuationOptions.DenyChildAttach, TaskScheduler.Default);
-            _queue = next.ContinueWith(t =>
-            {
-                if (t.Exception is { } ex)
-                {
-                    _logger.LogError(ex.InnerException, "Background Bitcask work failed");
-                }
-            }, TaskScheduler.Default);
-            return next;
-        }
-    }
-
-    private void WaitForBackgroundWork()
-    {
-        Task queue;
-        lock (_queueGate)
-        {
-            queue = _queue;
-        }
-        // The queue's tail only logs failures, so waiting for it never throws.
-        queue.Wait();
     }
 
     private void SyncActiveFile()
