@@ -68,6 +68,17 @@ public abstract class BitcaskTestBase
     internal static string? ValueOf(Engine engine, string key) =>
         engine.TryGet(B(key), out var item) ? Encoding.UTF8.GetString(item.Value) : null;
 
+    /// <summary>Makes the engine's merges stop at <paramref name="phase"/>, throwing what <paramref name="crash"/>
+    /// makes, as a crash there would stop them.</summary>
+    internal static void StopMergesAt(Engine engine, MergePhase phase, Func<Exception> crash) =>
+        engine.MergePhaseReached = reached =>
+        {
+            if (reached == phase)
+            {
+                throw crash();
+            }
+        };
+
     /// <summary>Puts keys prefix0, prefix1, … with values "prefix-value-0", ….</summary>
     internal static void Fill(Engine engine, string prefix, int count)
     {

@@ -302,13 +302,7 @@ public class MergeTests : BitcaskTestBase
         engine.ScheduleFlush(start + 5000);
         Fill(engine, "b", 4);
         Clock.Advance(10);
-        engine.MergePhaseReached = reached =>
-        {
-            if (reached == phase)
-            {
-                throw new InvalidOperationException("killed at " + reached);
-            }
-        };
+        StopMergesAt(engine, phase, () => new InvalidOperationException("killed at " + phase));
 
         var killed = Assert.Throws<AggregateException>(() => engine.MergeAsync().Wait());
         Assert.That(killed!.InnerException!.Message, Is.EqualTo("killed at " + phase));
@@ -332,13 +326,7 @@ public class MergeTests : BitcaskTestBase
         Fill(engine, "a", 5);
         engine.Delete(B("doomed"));
         Fill(engine, "b", 5);
-        engine.MergePhaseReached = reached =>
-        {
-            if (reached == MergePhase.KeyDirUpdated)
-            {
-                throw new IOException("disk trouble while deleting");
-            }
-        };
+        StopMergesAt(engine, MergePhase.KeyDirUpdated, () => new IOException("disk trouble while deleting"));
         Assert.Throws<AggregateException>(() => engine.MergeAsync().Wait());
         engine.MergePhaseReached = null;
 

@@ -92,13 +92,7 @@ public class RandomHistoryTests : BitcaskTestBase
     /// may be the one that meets it; either way the directory is left as that crash leaves it.</summary>
     private Engine KillAMerge(Engine engine, MergePhase phase)
     {
-        engine.MergePhaseReached = reached =>
-        {
-            if (reached == phase)
-            {
-                throw new InvalidOperationException("killed at " + reached);
-            }
-        };
+        StopMergesAt(engine, phase, () => new InvalidOperationException("killed at " + phase));
         try
         {
             engine.MergeAsync().Wait();
