@@ -1,0 +1,690 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Nemcache.Storage.Cache;
+using Nemcache.Storage.Persistence;
+using static Nemcache.Storage.Bitcask.BitcaskFormat;
+
+namespace Nemcache.Storage.Bitcask;
+
+/// <summary>One live item as the engine holds it.</summary>
+public readonly record struct BitcaskItem(byte[] Key, byte[] Value, uint Flags, long ExpiresAt);
+
+/// <summary>The engine's figures for stats.</summary>
+public sealed record BitcaskStatistics(int Files, int Keys, long LiveBytes, long DeadBytes, long MergesRun, long Fsyncs);
+
+/// <summary>
+/// A Bitcask store, usable without the cache: numbered append-only data files, one of them active, and an in-memory
+/// key directory that says where each key's latest value lies.
+/// <para>
+/// Every write (put, touch, tombstone, flush marker) takes the engine's lock, gets the next sequence number, goes to
+/// the OS with one positional write at the end of the active file, and updates the keydir, all before the lock is
+/// released; so the order of sequence numbers is the order of the file, and a caller that serialises its changes to a
+/// key (the cache does, with its shard lock) sees them on disk in that order. Durability beyond the OS is
+/// <see cref="SyncAsync"/>'s job (group commit), or the interval timer's.
+/// </para>
+/// <para>
+/// Merge and hint writing run on one background queue, one job at a time; reads and writes go on meanwhile.
+/// </para>
+/// </summary>
+public sealed class Bitcask : IDisposable
+{
+    private readonly BitcaskOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly LockFile _lock;
+    private readonly FileHandleBudget _handles;
+    private readonly Lock _gate = new();
+    private readonly KeyDir _keyDir;
+    private readonly Dictionary<int, DataFile> _files = [];
+    private readonly GroupSync _groupSync;
+    private readonly ITimer? _syncTimer;
+    private readonly BackgroundQueue _background;
+    private DataFile _active;
+    private int _nextFileId;
+    private long _nextSeq;
+    private long _lastFlushSeq;
+    private PendingFlush? _pendingFlush;
+    private bool _mergeQueued;
+    private string? _unfinishedMerge;
+    private long _mergesRun;
+    private bool _closed;
+    private int _timerSyncRunning;
+
+    private Bitcask(PersistenceOptions persistence, BitcaskOptions options, ILogger logger, TimeProvider time,
+        LockFile lockFile, FileHandleBudget handles, Recovery recovery)
+    {
+        _handles = handles;
+        _background = new BackgroundQueue(logger);
+        _options = options;
+        _logger = logger;
+        _time = time;
+        _lock = lockFile;
+        DirectoryPath = persistence.DataDirectory;
+        LastRecovery = recovery.Summary;
+        _keyDir = recovery.KeyDir;
+        foreach (var (id, file) in recovery.Files)
+        {
+            _files.Add(id, file);
+            _nextFileId = id;
+        }
+        _nextFileId++;
+        _nextSeq = recovery.NextSeq;
+        _lastFlushSeq = recovery.LastFlushSeq;
+        _pendingFlush = recovery.Pending;
+
+        // After a restart the engine never appends to an old file: the last one may end in a cut tail.
+        _active = DataFile.Create(DirectoryPath, DataFileName(_nextFileId), _nextFileId, _handles);
+        _files.Add(_active.Id, _active);
+        _nextFileId++;
+        _groupSync = new GroupSync(SyncActiveFile);
+        if (recovery.FlushDue)
+        {
+            Flush();
+        }
+
+        if (persistence.Sync == SyncMode.Interval)
+        {
+            _syncTimer = time.CreateTimer(static self => ((Bitcask)self!).SyncInBackground(), this,
+                persistence.SyncInterval, persistence.SyncInterval);
+        }
+        foreach (var file in recovery.FilesWithoutHint)
+        {
+            _background.Enqueue(() => WriteHint(file));
+        }
+        lock (_gate)
+        {
+            MaybeStartMerge();
+        }
+    }
+
+    /// <summary>The data directory this engine owns.</summary>
+    public string DirectoryPath { get; }
+
+    /// <summary>What opening the directory recovered.</summary>
+    public BitcaskRecovery LastRecovery { get; }
+
+    /// <summary>The deadline of a delayed flush_all that has not happened yet, or null.</summary>
+    public long? PendingFlushAt
+    {
+        get
+        {
+            lock (_gate) return _pendingFlush?.At;
+        }
+    }
+
+    /// <summary>Test hook: called as a merge reaches each phase; throwing from it stops the merge there, as a crash would.</summary>
+    internal Action<MergePhase>? MergePhaseReached { get; set; }
+
+    /// <summary>
+    /// Opens (creating if needed) a data directory and recovers its keydir. Throws <see cref="PersistenceException"/>
+    /// with a one-line message when the directory is in use, unusable, or not a Nemcache Bitcask directory.
+    /// </summary>
+    public static Bitcask Open(PersistenceOptions persistence, BitcaskOptions options, ILogger? logger = null,
+        TimeProvider? time = null)
+    {
+        options.Validate();
+        logger ??= NullLogger.Instance;
+        time ??= TimeProvider.System;
+        var directory = persistence.DataDirectory;
+        DataDirectory.Prepare(directory);
+        var lockFile = LockFile.Acquire(directory);
+        var handles = new FileHandleBudget(options.MaxOpenFiles);
+        Recovery? recovery = null;
+        try
+        {
+            recovery = Recovery.Run(directory, time.GetUtcNow().ToUnixTimeSeconds(), logger, handles);
+            return new Bitcask(persistence, options, logger, time, lockFile, handles, recovery);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            lockFile.Dispose();
+            DisposeAll(recovery);
+            throw new PersistenceException($"Data directory {directory} cannot be used: {ex.Message}", ex);
+        }
+        catch
+        {
+            lockFile.Dispose();
+            DisposeAll(recovery);
+            throw;
+        }
+    }
+
+    /// <summary>Stores a value. The engine keeps <paramref name="key"/> when the key is new: do not change it afterwards.</summary>
+    public void Put(byte[] key, ReadOnlySpan<byte> value, uint flags, long expiresAt)
+    {
+        lock (_gate)
+        {
+            var offset = Append(RecordType.Put, key, value, flags, expiresAt, out var seq);
+            ref var entry = ref _keyDir.GetOrAdd(key, out var exists);
+            if (exists)
+            {
+                Forget(key.Length, entry);
+            }
+            entry = new KeyDirEntry
+            {
+                FileId = _active.Id, ValueOffset = offset + RecordHeaderSize + key.Length, ValueSize = value.Length,
+                Seq = seq, ExpiresAt = expiresAt,
+            };
+            _active.LiveBytes += DataRecord.SizeOf(key.Length, value.Length);
+        }
+        _groupSync.MarkWritten();
+    }
+
+    /// <summary>Gives a stored key a new expiry with a small record (no value). False when the engine has no such key.</summary>
+    public bool Touch(ReadOnlySpan<byte> key, long expiresAt)
+    {
+        lock (_gate)
+        {
+            ref var entry = ref _keyDir.Find(key);
+            if (Unsafe.IsNullRef(ref entry))
+            {
+                return false;
+            }
+            Append(RecordType.Touch, key, [], 0, expiresAt, out var seq);
+            entry.Seq = seq;
+            entry.ExpiresAt = expiresAt;
+        }
+        _groupSync.MarkWritten();
+        return true;
+    }
+
+    /// <summary>Deletes a key with a tombstone. A key the engine does not hold needs none: nothing on disk is live for it.</summary>
+    public bool Delete(ReadOnlySpan<byte> key)
+    {
+        lock (_gate)
+        {
+            if (!_keyDir.TryGet(key, out _))
+            {
+                return false;
+            }
+            Append(RecordType.Tombstone, key, [], 0, 0, out _);
+            _keyDir.Remove(key, out var entry);
+            Forget(key.Length, entry);
+        }
+        _groupSync.MarkWritten();
+        return true;
+    }
+
+    /// <summary>flush_all now: a marker that kills every earlier record, and any delayed flush.</summary>
+    public void Flush()
+    {
+        lock (_gate)
+        {
+            Append(RecordType.Flush, [], [], 0, _time.GetUtcNow().ToUnixTimeSeconds(), out var seq);
+            _keyDir.Clear();
+            foreach (var file in _files.Values)
+            {
+                file.LiveBytes = 0;
+            }
+            _lastFlushSeq = seq;
+            _pendingFlush = null;
+            MaybeStartMerge();
+        }
+        _groupSync.MarkWritten();
+    }
+
+    /// <summary>
+    /// flush_all with a delay: remembers the deadline on disk. The caller carries the flush out at that time with
+    /// <see cref="Flush"/>; if the process is down then, the next recovery does.
+    /// </summary>
+    public void ScheduleFlush(long flushAt)
+    {
+        lock (_gate)
+        {
+            Append(RecordType.DelayedFlush, [], [], 0, flushAt, out var seq);
+            _pendingFlush = new PendingFlush(seq, flushAt);
+        }
+        _groupSync.MarkWritten();
+    }
+
+    /// <summary>Reads a live key's value with one positional read.</summary>
+    public bool TryGet(ReadOnlySpan<byte> key, out BitcaskItem item)
+    {
+        if (!TryReadLive(key, out var entry, out var record, out var info) ||
+            ExpiryClock.HasExpired(entry.ExpiresAt, Now()))
+        {
+            item = default;
+            return false;
+        }
+        item = new BitcaskItem(key.ToArray(), DataRecord.ValueOf(record, info).ToArray(), info.Flags, entry.ExpiresAt);
+        return true;
+    }
+
+    /// <summary>
+    /// Hands every live item to <paramref name="load"/> in file and offset order, so that the disk is read front to
+    /// back. A value whose record fails its CRC is skipped (and dropped from the keydir) with a warning. Returns how
+    /// many were skipped.
+    /// </summary>
+    public int ForEachLive(Action<BitcaskItem> load)
+    {
+        LiveRecord[] live;
+        lock (_gate)
+        {
+            live = new LiveRecord[_keyDir.Count];
+            var i = 0;
+            foreach (var (key, entry) in _keyDir)
+            {
+                live[i++] = new LiveRecord(key, entry);
+            }
+        }
+        Array.Sort(live);
+        var skipped = 0;
+        foreach (var (key, _) in live)
+        {
+            try
+            {
+                if (TryReadLive(key, out var entry, out var record, out var info))
+                {
+                    load(new BitcaskItem(key, DataRecord.ValueOf(record, info).ToArray(), info.Flags, entry.ExpiresAt));
+                }
+            }
+            catch (PersistenceException ex)
+            {
+                _logger.LogWarning("{Message}; the key is dropped", ex.Message);
+                lock (_gate)
+                {
+                    _keyDir.Remove(key, out _);
+                }
+                skipped++;
+            }
+        }
+        return skipped;
+    }
+
+    /// <summary>Every key the engine holds, including expired ones merge has not dropped yet; a snapshot.</summary>
+    public List<byte[]> Keys()
+    {
+        lock (_gate)
+        {
+            var keys = new List<byte[]>(_keyDir.Count);
+            foreach (var (key, _) in _keyDir)
+            {
+                keys.Add(key);
+            }
+            return keys;
+        }
+    }
+
+    /// <summary>Completes when every record written so far is fsynced; concurrent callers share one fsync.</summary>
+    public ValueTask SyncAsync() => _groupSync.SyncAsync();
+
+    /// <summary>Merges every immutable file now, in the background queue; completes when that merge is done.</summary>
+    public Task MergeAsync() => _background.Enqueue(() => RunMerge(all: true));
+
+    /// <summary>Merges only what the automatic trigger would pick: files at least MergeFragmentation dead, or wholly
+    /// below the last flush marker.</summary>
+    internal Task MergeFragmentedAsync() => _background.Enqueue(() => RunMerge(all: false));
+
+    public BitcaskStatistics GetStatistics()
+    {
+        lock (_gate)
+        {
+            long live = 0, dead = 0;
+            foreach (var file in _files.Values)
+            {
+                live += file.LiveBytes;
+                dead += file.DeadBytes;
+            }
+            return new BitcaskStatistics(_files.Count, _keyDir.Count, live, dead, Interlocked.Read(ref _mergesRun),
+                _groupSync.SyncCount);
+        }
+    }
+
+    /// <summary>
+    /// Waits for the background queue, fsyncs the active file, writes its hint (the next start reads it instead of
+    /// scanning), and releases the files and the lock.
+    /// </summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return;
+            }
+            _closed = true;
+        }
+        _syncTimer?.Dispose();
+        _background.Drain();
+        lock (_gate)
+        {
+            try
+            {
+                _active.FlushToDisk();
+                if (_active.HasRecords)
+                {
+                    HintFile.Write(_active);
+                }
+                else
+                {
+                    _files.Remove(_active.Id);
+                    _active.Delete();
+                }
+            }
+            catch (IOException ex)
+            {
+                _logger.LogError(ex, "Closing {File} failed; the next start scans it", _active.Path);
+            }
+            CloseFiles();
+        }
+    }
+
+    /// <summary>
+    /// Test hook: drops everything as a killed process would, with no fsync and no hint for the active file. Queued
+    /// background work is let finish first (a state a crash could also leave), so that no late write lands in the
+    /// directory after the "crash".
+    /// </summary>
+    internal void Abandon()
+    {
+        lock (_gate)
+        {
+            _closed = true;
+        }
+        _syncTimer?.Dispose();
+        _background.Drain();
+        lock (_gate)
+        {
+            CloseFiles();
+        }
+    }
+
+    internal Lock Gate => _gate;
+    internal KeyDir KeyDir => _keyDir;
+    internal BitcaskOptions Options => _options;
+    internal ILogger Logger => _logger;
+    internal FileHandleBudget Handles => _handles;
+
+    internal long Now() => _time.GetUtcNow().ToUnixTimeSeconds();
+
+    /// <summary>The next file number, for a merge output. Caller holds the lock.</summary>
+    internal int AllocateFileId() => _nextFileId++;
+
+    internal DataFile FileById(int id) => _files[id];
+
+    /// <summary>A merge's view of the engine at its start. Caller holds the lock.</summary>
+    internal MergeSnapshot TakeMergeSnapshot(bool all)
+    {
+        var inputs = new List<DataFile>();
+        var outsideMinSeq = long.MaxValue;
+        foreach (var file in _files.Values)
+        {
+            var chosen = file != _active && file.HasRecords &&
+                         (all || file.MaxSeq < _lastFlushSeq || IsFragmented(file.DeadBytes, file.Length - FileHeaderSize));
+            if (chosen)
+            {
+                inputs.Add(file);
+            }
+            else if (file.MinSeq < outsideMinSeq)
+            {
+                outsideMinSeq = file.MinSeq;
+            }
+        }
+        inputs.Sort(static (a, b) => a.Id.CompareTo(b.Id));
+        return new MergeSnapshot(inputs, outsideMinSeq, _lastFlushSeq, _pendingFlush, Now());
+    }
+
+    /// <summary>Puts a finished merge's outputs in place of its inputs. Caller holds the lock.</summary>
+    internal void SwapMergedFiles(IReadOnlyList<DataFile> inputs, IReadOnlyList<DataFile> outputs)
+    {
+        foreach (var output in outputs)
+        {
+            _files.Add(output.Id, output);
+        }
+        foreach (var input in inputs)
+        {
+            _files.Remove(input.Id);
+        }
+    }
+
+    internal void CountMerge() => Interlocked.Increment(ref _mergesRun);
+
+    /// <summary>
+    /// Reads the put that holds a key's value, or returns false when the key is not in the keydir. When a merge moved
+    /// the value and closed its file between the lookup and the read, the key is looked up again.
+    /// </summary>
+    private bool TryReadLive(ReadOnlySpan<byte> key, out KeyDirEntry entry, out byte[] record, out RecordInfo info)
+    {
+        while (true)
+        {
+            DataFile file;
+            lock (_gate)
+            {
+                ObjectDisposedException.ThrowIf(_closed, this);
+                if (!_keyDir.TryGet(key, out entry))
+                {
+                    record = [];
+                    info = default;
+                    return false;
+                }
+                file = _files[entry.FileId];
+            }
+            try
+            {
+                record = ReadPut(file, key.Length, entry, out info);
+                return true;
+            }
+            catch (ObjectDisposedException)
+            {
+                // Look the key up again: it now points into the merge's output (or the engine closed: thrown above).
+            }
+        }
+    }
+
+    /// <summary>Reads the put record a keydir entry points at and checks it; throws PersistenceException when damaged.</summary>
+    internal static byte[] ReadPut(DataFile file, int keySize, in KeyDirEntry entry, out RecordInfo info)
+    {
+        var offset = entry.RecordOffset(keySize);
+        var record = new byte[entry.RecordSize(keySize)];
+        file.ReadExactly(record, offset);
+        if (DataRecord.Decode(record, offset, out info) != DecodeStatus.Ok || info.Type != RecordType.Put)
+        {
+            throw new PersistenceException($"{file.Path}: the record at offset {offset} is damaged");
+        }
+        return record;
+    }
+
+    /// <summary>
+    /// Encodes a record and writes it at the end of the active file (rotating first when it would not fit), assigning
+    /// the next sequence number. Caller holds the lock. Throws PersistenceException when the write fails; the file
+    /// then still ends at a record boundary and the sequence number is not used.
+    /// </summary>
+    private long Append(RecordType type, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt,
+        out long seq)
+    {
+        if (_closed)
+        {
+            throw new PersistenceException("The Bitcask engine is closed.");
+        }
+        var size = DataRecord.SizeOf(key.Length, value.Length);
+        var buffer = ArrayPool<byte>.Shared.Rent(size);
+        try
+        {
+            if (_active.HasRecords && _active.Length + size > _options.MaxFileBytes)
+            {
+                Rotate();
+            }
+            seq = _nextSeq;
+            DataRecord.Encode(buffer, type, seq, expiresAt, flags, key, value);
+            var offset = _active.Length;
+            _active.Append(buffer.AsSpan(0, size));
+            _nextSeq++;
+            _active.NoteSeq(seq);
+            return offset;
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or UnauthorizedAccessException)
+        {
+            throw new PersistenceException($"Writing to {_active.Path} failed: {ex.Message}", ex);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Makes the active file immutable (fsynced first, so that group commit never needs to revisit it) and
+    /// starts the next one. Caller holds the lock.</summary>
+    private void Rotate()
+    {
+        var old = _active;
+        old.FlushToDisk();
+        _active = DataFile.Create(DirectoryPath, DataFileName(_nextFileId), _nextFileId, _handles);
+        old.Unpin();
+        _files.Add(_active.Id, _active);
+        _nextFileId++;
+        _background.Enqueue(() => WriteHint(old));
+        MaybeStartMerge();
+    }
+
+    /// <summary>The keydir no longer points at this entry's put: its bytes are dead. Caller holds the lock.</summary>
+    internal void Forget(int keySize, in KeyDirEntry entry)
+    {
+        if (_files.TryGetValue(entry.FileId, out var file))
+        {
+            file.LiveBytes -= entry.RecordSize(keySize);
+        }
+    }
+
+    /// <summary>Queues a merge when the immutable files are fragmented enough, or a flush left whole files dead.
+    /// Caller holds the lock.</summary>
+    private void MaybeStartMerge()
+    {
+        if (_mergeQueued || _closed || _unfinishedMerge is not null)
+        {
+            return;
+        }
+        long dead = 0, total = 0;
+        var flushedFile = false;
+        foreach (var file in _files.Values)
+        {
+            if (file == _active || !file.HasRecords)
+            {
+                continue;
+            }
+            dead += file.DeadBytes;
+            total += file.Length - FileHeaderSize;
+            flushedFile |= file.MaxSeq < _lastFlushSeq;
+        }
+        if (flushedFile || (dead >= _options.MergeMinDeadBytes && IsFragmented(dead, total)))
+        {
+            _mergeQueued = true;
+            _background.Enqueue(() => RunMerge(all: false));
+        }
+    }
+
+    private bool IsFragmented(long dead, long total) => total > 0 && dead >= _options.MergeFragmentation * total;
+
+    private void RunMerge(bool all)
+    {
+        lock (_gate)
+        {
+            _mergeQueued = false;
+            if (_closed)
+            {
+                return;
+            }
+            if (_unfinishedMerge is not null)
+            {
+                throw new PersistenceException(
+                    $"Merging is stopped until a restart finishes the merge that failed after its commit: {_unfinishedMerge}");
+            }
+        }
+        new Merger(this).Run(all);
+    }
+
+    /// <summary>
+    /// A merge failed after writing MERGE: its inputs may still be on disk while the engine no longer counts them, so a
+    /// later merge could drop a tombstone that still hides one of their records, and would overwrite MERGE. Merging
+    /// stops; the next start finishes the committed merge from MERGE before it reads any file.
+    /// </summary>
+    internal void StopMergingAfterFailedCommit(Exception failure)
+    {
+        lock (_gate)
+        {
+            _unfinishedMerge = failure.Message;
+        }
+        _logger.LogError(failure, "A merge failed after its commit; merging is stopped until a restart finishes it");
+    }
+
+    /// <summary>Writes an immutable file's hint; a failure only costs the next start a scan, so it is logged.</summary>
+    internal void WriteHint(DataFile file)
+    {
+        try
+        {
+            HintFile.Write(file);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // The file was merged away meanwhile, or the disk refused; either way the next start scans instead.
+            _logger.LogDebug(ex, "No hint written for {File}", file.Path);
+        }
+    }
+
+    private void SyncActiveFile()
+    {
+        DataFile active;
+        lock (_gate)
+        {
+            active = _active;
+        }
+        active.FlushToDisk();
+    }
+
+    /// <summary>The interval timer's tick. A tick while the previous tick's fsync still runs does nothing, so that a
+    /// slow disk does not pile up fsync rounds.</summary>
+    private void SyncInBackground()
+    {
+        if (_groupSync.HasUnsynced && Interlocked.Exchange(ref _timerSyncRunning, 1) == 0)
+        {
+            _ = SyncLoggingFailureAsync();
+        }
+    }
+
+    private async Task SyncLoggingFailureAsync()
+    {
+        try
+        {
+            await _groupSync.SyncAsync();
+        }
+        catch (PersistenceException ex)
+        {
+            _logger.LogError(ex, "Interval fsync failed");
+        }
+        finally
+        {
+            Volatile.Write(ref _timerSyncRunning, 0);
+        }
+    }
+
+    private void CloseFiles()
+    {
+        foreach (var file in _files.Values)
+        {
+            file.Dispose();
+        }
+        _lock.Dispose();
+    }
+
+    private static void DisposeAll(Recovery? recovery)
+    {
+        if (recovery is null)
+        {
+            return;
+        }
+        foreach (var file in recovery.Files.Values)
+        {
+            file.Dispose();
+        }
+    }
+
+    /// <summary>A live key and where its value lies; sorts by file, then offset.</summary>
+    private readonly record struct LiveRecord(byte[] Key, KeyDirEntry Entry) : IComparable<LiveRecord>
+    {
+        public int CompareTo(LiveRecord other)
+        {
+            var byFile = Entry.FileId.CompareTo(other.Entry.FileId);
+            return byFile != 0 ? byFile : Entry.ValueOffset.CompareTo(other.Entry.ValueOffset);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+using System.Globalization;
+
+namespace Nemcache.Storage.Bitcask;
+
+/// <summary>The Bitcask engine's own settings; where files go and the sync mode come from PersistenceOptions.</summary>
+public sealed record BitcaskOptions
+{
+    public const long DefaultMaxFileBytes = 256L * 1024 * 1024;
+    public const double DefaultMergeFragmentation = 0.5;
+    public const long DefaultMergeMinDeadBytes = 64L * 1024 * 1024;
+    public const int DefaultMaxOpenFiles = 128;
+
+    /// <summary>The active file rotates before a record would take it past this size (NEMCACHE_BITCASK_MAX_FILE_BYTES).</summary>
+    public long MaxFileBytes { get; init; } = DefaultMaxFileBytes;
+
+    /// <summary>Merge starts when dead bytes are at least this share of the immutable files (NEMCACHE_BITCASK_MERGE_FRAGMENTATION)...</summary>
+    public double MergeFragmentation { get; init; } = DefaultMergeFragmentation;
+
+    /// <summary>...and at least this many bytes (NEMCACHE_BITCASK_MERGE_MIN_DEAD_BYTES).</summary>
+    public long MergeMinDeadBytes { get; init; } = DefaultMergeMinDeadBytes;
+
+    /// <summary>How many data-file handles the engine keeps open at most (beyond files in use at that moment).</summary>
+    public int MaxOpenFiles { get; init; } = DefaultMaxOpenFiles;
+
+    /// <summary>Reads the NEMCACHE_BITCASK_* variables; a missing one keeps its default, a malformed one throws.</summary>
+    public static BitcaskOptions FromEnvironment(Func<string, string?> variable)
+    {
+        var options = new BitcaskOptions();
+        if (variable("NEMCACHE_BITCASK_MAX_FILE_BYTES") is { } max)
+        {
+            options = options with { MaxFileBytes = Parse(max, "NEMCACHE_BITCASK_MAX_FILE_BYTES", long.Parse) };
+        }
+        if (variable("NEMCACHE_BITCASK_MERGE_FRAGMENTATION") is { } fragmentation)
+        {
+            options = options with { MergeFragmentation = Parse(fragmentation, "NEMCACHE_BITCASK_MERGE_FRAGMENTATION", double.Parse) };
+        }
+        if (variable("NEMCACHE_BITCASK_MERGE_MIN_DEAD_BYTES") is { } minDead)
+        {
+            options = options with { MergeMinDeadBytes = Parse(minDead, "NEMCACHE_BITCASK_MERGE_MIN_DEAD_BYTES", long.Parse) };
+        }
+        options.Validate();
+        return options;
+    }
+
+    /// <summary>Throws ArgumentException naming the setting that is out of range.</summary>
+    public void Validate()
+    {
+        if (MaxFileBytes < BitcaskFormat.FileHeaderSize + BitcaskFormat.RecordHeaderSize)
+        {
+            throw new ArgumentException($"MaxFileBytes must be at least {BitcaskFormat.FileHeaderSize + BitcaskFormat.RecordHeaderSize}; it is {MaxFileBytes}.");
+        }
+        if (MergeFragmentation is < 0 or > 1 || double.IsNaN(MergeFragmentation))
+        {
+            throw new ArgumentException($"MergeFragmentation must be between 0 and 1; it is {MergeFragmentation}.");
+        }
+        if (MaxOpenFiles < 2)
+        {
+            throw new ArgumentException($"MaxOpenFiles must be at least 2; it is {MaxOpenFiles}.");
+        }
+        if (MergeMinDeadBytes < 0)
+        {
+            throw new ArgumentException($"MergeMinDeadBytes must not be negative; it is {MergeMinDeadBytes}.");
+        }
+    }
+
+    private static T Parse<T>(string text, string name, Func<string, IFormatProvider, T> parse)
+    {
+        try
+        {
+            return parse(text.Trim(), CultureInfo.InvariantCulture);
+        }
+        catch (FormatException)
+        {
+            throw new ArgumentException($"{name} must be a number; it is \"{text}\".");
+        }
+        catch (OverflowException)
+        {
+            throw new ArgumentException($"{name} is out of range: \"{text}\".");
+        }
+    }
+}

@@ -1,0 +1,195 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Nemcache.Storage.Cache;
+using Nemcache.Storage.Notifications;
+using Nemcache.Storage.Persistence;
+
+namespace Nemcache.Storage.Bitcask;
+
+/// <summary>
+/// The persistence plugin that keeps the cache in a <see cref="Bitcask"/> (NEMCACHE_USE_BITCASK=1): cache changes
+/// become engine records, and at startup the engine's live items become cache items again.
+/// <para>
+/// A failed write never throws into the cache. It is remembered, and from then on every <see cref="CommitAsync"/>
+/// fails, because a commit promises that every change received so far is durable and the failed one never will be;
+/// a restart reloads what the disk holds.
+/// </para>
+/// </summary>
+public sealed class BitcaskStore : ICachePersistence
+{
+    private readonly PersistenceOptions _persistence;
+    private readonly BitcaskOptions _options;
+    private readonly ILogger<BitcaskStore> _logger;
+    private readonly TimeProvider _time;
+    private readonly IBitcaskImporter? _importer;
+    private Bitcask? _engine;
+    private Exception? _failure;
+    private long _failedWrites;
+    private RestoreSummary? _lastRestore;
+
+    /// <param name="time">The cache's clock: it tells an immediate flush_all from a delayed one, and expiry.</param>
+    /// <param name="importer">Fills a Bitcask directory that has no data yet from another plugin's files.</param>
+    public BitcaskStore(PersistenceOptions persistence, BitcaskOptions options, ILogger<BitcaskStore> logger,
+        TimeProvider? time = null, IBitcaskImporter? importer = null)
+    {
+        options.Validate();
+        _persistence = persistence;
+        _options = options;
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+        _importer = importer;
+    }
+
+    public string Name => "bitcask";
+
+    /// <summary>The engine, once <see cref="Restore"/> has opened it; for the host's merge trigger.</summary>
+    public Bitcask Engine => _engine ?? throw new InvalidOperationException("BitcaskStore.Restore has not run yet.");
+
+    public RestoreSummary Restore(MemCache cache)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var engine = Bitcask.Open(_persistence, _options, _logger, _time);
+        _engine = engine;
+        if (engine.LastRecovery.Files == 0 && _importer is not null)
+        {
+            var imported = _importer.Import(engine);
+            _logger.LogInformation("Imported {Items} items into the new Bitcask directory", imported);
+        }
+
+        long items = 0, bytes = 0;
+        var damaged = engine.ForEachLive(item =>
+        {
+            if (cache.RestoreItem(item.Key, item.Value, item.Flags, item.ExpiresAt))
+            {
+                items++;
+                bytes += item.Value.Length;
+            }
+        });
+        if (engine.PendingFlushAt is { } flushAt)
+        {
+            cache.RestoreFlushDeadline(flushAt);
+        }
+        if (cache.GetStatistics().CurrentItems < items)
+        {
+            items -= ForgetEvictedDuringRestore(cache, engine);
+        }
+
+        var recovery = engine.LastRecovery;
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        var skipped = recovery.RecordsSkipped + damaged;
+        _logger.LogInformation(
+            "recovered {Keys} keys ({Bytes} bytes) from {Files} files in {Milliseconds} ms, {HintFiles} from hint files, {Skipped} records skipped",
+            items, bytes, recovery.Files, (long)elapsed.TotalMilliseconds, recovery.FilesFromHints, skipped);
+        var details = string.Create(CultureInfo.InvariantCulture,
+            $"{recovery.Files} files, {recovery.FilesFromHints} from hint files, {skipped} records skipped, {recovery.TornTailsCut} torn tails cut");
+        _lastRestore = new RestoreSummary(items, bytes, elapsed, details);
+        return _lastRestore;
+    }
+
+    /// <summary>
+    /// A cache smaller than the data evicts while it is restored, before the store is subscribed and could hear of
+    /// it. Tombstones for those keys keep the promise that a restart restores what the cache held rather than more.
+    /// Returns how many keys were forgotten.
+    /// </summary>
+    private int ForgetEvictedDuringRestore(MemCache cache, Bitcask engine)
+    {
+        var held = new HashSet<byte[]>(ByteKeyComparer.Instance);
+        foreach (var item in cache.SnapshotItems())
+        {
+            held.Add(item.Key);
+        }
+        var forgotten = 0;
+        foreach (var key in engine.Keys())
+        {
+            if (!held.Contains(key) && engine.Delete(key))
+            {
+                forgotten++;
+            }
+        }
+        _logger.LogInformation("The cache evicted {Keys} restored keys for room; they are deleted on disk too", forgotten);
+        return forgotten;
+    }
+
+    public void OnChange(in CacheChange change)
+    {
+        try
+        {
+            var engine = Engine;
+            switch (change.Kind)
+            {
+                case CacheChangeKind.Store:
+                    engine.Put(change.Key, change.Value, change.Flags, change.ExpiresAt);
+                    break;
+                case CacheChangeKind.Delete:
+                case CacheChangeKind.Evict when change.Reason == EvictionReason.Capacity:
+                    engine.Delete(change.Key);
+                    break;
+                case CacheChangeKind.Touch:
+                    engine.Touch(change.Key, change.ExpiresAt);
+                    break;
+                case CacheChangeKind.Flush when change.FlushAt <= _time.GetUtcNow().ToUnixTimeSeconds():
+                    engine.Flush();
+                    break;
+                case CacheChangeKind.Flush:
+                    engine.ScheduleFlush(change.FlushAt);
+                    break;
+            }
+        }
+        catch (Exception ex)
+        {
+            Interlocked.Increment(ref _failedWrites);
+            if (Interlocked.CompareExchange(ref _failure, ex, null) is null)
+            {
+                _logger.LogError(ex, "Bitcask write failed; every commit fails from now on until a restart");
+            }
+        }
+    }
+
+    public ValueTask CommitAsync(CancellationToken cancellationToken = default)
+    {
+        if (Volatile.Read(ref _failure) is { } failure)
+        {
+            return ValueTask.FromException(new PersistenceException($"Bitcask write failed earlier: {failure.Message}", failure));
+        }
+        if (_persistence.Sync != SyncMode.Always)
+        {
+            return ValueTask.CompletedTask;
+        }
+        var sync = Engine.SyncAsync();
+        return cancellationToken.CanBeCanceled && !sync.IsCompleted
+            ? new ValueTask(sync.AsTask().WaitAsync(cancellationToken))
+            : sync;
+    }
+
+    public IEnumerable<KeyValuePair<string, string>> GetStats()
+    {
+        var stats = new List<KeyValuePair<string, string>>();
+        if (_engine is { } engine)
+        {
+            var figures = engine.GetStatistics();
+            Add(stats, "bitcask_files", figures.Files);
+            Add(stats, "bitcask_keys", figures.Keys);
+            Add(stats, "bitcask_live_bytes", figures.LiveBytes);
+            Add(stats, "bitcask_dead_bytes", figures.DeadBytes);
+            Add(stats, "bitcask_merges", figures.MergesRun);
+            Add(stats, "bitcask_fsyncs", figures.Fsyncs);
+        }
+        if (_lastRestore is { } restore)
+        {
+            Add(stats, "bitcask_recovery_ms", (long)restore.Elapsed.TotalMilliseconds);
+            Add(stats, "bitcask_recovered_keys", restore.Items);
+        }
+        Add(stats, "bitcask_write_failures", Interlocked.Read(ref _failedWrites));
+        return stats;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _engine?.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private static void Add(List<KeyValuePair<string, string>> stats, string name, long value) =>
+        stats.Add(new KeyValuePair<string, string>(name, value.ToString(CultureInfo.InvariantCulture)));
+}

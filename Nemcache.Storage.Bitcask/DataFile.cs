@@ -1,0 +1,286 @@
+using Microsoft.Win32.SafeHandles;
+using static Nemcache.Storage.Bitcask.BitcaskFormat;
+
+namespace Nemcache.Storage.Bitcask;
+
+/// <summary>Visits one record found by a scan. <paramref name="value"/> is empty when the source is a hint file.</summary>
+internal delegate void RecordVisitor(in RecordInfo record, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value);
+
+/// <summary>
+/// What a scan found. <see cref="ValidLength"/> is where the readable records end; with <see cref="TornTail"/> the
+/// bytes after it are an unfinished last record that recovery cuts away. <see cref="UnreadableFrom"/> marks a damaged
+/// header after which nothing could be framed; those bytes are left alone, since later files do not depend on them.
+/// </summary>
+internal readonly record struct ScanResult(long ValidLength, int Skipped, bool TornTail, long? UnreadableFrom);
+
+/// <summary>
+/// One numbered data file: its handle (from the engine's <see cref="FileHandleBudget"/>, kept open between reads),
+/// its length and its live-byte account. Appends happen only to the active file (or a merge output being written),
+/// which is pinned so that its handle is never closed, and only under the engine's lock; every other file is
+/// immutable.
+/// </summary>
+internal sealed class DataFile : IDisposable
+{
+    private readonly FileHandleBudget _handles;
+    private bool _pinned;
+
+    private DataFile(int id, string path, FileHandleBudget handles)
+    {
+        Id = id;
+        Path = path;
+        _handles = handles;
+    }
+
+    public int Id { get; }
+
+    public string Path { get; private set; }
+
+    /// <summary>The random number in the header that ties hint files to this file.</summary>
+    public long Stamp { get; private set; }
+
+    /// <summary>Where the next record goes; for an immutable file, its size.</summary>
+    public long Length { get; private set; }
+
+    /// <summary>Bytes of put records the keydir still points at. Everything else past the header is dead.</summary>
+    public long LiveBytes { get; set; }
+
+    public long DeadBytes => Length - FileHeaderSize - LiveBytes;
+
+    /// <summary>The lowest and highest sequence number the file holds (MinSeq is long.MaxValue while it holds none).</summary>
+    public long MinSeq { get; private set; } = long.MaxValue;
+    public long MaxSeq { get; private set; }
+
+    public bool HasRecords => Length > FileHeaderSize;
+
+    public string HintPath => Path + HintSuffix;
+
+    /// <summary>Bookkeeping of <see cref="FileHandleBudget"/>, under its lock.</summary>
+    internal SafeFileHandle? OpenHandle;
+    internal int Users;
+    internal long LastUse;
+    internal bool IsClosed;
+
+    /// <summary>Creates the file (owner-only), writes its header, and pins it for appending.</summary>
+    public static DataFile Create(string directory, string fileName, int id, FileHandleBudget handles)
+    {
+        var path = System.IO.Path.Combine(directory, fileName);
+        // FileStream is what can give a new file its mode; the budget reopens it as a plain handle.
+        new FileStream(path, DataDirectory.FileOptions(System.IO.FileMode.CreateNew, FileAccess.Write, FileShare.Read)).Dispose();
+        var file = new DataFile(id, path, handles) { Stamp = Random.Shared.NextInt64() };
+        try
+        {
+            file.Pin();
+            Span<byte> header = stackalloc byte[FileHeaderSize];
+            WriteFileHeader(header, DataMagic, file.Stamp);
+            file.Append(header);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+        return file;
+    }
+
+    /// <summary>Opens an existing data file; <paramref name="headerProblem"/> says why its header is not ours, if so.</summary>
+    public static DataFile Open(string path, int id, FileHandleBudget handles, out string? headerProblem)
+    {
+        var file = new DataFile(id, path, handles);
+        var handle = handles.Acquire(file);
+        try
+        {
+            file.Length = RandomAccess.GetLength(handle);
+            Span<byte> header = stackalloc byte[FileHeaderSize];
+            var read = file.Length < FileHeaderSize ? 0 : RandomAccess.Read(handle, header, 0);
+            headerProblem = read < FileHeaderSize ? "it is shorter than a file header" : CheckFileHeader(header, DataMagic);
+            file.Stamp = headerProblem is null ? ReadFileStamp(header) : 0;
+        }
+        finally
+        {
+            handles.Release(file);
+        }
+        return file;
+    }
+
+    /// <summary>Keeps the handle open for appends until <see cref="Unpin"/>.</summary>
+    public void Pin()
+    {
+        _handles.Acquire(this);
+        _pinned = true;
+    }
+
+    /// <summary>The file is immutable from now on; its handle may be closed when the budget needs it.</summary>
+    public void Unpin()
+    {
+        if (_pinned)
+        {
+            _pinned = false;
+            _handles.Release(this);
+        }
+    }
+
+    /// <summary>
+    /// Writes one encoded record at the end with one positional write. When the write fails part way, the file is cut
+    /// back to where the record began so that the next record still starts at a record boundary.
+    /// </summary>
+    public void Append(ReadOnlySpan<byte> record)
+    {
+        var handle = PinnedHandle();
+        try
+        {
+            RandomAccess.Write(handle, record, Length);
+        }
+        catch
+        {
+            TryCutBack(handle, Length);
+            throw;
+        }
+        Length += record.Length;
+    }
+
+    /// <summary>Counts a record's sequence number into <see cref="MinSeq"/> and <see cref="MaxSeq"/>.</summary>
+    public void NoteSeq(long seq)
+    {
+        if (seq < MinSeq) MinSeq = seq;
+        if (seq > MaxSeq) MaxSeq = seq;
+    }
+
+    public void ReadExactly(Span<byte> destination, long offset)
+    {
+        var handle = _handles.Acquire(this);
+        try
+        {
+            while (!destination.IsEmpty)
+            {
+                var n = RandomAccess.Read(handle, destination, offset);
+                if (n == 0)
+                {
+                    throw new EndOfStreamException($"{Path} ends before offset {offset}.");
+                }
+                destination = destination[n..];
+                offset += n;
+            }
+        }
+        finally
+        {
+            _handles.Release(this);
+        }
+    }
+
+    public void FlushToDisk()
+    {
+        var handle = _handles.Acquire(this);
+        try
+        {
+            RandomAccess.FlushToDisk(handle);
+        }
+        finally
+        {
+            _handles.Release(this);
+        }
+    }
+
+    public void Truncate(long length)
+    {
+        var handle = _handles.Acquire(this);
+        try
+        {
+            RandomAccess.SetLength(handle, length);
+            Length = length;
+        }
+        finally
+        {
+            _handles.Release(this);
+        }
+    }
+
+    public void MoveTo(string path)
+    {
+        File.Move(Path, path, overwrite: true);
+        Path = path;
+    }
+
+    /// <summary>Reads every record front to back, from the header to <see cref="Length"/>.</summary>
+    public ScanResult Scan(RecordVisitor visitor)
+    {
+        var handle = _handles.Acquire(this);
+        try
+        {
+            return Scan(new SequentialReader(handle, FileHeaderSize, Length), visitor);
+        }
+        finally
+        {
+            _handles.Release(this);
+        }
+    }
+
+    private ScanResult Scan(SequentialReader reader, RecordVisitor visitor)
+    {
+        var skipped = 0;
+        while (reader.Remaining > 0)
+        {
+            var offset = reader.Position;
+            if (!reader.TryPeek((int)Math.Min(RecordHeaderSize, reader.Remaining), out var header))
+            {
+                break;
+            }
+            var status = DataRecord.Decode(header, offset, out var info);
+            if (status == DecodeStatus.Garbage)
+            {
+                return reader.RestIsZero()
+                    ? new ScanResult(offset, skipped, TornTail: true, UnreadableFrom: null)
+                    : new ScanResult(Length, skipped + 1, TornTail: false, UnreadableFrom: offset);
+            }
+            if (status == DecodeStatus.Incomplete && (header.Length < RecordHeaderSize || !reader.TryPeek(info.Size, out _)))
+            {
+                return new ScanResult(offset, skipped, TornTail: true, UnreadableFrom: null);
+            }
+            reader.TryPeek(info.Size, out var record);
+            status = DataRecord.Decode(record, offset, out info);
+            reader.Advance(info.Size);
+            if (status == DecodeStatus.Ok)
+            {
+                visitor(in info, DataRecord.KeyOf(record, info), DataRecord.ValueOf(record, info));
+                NoteSeq(info.Seq);
+            }
+            else if (reader.Remaining == 0)
+            {
+                // A damaged last record is what an interrupted append leaves: cut it like a short one.
+                return new ScanResult(offset, skipped, TornTail: true, UnreadableFrom: null);
+            }
+            else
+            {
+                skipped++;
+            }
+        }
+        return new ScanResult(Length, skipped, TornTail: false, UnreadableFrom: null);
+    }
+
+    /// <summary>Closes the handle and removes the file and its hint. A positional read still running finishes first:
+    /// the SafeHandle defers the close, and Unix keeps an unlinked file's bytes until the last handle goes.</summary>
+    public void Delete()
+    {
+        Dispose();
+        File.Delete(HintPath);
+        File.Delete(Path);
+    }
+
+    public void Dispose() => _handles.Close(this);
+
+    /// <summary>A pinned file's handle is never closed by the budget, so appends need not take its lock.</summary>
+    private SafeFileHandle PinnedHandle() =>
+        _pinned && OpenHandle is { } handle ? handle : throw new ObjectDisposedException(Path, "The file is not open for appending.");
+
+    private static void TryCutBack(SafeFileHandle handle, long length)
+    {
+        try
+        {
+            RandomAccess.SetLength(handle, length);
+        }
+        catch (IOException)
+        {
+            // The disk refused even that; the next append overwrites from the same offset, and recovery treats
+            // whatever is left past the last record as a torn tail.
+        }
+    }
+}

@@ -1,0 +1,112 @@
+using System.Buffers.Binary;
+using static Nemcache.Storage.Bitcask.BitcaskFormat;
+
+namespace Nemcache.Storage.Bitcask;
+
+/// <summary>
+/// A data file's index: every record's fixed fields and key, without values, so that recovery can rebuild the keydir
+/// without reading the values twice. It ends with a trailer holding the data file's length and a CRC-32C of the whole
+/// hint file; a hint whose CRC or length does not match is ignored and its data file scanned instead.
+/// </summary>
+internal static class HintFile
+{
+    /// <summary>Writes (or replaces) the hint of an immutable data file and fsyncs it.</summary>
+    public static void Write(DataFile data)
+    {
+        using var stream = new FileStream(data.HintPath,
+            DataDirectory.FileOptions(System.IO.FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 64 * 1024));
+        var crc = uint.MaxValue;
+        Span<byte> header = stackalloc byte[FileHeaderSize];
+        WriteFileHeader(header, HintMagic, data.Stamp);
+        stream.Write(header);
+        crc = Crc32CAppend(crc, header);
+
+        long count = 0;
+        var entry = new byte[HintRecordHeaderSize + Cache.CacheLimits.MaxKeyLength];
+        data.Scan((in RecordInfo record, ReadOnlySpan<byte> key, ReadOnlySpan<byte> _) =>
+        {
+            var bytes = entry.AsSpan(0, HintRecordHeaderSize + key.Length);
+            BinaryPrimitives.WriteInt64LittleEndian(bytes[HintSeqOffset..], record.Seq);
+            BinaryPrimitives.WriteInt64LittleEndian(bytes[HintExpiresOffset..], record.ExpiresAt);
+            BinaryPrimitives.WriteInt64LittleEndian(bytes[HintValueOffsetOffset..], record.ValueOffset);
+            BinaryPrimitives.WriteInt32LittleEndian(bytes[HintValueSizeOffset..], record.ValueSize);
+            BinaryPrimitives.WriteUInt16LittleEndian(bytes[HintKeySizeOffset..], (ushort)key.Length);
+            bytes[HintTypeOffset] = (byte)record.Type;
+            key.CopyTo(bytes[HintRecordHeaderSize..]);
+            stream.Write(bytes);
+            crc = Crc32CAppend(crc, bytes);
+            count++;
+        });
+
+        Span<byte> trailer = stackalloc byte[HintTrailerSize];
+        BinaryPrimitives.WriteInt64LittleEndian(trailer, count);
+        BinaryPrimitives.WriteInt64LittleEndian(trailer[8..], data.Length);
+        crc = Crc32CAppend(crc, trailer[..16]);
+        BinaryPrimitives.WriteUInt32LittleEndian(trailer[16..], ~crc);
+        stream.Write(trailer);
+        stream.Flush(flushToDisk: true);
+    }
+
+    /// <summary>
+    /// Replays the hint of <paramref name="data"/> into <paramref name="visitor"/>, or returns false, having visited
+    /// nothing, when the hint is missing, damaged or describes a different length of data file.
+    /// </summary>
+    public static bool TryLoad(DataFile data, RecordVisitor visitor)
+    {
+        if (!File.Exists(data.HintPath))
+        {
+            return false;
+        }
+        using var handle = File.OpenHandle(data.HintPath, System.IO.FileMode.Open, FileAccess.Read, FileShare.Read);
+        var length = RandomAccess.GetLength(handle);
+        if (length < FileHeaderSize + HintTrailerSize || !IsIntact(handle, length, data.Length, data.Stamp))
+        {
+            return false;
+        }
+
+        var reader = new SequentialReader(handle, FileHeaderSize, length - HintTrailerSize);
+        while (reader.TryPeek(HintRecordHeaderSize, out var fixedPart))
+        {
+            var keySize = BinaryPrimitives.ReadUInt16LittleEndian(fixedPart[HintKeySizeOffset..]);
+            var valueOffset = BinaryPrimitives.ReadInt64LittleEndian(fixedPart[HintValueOffsetOffset..]);
+            var info = new RecordInfo(
+                (RecordType)fixedPart[HintTypeOffset],
+                BinaryPrimitives.ReadInt64LittleEndian(fixedPart[HintSeqOffset..]),
+                BinaryPrimitives.ReadInt64LittleEndian(fixedPart[HintExpiresOffset..]),
+                Flags: 0,
+                keySize,
+                BinaryPrimitives.ReadInt32LittleEndian(fixedPart[HintValueSizeOffset..]),
+                valueOffset - RecordHeaderSize - keySize);
+            reader.TryPeek(HintRecordHeaderSize + keySize, out var whole);
+            visitor(in info, whole[HintRecordHeaderSize..], []);
+            data.NoteSeq(info.Seq);
+            reader.Advance(HintRecordHeaderSize + keySize);
+        }
+        return true;
+    }
+
+    /// <summary>Checks the header (and that it names this data file's stamp), the trailer's CRC over everything before it, and the data length it was written for.</summary>
+    private static bool IsIntact(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length, long dataLength, long stamp)
+    {
+        var reader = new SequentialReader(handle, 0, length);
+        reader.TryPeek(FileHeaderSize, out var header);
+        if (CheckFileHeader(header, HintMagic) is not null || ReadFileStamp(header) != stamp)
+        {
+            return false;
+        }
+        var crc = uint.MaxValue;
+        var body = length - sizeof(uint);
+        while (reader.Position < body)
+        {
+            var chunk = (int)Math.Min(body - reader.Position, 64 * 1024);
+            reader.TryPeek(chunk, out var bytes);
+            crc = Crc32CAppend(crc, bytes);
+            reader.Advance(chunk);
+        }
+        reader.TryPeek(sizeof(uint), out var stored);
+        var storedCrc = BinaryPrimitives.ReadUInt32LittleEndian(stored);
+        Span<byte> trailer = stackalloc byte[HintTrailerSize];
+        RandomAccess.Read(handle, trailer, length - HintTrailerSize);
+        return storedCrc == ~crc && BinaryPrimitives.ReadInt64LittleEndian(trailer[8..]) == dataLength;
+    }
+}

@@ -1,0 +1,268 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Nemcache.Storage.Cache;
+using static Nemcache.Storage.Bitcask.BitcaskFormat;
+
+namespace Nemcache.Storage.Bitcask;
+
+/// <summary>The points between a merge's steps; a crash between any two leaves a directory that recovers correctly.</summary>
+internal enum MergePhase
+{
+    /// <summary>The first output record is written; the outputs are incomplete merge.N files.</summary>
+    WritingOutputs,
+    /// <summary>Every output is complete and fsynced, still named merge.N; no commit file yet.</summary>
+    OutputsWritten,
+    /// <summary>MERGE is on disk: from here recovery finishes the merge.</summary>
+    Committed,
+    /// <summary>The outputs are renamed to data.N; the inputs still exist.</summary>
+    OutputsRenamed,
+    /// <summary>The keydir points into the outputs; the inputs still exist.</summary>
+    KeyDirUpdated,
+    /// <summary>The inputs are deleted; MERGE still exists.</summary>
+    InputsDeleted,
+}
+
+/// <summary>What a merge knows of the engine when it starts.</summary>
+/// <param name="OutsideMinSeq">The lowest sequence number in any file the merge leaves alone (files written later
+/// only hold higher ones). A tombstone or flush marker above it may still hide an older record and is kept.</param>
+internal sealed record MergeSnapshot(List<DataFile> Inputs, long OutsideMinSeq, long LastFlushSeq, PendingFlush? Pending, long Now);
+
+/// <summary>
+/// One merge: rewrites the live records of the chosen immutable files into new files, then swaps them in. Records
+/// keep their sequence numbers, so the outputs and inputs together recover to the same state as the inputs alone,
+/// which is what makes every crash point safe until the commit file exists, and recovery finishes the job after.
+/// </summary>
+internal sealed class Merger(Bitcask engine)
+{
+    private readonly List<DataFile> _outputs = [];
+    private readonly Dictionary<byte[], Moved> _moved = new(ByteKeyComparer.Instance);
+    private DataFile? _output;
+
+    /// <summary>Where a live key's put was, and where the merge wrote it (or that it expired and was dropped).</summary>
+    private readonly record struct Moved(int FromFile, long FromValueOffset, int ToFile, long ToValueOffset, int RecordSize, bool Expired);
+
+    public void Run(bool all)
+    {
+        MergeSnapshot snapshot;
+        lock (engine.Gate)
+        {
+            snapshot = engine.TakeMergeSnapshot(all);
+        }
+        if (snapshot.Inputs.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            foreach (var input in snapshot.Inputs)
+            {
+                // A file wholly below the last flush marker holds nothing live: it is dropped unread.
+                if (input.MaxSeq >= snapshot.LastFlushSeq)
+                {
+                    input.Scan((in RecordInfo record, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) =>
+                        Rewrite(snapshot, input, record, key, value));
+                }
+            }
+            foreach (var output in _outputs)
+            {
+                output.FlushToDisk();
+            }
+        }
+        catch (IOException)
+        {
+            foreach (var output in _outputs)
+            {
+                output.Delete();
+            }
+            throw;
+        }
+        Reached(MergePhase.OutputsWritten);
+
+        var inputIds = IdsOf(snapshot.Inputs);
+        var outputIds = IdsOf(_outputs);
+        MergeCommit.Write(engine.DirectoryPath, inputIds, outputIds);
+        try
+        {
+            Reached(MergePhase.Committed);
+            Finish(snapshot);
+        }
+        catch (Exception ex)
+        {
+            engine.StopMergingAfterFailedCommit(ex);
+            throw;
+        }
+        engine.CountMerge();
+        foreach (var output in _outputs)
+        {
+            output.Unpin();
+            engine.WriteHint(output);
+        }
+        engine.Logger.LogInformation("Merged {Inputs} data files into {Outputs}, keeping {Keys} live keys",
+            inputIds.Length, outputIds.Length, _moved.Count);
+    }
+
+    /// <summary>Everything after the commit: swap the outputs in, then remove the inputs and the commit file.</summary>
+    private void Finish(MergeSnapshot snapshot)
+    {
+        foreach (var output in _outputs)
+        {
+            output.MoveTo(Path.Combine(engine.DirectoryPath, DataFileName(output.Id)));
+        }
+        Reached(MergePhase.OutputsRenamed);
+
+        lock (engine.Gate)
+        {
+            engine.SwapMergedFiles(snapshot.Inputs, _outputs);
+            UpdateKeyDir();
+        }
+        Reached(MergePhase.KeyDirUpdated);
+
+        foreach (var input in snapshot.Inputs)
+        {
+            input.Delete();
+        }
+        Reached(MergePhase.InputsDeleted);
+        MergeCommit.Remove(engine.DirectoryPath);
+    }
+
+    private void Rewrite(MergeSnapshot snapshot, DataFile input, in RecordInfo record, ReadOnlySpan<byte> key,
+        ReadOnlySpan<byte> value)
+    {
+        switch (record.Type)
+        {
+            case RecordType.Put or RecordType.Touch:
+                RewriteLive(snapshot, input, record, key, value);
+                break;
+            case RecordType.Tombstone when snapshot.OutsideMinSeq < record.Seq:
+            case RecordType.Flush when record.Seq == snapshot.LastFlushSeq && snapshot.OutsideMinSeq < record.Seq:
+            case RecordType.DelayedFlush when snapshot.Pending?.Seq == record.Seq:
+                Write(record.Type, record.Seq, record.ExpiresAt, record.Flags, key, value);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Copies a key's live state when this record is what the keydir points at: the put that holds its value, or the
+    /// touch that gave it its expiry. Either way one put is written, with the keydir's sequence number and expiry, so
+    /// a touch is folded into its value. An expired key becomes a tombstone, or nothing when no older file is left.
+    /// </summary>
+    private void RewriteLive(MergeSnapshot snapshot, DataFile input, in RecordInfo record, ReadOnlySpan<byte> key,
+        ReadOnlySpan<byte> value)
+    {
+        if (_moved.GetAlternateLookup<ReadOnlySpan<byte>>().ContainsKey(key))
+        {
+            return;
+        }
+        KeyDirEntry entry;
+        DataFile holder;
+        bool holdsValue;
+        lock (engine.Gate)
+        {
+            if (!engine.KeyDir.TryGet(key, out entry))
+            {
+                return;
+            }
+            holdsValue = record.Type == RecordType.Put && entry.FileId == input.Id && entry.ValueOffset == record.ValueOffset;
+            if (!holdsValue && !(record.Type == RecordType.Touch && entry.Seq == record.Seq))
+            {
+                return;
+            }
+            holder = engine.FileById(entry.FileId);
+        }
+
+        var owned = key.ToArray();
+        if (ExpiryClock.HasExpired(entry.ExpiresAt, snapshot.Now))
+        {
+            if (snapshot.OutsideMinSeq < entry.Seq)
+            {
+                Write(RecordType.Tombstone, entry.Seq, 0, 0, key, []);
+            }
+            _moved[owned] = new Moved(entry.FileId, entry.ValueOffset, 0, 0, 0, Expired: true);
+            return;
+        }
+
+        var flags = record.Flags;
+        if (!holdsValue)
+        {
+            var put = Bitcask.ReadPut(holder, key.Length, entry, out var info);
+            value = DataRecord.ValueOf(put, info);
+            flags = info.Flags;
+        }
+        var offset = Write(RecordType.Put, entry.Seq, entry.ExpiresAt, flags, key, value);
+        _moved[owned] = new Moved(entry.FileId, entry.ValueOffset, _output!.Id, offset + RecordHeaderSize + key.Length,
+            DataRecord.SizeOf(key.Length, value.Length), Expired: false);
+    }
+
+    /// <summary>Appends a record to the current output, starting a new merge.N file when it is full.</summary>
+    private long Write(RecordType type, long seq, long expiresAt, uint flags, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        var size = DataRecord.SizeOf(key.Length, value.Length);
+        if (_output is null || (_output.HasRecords && _output.Length + size > engine.Options.MaxFileBytes))
+        {
+            // A full output is only read from now on; its handle goes back to the budget.
+            _output?.Unpin();
+            int id;
+            lock (engine.Gate)
+            {
+                id = engine.AllocateFileId();
+            }
+            _output = DataFile.Create(engine.DirectoryPath, MergeOutputFileName(id), id, engine.Handles);
+            _outputs.Add(_output);
+        }
+        var buffer = ArrayPool<byte>.Shared.Rent(size);
+        try
+        {
+            DataRecord.Encode(buffer, type, seq, expiresAt, flags, key, value);
+            var offset = _output.Length;
+            _output.Append(buffer.AsSpan(0, size));
+            _output.NoteSeq(seq);
+            if (_outputs.Count == 1 && offset == FileHeaderSize)
+            {
+                Reached(MergePhase.WritingOutputs);
+            }
+            return offset;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Points the keydir at the copies, for every key whose value did not move while the merge ran (a touch
+    /// meanwhile changes only its expiry, which stays the keydir's). Caller holds the lock.</summary>
+    private void UpdateKeyDir()
+    {
+        foreach (var (key, moved) in _moved)
+        {
+            ref var entry = ref engine.KeyDir.Find(key);
+            if (Unsafe.IsNullRef(ref entry) || entry.FileId != moved.FromFile || entry.ValueOffset != moved.FromValueOffset)
+            {
+                continue;
+            }
+            // The value may have come from a file this merge leaves alone (a folded touch): that copy is dead now.
+            engine.Forget(key.Length, entry);
+            if (moved.Expired)
+            {
+                engine.KeyDir.Remove(key, out _);
+                continue;
+            }
+            entry.FileId = moved.ToFile;
+            entry.ValueOffset = moved.ToValueOffset;
+            engine.FileById(moved.ToFile).LiveBytes += moved.RecordSize;
+        }
+    }
+
+    private static int[] IdsOf(List<DataFile> files)
+    {
+        var ids = new int[files.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = files[i].Id;
+        }
+        return ids;
+    }
+
+    private void Reached(MergePhase phase) => engine.MergePhaseReached?.Invoke(phase);
+}

@@ -1,0 +1,263 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Nemcache.Storage.Cache;
+using Nemcache.Storage.Persistence;
+using static Nemcache.Storage.Bitcask.BitcaskFormat;
+
+namespace Nemcache.Storage.Bitcask;
+
+/// <summary>A delayed flush_all: the sequence number of its marker and the unix second it takes effect.</summary>
+internal readonly record struct PendingFlush(long Seq, long At);
+
+/// <summary>What an engine recovered at startup.</summary>
+public sealed record BitcaskRecovery(int Keys, long ValueBytes, int Files, int FilesFromHints, int RecordsSkipped,
+    int TornTailsCut, TimeSpan Elapsed);
+
+/// <summary>
+/// Rebuilds the engine's state from a data directory: finishes or forgets an interrupted merge, reads each data file
+/// through its hint (or scans it), resolves every key by its highest sequence number, and applies flush markers,
+/// touches and expiry. File order and wall clock never decide which record wins.
+/// </summary>
+internal sealed class Recovery
+{
+    private readonly string _directory;
+    private readonly ILogger _logger;
+    private readonly FileHandleBudget _handles;
+    private readonly KeyDir _touches = new();
+    private long _maxSeq;
+    private long _lastFlushSeq;
+    private PendingFlush _pending;
+    private int _currentFile;
+    private int _newestFile;
+
+    private Recovery(string directory, ILogger logger, FileHandleBudget handles)
+    {
+        _directory = directory;
+        _logger = logger;
+        _handles = handles;
+    }
+
+    public KeyDir KeyDir { get; } = new();
+    public SortedDictionary<int, DataFile> Files { get; } = new();
+    public long NextSeq => _maxSeq + 1;
+    public long LastFlushSeq { get; private set; }
+    public PendingFlush? Pending { get; private set; }
+    /// <summary>A delayed flush whose deadline passed while the process was down: the engine writes a real marker.</summary>
+    public bool FlushDue { get; private set; }
+    public BitcaskRecovery Summary { get; private set; } = new(0, 0, 0, 0, 0, 0, TimeSpan.Zero);
+    /// <summary>Immutable files read by scanning, whose hint the engine writes once it runs.</summary>
+    public List<DataFile> FilesWithoutHint { get; } = [];
+
+    public static Recovery Run(string directory, long now, ILogger logger, FileHandleBudget handles)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var recovery = new Recovery(directory, logger, handles);
+        try
+        {
+            recovery.Load(now, started);
+        }
+        catch
+        {
+            foreach (var file in recovery.Files.Values)
+            {
+                file.Dispose();
+            }
+            throw;
+        }
+        return recovery;
+    }
+
+    private void Load(long now, long started)
+    {
+        MergeCommit.Resolve(_directory, _logger);
+        OpenDataFiles();
+        int fromHints = 0, skipped = 0, torn = 0;
+        var empty = new List<DataFile>();
+        foreach (var file in Files.Values)
+        {
+            _currentFile = file.Id;
+            if (!file.HasRecords)
+            {
+                empty.Add(file);
+                continue;
+            }
+            if (HintFile.TryLoad(file, Apply))
+            {
+                fromHints++;
+                continue;
+            }
+            var scan = file.Scan(Apply);
+            skipped += scan.Skipped;
+            if (scan.TornTail && file.Id == _newestFile)
+            {
+                _logger.LogWarning("{File}: cut a torn record at the end ({Bytes} bytes from offset {Offset})",
+                    file.Path, file.Length - scan.ValidLength, scan.ValidLength);
+                file.Truncate(scan.ValidLength);
+                torn++;
+            }
+            else if (scan.TornTail)
+            {
+                // Only the newest file can be cut short by a crash (rotation fsyncs the old one before moving on), so
+                // this is damage: skip it, and leave the bytes for whoever investigates.
+                _logger.LogWarning("{File}: damaged last record at offset {Offset} skipped", file.Path, scan.ValidLength);
+                skipped++;
+            }
+            if (scan.UnreadableFrom is { } from)
+            {
+                _logger.LogWarning("{File}: damaged record header at offset {Offset}; the rest of the file is skipped", file.Path, from);
+            }
+            if (scan.Skipped > 0)
+            {
+                _logger.LogWarning("{File}: skipped {Count} records with a bad CRC", file.Path, scan.Skipped);
+            }
+            FilesWithoutHint.Add(file);
+        }
+        foreach (var file in empty)
+        {
+            // A file with no record is what a crash right after a restart (or rotation) leaves: nothing to keep.
+            Files.Remove(file.Id);
+            file.Delete();
+        }
+        Resolve(now);
+        long bytes = 0;
+        foreach (var (key, entry) in KeyDir)
+        {
+            Files[entry.FileId].LiveBytes += entry.RecordSize(key.Length);
+            bytes += entry.ValueSize;
+        }
+        Summary = new BitcaskRecovery(KeyDir.Count, bytes, Files.Count, fromHints, skipped, torn,
+            Stopwatch.GetElapsedTime(started));
+    }
+
+    private void OpenDataFiles()
+    {
+        var ids = new List<int>();
+        foreach (var path in Directory.EnumerateFiles(_directory, DataPrefix + "*"))
+        {
+            var name = Path.GetFileName(path);
+            if (TryParseDataId(name, out var id))
+            {
+                ids.Add(id);
+            }
+            else if (name.EndsWith(HintSuffix, StringComparison.Ordinal) &&
+                     TryParseDataId(name[..^HintSuffix.Length], out var hinted) &&
+                     !File.Exists(Path.Combine(_directory, DataFileName(hinted))))
+            {
+                File.Delete(path);
+            }
+        }
+        ids.Sort();
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var path = Path.Combine(_directory, DataFileName(ids[i]));
+            var file = DataFile.Open(path, ids[i], _handles, out var problem);
+            if (problem is null)
+            {
+                Files.Add(ids[i], file);
+                _newestFile = ids[i];
+                continue;
+            }
+            var length = file.Length;
+            file.Dispose();
+            if (i == ids.Count - 1 && length < FileHeaderSize)
+            {
+                // The process died while creating its newest file, before the header was complete.
+                _logger.LogWarning("{File}: removed an unfinished data file ({Bytes} bytes)", path, length);
+                File.Delete(path);
+                continue;
+            }
+            throw new PersistenceException(
+                $"{_directory} is not a Nemcache Bitcask data directory: {DataFileName(ids[i])} is not a data file ({problem}).");
+        }
+    }
+
+    public static bool TryParseDataId(string fileName, out int id)
+    {
+        id = 0;
+        return fileName.StartsWith(DataPrefix, StringComparison.Ordinal) &&
+               int.TryParse(fileName.AsSpan(DataPrefix.Length), System.Globalization.NumberStyles.None, null, out id) &&
+               id > 0;
+    }
+
+    private void Apply(in RecordInfo record, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        if (record.Seq > _maxSeq)
+        {
+            _maxSeq = record.Seq;
+        }
+        switch (record.Type)
+        {
+            case RecordType.Put:
+            {
+                ref var entry = ref KeyDir.GetOrAdd(key, out var exists);
+                if (!exists || record.Seq > entry.Seq)
+                {
+                    entry = new KeyDirEntry
+                    {
+                        FileId = _currentFile, ValueOffset = record.ValueOffset, ValueSize = record.ValueSize,
+                        Seq = record.Seq, ExpiresAt = record.ExpiresAt,
+                    };
+                }
+                break;
+            }
+            case RecordType.Tombstone:
+            {
+                ref var entry = ref KeyDir.GetOrAdd(key, out var exists);
+                if (!exists || record.Seq > entry.Seq)
+                {
+                    entry = new KeyDirEntry { Seq = record.Seq, ValueSize = KeyDirEntry.Deleted };
+                }
+                break;
+            }
+            case RecordType.Touch:
+            {
+                // Kept apart until every put is known: a touch may be read before the put it refers to.
+                ref var touch = ref _touches.GetOrAdd(key, out var exists);
+                if (!exists || record.Seq > touch.Seq)
+                {
+                    touch = new KeyDirEntry { Seq = record.Seq, ExpiresAt = record.ExpiresAt };
+                }
+                break;
+            }
+            case RecordType.Flush when record.Seq > _lastFlushSeq:
+                _lastFlushSeq = record.Seq;
+                break;
+            case RecordType.DelayedFlush when record.Seq > _pending.Seq:
+                _pending = new PendingFlush(record.Seq, record.ExpiresAt);
+                break;
+        }
+    }
+
+    private void Resolve(long now)
+    {
+        LastFlushSeq = _lastFlushSeq;
+        var killBelow = _lastFlushSeq;
+        if (_pending.Seq > _lastFlushSeq)
+        {
+            if (_pending.At <= now)
+            {
+                // No immediate marker follows the delayed one, so the cache never carried it out: every record was
+                // written before its deadline and is dead.
+                killBelow = _maxSeq + 1;
+                FlushDue = true;
+            }
+            else
+            {
+                Pending = _pending;
+            }
+        }
+
+        KeyDir.RemoveWhere((_, entry) => entry.IsDeleted || entry.Seq < killBelow);
+        foreach (var (key, touch) in _touches)
+        {
+            ref var entry = ref KeyDir.Find(key);
+            if (!Unsafe.IsNullRef(ref entry) && touch.Seq > entry.Seq)
+            {
+                entry.Seq = touch.Seq;
+                entry.ExpiresAt = touch.ExpiresAt;
+            }
+        }
+        KeyDir.RemoveWhere((_, entry) => ExpiryClock.HasExpired(entry.ExpiresAt, now));
+    }
+}
