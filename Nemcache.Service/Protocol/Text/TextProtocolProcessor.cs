@@ -4,23 +4,12 @@ using static Nemcache.Service.Protocol.Text.TextReplies;
 
 namespace Nemcache.Service.Protocol.Text;
 
-/// <summary>What a call to <see cref="TextProtocolProcessor.Process"/> did, for the connection loop.</summary>
-[Flags]
-internal enum ProcessOutcome
-{
-    None = 0,
-    /// <summary>At least one command changed the cache: persistence must commit before the replies are flushed.</summary>
-    Mutated = 1,
-    /// <summary>The connection must close after the replies so far (quit, or an over-long line).</summary>
-    Close = 2,
-}
-
 /// <summary>
 /// memcached's text protocol for one connection: frames command lines and data blocks out of the input, runs each
 /// command against the cache and writes its reply into the output, with memcached 1.6's replies for every error.
 /// Stateful only across a rejected data block that is still arriving (the bytes to swallow).
 /// </summary>
-internal sealed class TextProtocolProcessor(ServerContext context)
+internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolProcessor
 {
     /// <summary>memcached reads into a 16 KiB buffer and closes a connection whose line does not fit.</summary>
     public const int MaxCommandLine = 16 * 1024;
