@@ -1,4 +1,5 @@
 using System.Buffers;
+using Nemcache.Service.Protocol.Meta;
 using Nemcache.Storage.Cache;
 using static Nemcache.Service.Protocol.Text.TextReplies;
 
@@ -20,6 +21,7 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
     private readonly MemCache _cache = context.Cache;
     private long _swallowRemaining;
     private byte[] _lineCopy = [];
+    private MetaCommandProcessor? _meta;
 
     private enum Status { Done, NeedMoreData, Close }
 
@@ -116,6 +118,16 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         if (command.SequenceEqual("version"u8)) return Version(output);
         if (command.SequenceEqual("verbosity"u8)) return Verbosity(ref tokens, arguments, output);
         if (command.SequenceEqual("quit"u8)) return Status.Close;
+        if (MetaCommandProcessor.IsMetaCommand(command))
+        {
+            _meta ??= new MetaCommandProcessor(context);
+            if (!_meta.TryExecute(command, ref tokens, arguments, ref rest, output, ref mutated, out var swallow))
+            {
+                return Status.NeedMoreData;
+            }
+            _swallowRemaining = swallow;
+            return Status.Done;
+        }
         if (command.SequenceEqual("shutdown"u8))
         {
             output.Write("ERROR: shutdown not enabled\r\n"u8);
