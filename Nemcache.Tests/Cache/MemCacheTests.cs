@@ -7,7 +7,7 @@ using Nemcache.Tests.Support;
 namespace Nemcache.Tests.Cache;
 
 [TestFixture]
-public sealed class MemCacheTests
+public sealed partial class MemCacheTests
 {
     private ManualClock _clock = null!;
     private MemCache _cache = null!;
