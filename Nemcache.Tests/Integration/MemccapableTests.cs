@@ -20,6 +20,16 @@ public sealed class MemccapableTests
         Assert.That(exitCode, Is.EqualTo(0), output);
     }
 
+    [Test]
+    public async Task Binary_protocol_passes_every_memccapable_test()
+    {
+        await using var server = await ServerProcess.StartAsync();
+        var (exitCode, output) = await RunMemccapableAsync(server.Port, "-b");
+        Assert.That(output, Does.Contain("All tests passed"), output);
+        Assert.That(output, Does.Not.Contain("[FAIL]"), output);
+        Assert.That(exitCode, Is.EqualTo(0), output);
+    }
+
     public static async Task<(int ExitCode, string Output)> RunMemccapableAsync(int port, string mode)
     {
         var start = new ProcessStartInfo("memccapable", ["-h", "127.0.0.1", "-p", port.ToString(), mode])

@@ -28,6 +28,9 @@ public sealed class TextClient : IDisposable
 
     public async Task SendAsync(byte[] bytes) => await _stream.WriteAsync(bytes);
 
+    /// <summary>Half-closes the connection: the server sees the end of the input, as after a truncated request.</summary>
+    public void EndSending() => _client.Client.Shutdown(SocketShutdown.Send);
+
     /// <summary>Reads exactly <paramref name="count"/> bytes; fails with what did arrive if they do not.</summary>
     public async Task<byte[]> ReadExactlyAsync(int count)
     {
