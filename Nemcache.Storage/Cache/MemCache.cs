@@ -154,63 +154,16 @@ public sealed class MemCache
     /// delete. With a non-zero <paramref name="casUnique"/> (binary and meta protocols) the item is deleted only if its
     /// CAS still matches.
     /// </summary>
-    public DeleteResult Delete(ReadOnlySpan<byte> key, ulong casUnique = 0)
-    {
-        ValidateKey(key);
-        var now = Now();
-        var shard = ShardFor(key);
-        lock (shard.Gate)
-        {
-            var entry = FindLive(shard, key, now);
-            if (entry is null)
-            {
-                shard.Counters.DeleteMisses++;
-                return DeleteResult.NotFound;
-            }
-            if (casUnique != 0 && entry.Cas != casUnique)
-            {
-                return DeleteResult.Exists;
-            }
-            shard.Counters.DeleteHits++;
-            RemoveLocked(shard, entry);
-            Publish(CacheChange.Deleted(entry.Key));
-            return DeleteResult.Deleted;
-        }
-    }
+    public DeleteResult Delete(ReadOnlySpan<byte> key, ulong casUnique = 0) =>
+        RemoveOrInvalidate(key, casUnique, invalidate: false, exptime: null);
 
     /// <summary>
     /// Meta delete's I: instead of removing the item, marks it stale and gives it a new CAS, so that readers are told to
     /// recache it while they may still use it; <paramref name="exptime"/>, when given, limits how long it stays. The
     /// stale mark and the CAS live only in memory (see docs/architecture.md): only a new expiry is published.
     /// </summary>
-    public DeleteResult Invalidate(ReadOnlySpan<byte> key, ulong casUnique, long? exptime)
-    {
-        ValidateKey(key);
-        var now = Now();
-        var shard = ShardFor(key);
-        lock (shard.Gate)
-        {
-            var entry = FindLive(shard, key, now);
-            if (entry is null)
-            {
-                shard.Counters.DeleteMisses++;
-                return DeleteResult.NotFound;
-            }
-            if (casUnique != 0 && entry.Cas != casUnique)
-            {
-                return DeleteResult.Exists;
-            }
-            shard.Counters.DeleteHits++;
-            entry.Stale = true;
-            entry.WinTokenSent = false;
-            entry.Cas = NextCas();
-            if (exptime is { } newExptime)
-            {
-                TouchLocked(shard, entry, newExptime, now);
-            }
-            return DeleteResult.Deleted;
-        }
-    }
+    public DeleteResult Invalidate(ReadOnlySpan<byte> key, ulong casUnique, long? exptime) =>
+        RemoveOrInvalidate(key, casUnique, invalidate: true, exptime);
 
     /// <summary>touch: gives a live item a new expiry.</summary>
     public bool Touch(ReadOnlySpan<byte> key, long exptime)
@@ -520,6 +473,41 @@ public sealed class MemCache
 
         EvictWhileOverLimit();
         return true;
+    }
+
+    private DeleteResult RemoveOrInvalidate(ReadOnlySpan<byte> key, ulong casUnique, bool invalidate, long? exptime)
+    {
+        ValidateKey(key);
+        var now = Now();
+        var shard = ShardFor(key);
+        lock (shard.Gate)
+        {
+            var entry = FindLive(shard, key, now);
+            if (entry is null)
+            {
+                shard.Counters.DeleteMisses++;
+                return DeleteResult.NotFound;
+            }
+            if (casUnique != 0 && entry.Cas != casUnique)
+            {
+                return DeleteResult.Exists;
+            }
+            shard.Counters.DeleteHits++;
+            if (!invalidate)
+            {
+                RemoveLocked(shard, entry);
+                Publish(CacheChange.Deleted(entry.Key));
+                return DeleteResult.Deleted;
+            }
+            entry.Stale = true;
+            entry.WinTokenSent = false;
+            entry.Cas = NextCas();
+            if (exptime is { } newExptime)
+            {
+                TouchLocked(shard, entry, newExptime, now);
+            }
+            return DeleteResult.Deleted;
+        }
     }
 
     private bool Read(ReadOnlySpan<byte> key, long? touchExptime, out CacheItem item) =>

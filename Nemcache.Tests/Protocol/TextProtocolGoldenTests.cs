@@ -68,7 +68,7 @@ public sealed class TextProtocolGoldenTests
             "STORED\r\nVALUE g18 0 1\r\nx\r\nEND\r\nCLIENT_ERROR invalid exptime argument\r\nEND\r\nERROR\r\n");
         yield return Case("LF-only data block is a bad chunk", "set g19 0 0 1\nx\nget g19\n", "CLIENT_ERROR bad data chunk\r\nERROR\r\n");
         yield return Case("control bytes in keys", "set \x10\x10\x01k 0 0 1\r\nx\r\nget \x10\x10\x01k\r\n", "STORED\r\nVALUE \x10\x10\x01k 0 1\r\nx\r\nEND\r\n");
-        yield return Case("NUL ends the line", "set nul\x00b 0 0 1\r\nx\r\nget nul\x00b\r\n", "ERROR\r\nERROR\r\nEND\r\n");
+        yield return Case("NUL ends the line", "set nul\0b 0 0 1\r\nx\r\nget nul\0b\r\n", "ERROR\r\nERROR\r\nEND\r\n");
         yield return Case("tab is part of a key", "set k\tk 0 0 1\r\nx\r\nget k\tk\r\n", "STORED\r\nVALUE k\tk 0 1\r\nx\r\nEND\r\n");
         yield return Case("bad chunk under noreply", "set g20 0 0 1 noreply\r\nxyz\r\n", "ERROR\r\n");
         yield return Case("stats subcommands", "stats items\r\nstats reset\r\nstats detail\r\nstats foo\r\n",
@@ -86,8 +86,7 @@ public sealed class TextProtocolGoldenTests
     public async Task Replies_as_memcached_does(string request, string expected)
     {
         using var client = await _server.ConnectAsync();
-        await client.ExpectAsync(request, expected);
-        Assert.That(await client.IsSilentAsync(TimeSpan.FromMilliseconds(100)), Is.True, "no reply beyond the expected one");
+        await client.ExpectOnlyAsync(request, expected);
     }
 
     [Test]

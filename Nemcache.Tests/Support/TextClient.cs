@@ -66,6 +66,13 @@ public sealed class TextClient : IDisposable
         await ExpectReplyAsync(expected);
     }
 
+    /// <summary>As <see cref="ExpectAsync"/>, and nothing more arrives shortly after: the golden exchanges' check.</summary>
+    public async Task ExpectOnlyAsync(string request, string expected)
+    {
+        await ExpectAsync(request, expected);
+        Assert.That(await IsSilentAsync(TimeSpan.FromMilliseconds(100)), Is.True, "no reply beyond the expected one");
+    }
+
     public async Task ExpectReplyAsync(string expected)
     {
         var reply = await ReadExactlyAsync(Encoding.Latin1.GetByteCount(expected));

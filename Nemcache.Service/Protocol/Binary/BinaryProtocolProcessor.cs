@@ -30,15 +30,9 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
         var outcome = ProcessOutcome.None;
         while (true)
         {
-            if (_swallowRemaining > 0)
+            if (!InputSkipping.SkipPending(ref _swallowRemaining, ref input))
             {
-                var skip = Math.Min(_swallowRemaining, input.Length);
-                input = input.Slice(skip);
-                _swallowRemaining -= skip;
-                if (_swallowRemaining > 0)
-                {
-                    return outcome;
-                }
+                return outcome;
             }
             if (input.IsEmpty)
             {

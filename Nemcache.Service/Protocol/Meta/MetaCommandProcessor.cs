@@ -393,28 +393,22 @@ internal sealed class MetaCommandProcessor(ServerContext context)
                         output.Write(" b"u8);
                     }
                     break;
+                case (byte)'h':
+                    output.Write(metadata.FetchedBefore ? "h1"u8 : "h0"u8);
+                    break;
                 case (byte)'c':
                     output.Write("c"u8);
                     ReplyWriter.WriteNumber(output, item.Cas);
                     break;
-                case (byte)'f':
-                    output.Write("f"u8);
-                    ReplyWriter.WriteNumber(output, (ulong)item.Flags);
-                    break;
-                case (byte)'h':
-                    output.Write(metadata.FetchedBefore ? "h1"u8 : "h0"u8);
-                    break;
-                case (byte)'l':
-                    output.Write("l"u8);
-                    ReplyWriter.WriteNumber(output, metadata.IdleSeconds);
-                    break;
-                case (byte)'s':
-                    output.Write("s"u8);
-                    ReplyWriter.WriteNumber(output, (ulong)item.Value.Length);
-                    break;
-                case (byte)'t':
-                    output.Write("t"u8);
-                    ReplyWriter.WriteNumber(output, RemainingTtl(item));
+                default:
+                    output.Write([letter]);
+                    ReplyWriter.WriteNumber(output, letter switch
+                    {
+                        (byte)'f' => item.Flags,
+                        (byte)'l' => metadata.IdleSeconds,
+                        (byte)'s' => item.Value.Length,
+                        _ => RemainingTtl(item),
+                    });
                     break;
             }
         }

@@ -34,15 +34,9 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         var outcome = ProcessOutcome.None;
         while (true)
         {
-            if (_swallowRemaining > 0)
+            if (!InputSkipping.SkipPending(ref _swallowRemaining, ref input))
             {
-                var skip = Math.Min(_swallowRemaining, input.Length);
-                input = input.Slice(skip);
-                _swallowRemaining -= skip;
-                if (_swallowRemaining > 0)
-                {
-                    return outcome;
-                }
+                return outcome;
             }
 
             var lineEnd = input.PositionOf((byte)'\n');
