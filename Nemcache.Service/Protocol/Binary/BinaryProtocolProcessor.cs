@@ -171,7 +171,7 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
             case Stat:
                 Stats(header, key, output);
                 break;
-            default:
+            case Noop:
                 Reply(output, header, BinaryStatus.Success);
                 break;
         }
