@@ -20,8 +20,16 @@ internal interface IProtocolProcessor
     /// The processor for a new connection, chosen by its first byte as memcached does: 0x80 (the binary request magic)
     /// starts a binary connection, anything else a text one (which also carries the meta commands).
     /// </summary>
-    static IProtocolProcessor ForFirstBytes(in ReadOnlySequence<byte> input, ServerContext context) =>
-        !input.IsEmpty && input.FirstSpan[0] == BinaryHeader.RequestMagic
+    static IProtocolProcessor ForFirstBytes(in ReadOnlySequence<byte> input, ServerContext context)
+    {
+        // Copied rather than read from FirstSpan: a sliced sequence may start with an empty segment.
+        Span<byte> first = stackalloc byte[1];
+        if (!input.IsEmpty)
+        {
+            input.Slice(0, 1).CopyTo(first);
+        }
+        return !input.IsEmpty && first[0] == BinaryHeader.RequestMagic
             ? new BinaryProtocolProcessor(context)
             : new TextProtocolProcessor(context);
+    }
 }

@@ -34,20 +34,17 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
             {
                 return outcome;
             }
-            if (input.IsEmpty)
-            {
-                return outcome;
-            }
-            if (input.FirstSpan[0] != BinaryHeader.RequestMagic)
-            {
-                return outcome | ProcessOutcome.Close;
-            }
+            // As in memcached, nothing is judged before a whole header has arrived.
             if (input.Length < BinaryHeader.Size)
             {
                 return outcome;
             }
 
             var header = BinaryHeader.Read(input);
+            if (header.Magic != BinaryHeader.RequestMagic)
+            {
+                return outcome | ProcessOutcome.Close;
+            }
             if (!IsWellFormed(header))
             {
                 WriteError(output, header, BinaryStatus.InvalidArguments);
