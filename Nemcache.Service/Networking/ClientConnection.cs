@@ -2,7 +2,6 @@ using System.IO.Pipelines;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Nemcache.Service.Protocol;
-using Nemcache.Service.Protocol.Text;
 using Nemcache.Storage.Persistence;
 
 namespace Nemcache.Service.Networking;
@@ -23,7 +22,7 @@ internal sealed class ClientConnection(Socket socket, ServerContext context, ILo
         var stream = new NetworkStream(socket, ownsSocket: true);
         var reader = PipeReader.Create(stream, ReaderOptions);
         var writer = PipeWriter.Create(stream, WriterOptions);
-        var processor = new TextProtocolProcessor(context);
+        IProtocolProcessor? processor = null;
         var persistence = context.Persistence;
         var statistics = context.Statistics;
         var sendReplies = true;
@@ -38,6 +37,7 @@ internal sealed class ClientConnection(Socket socket, ServerContext context, ILo
                     break;
                 }
                 var buffer = read.Buffer;
+                processor ??= IProtocolProcessor.ForFirstBytes(buffer, context);
                 var received = buffer.Length;
                 var outcome = processor.Process(ref buffer, writer);
                 statistics.AddBytesRead(received - buffer.Length);

@@ -68,9 +68,17 @@ public sealed class MemCache
     /// change it afterwards. <paramref name="exptime"/> is memcached's (relative, absolute or negative); append and
     /// prepend keep the item's flags and expiry.
     /// </summary>
-    public StoreResult Store(StoreMode mode, ReadOnlySpan<byte> key, uint flags, long exptime, byte[] value, ulong casUnique = 0)
+    public StoreResult Store(StoreMode mode, ReadOnlySpan<byte> key, uint flags, long exptime, byte[] value, ulong casUnique = 0) =>
+        Store(mode, key, value, new StoreOptions(flags, exptime) { CompareCas = casUnique }, out _);
+
+    /// <summary>
+    /// A store with the binary and meta protocols' options. <paramref name="stored"/> is the item as stored (its CAS is
+    /// what those protocols answer with), or default when nothing was stored.
+    /// </summary>
+    public StoreResult Store(StoreMode mode, ReadOnlySpan<byte> key, byte[] value, in StoreOptions options, out CacheItem stored)
     {
         ValidateKey(key);
+        stored = default;
         if (value.Length > Options.MaxItemSize)
         {
             return StoreResult.TooLarge;
@@ -82,38 +90,46 @@ public sealed class MemCache
         {
             var entry = FindLive(shard, key, now);
             shard.Counters.Sets++;
+            var vivifies = entry is null && options.VivifyExptime is not null && mode is StoreMode.Append or StoreMode.Prepend;
             switch (mode)
             {
                 case StoreMode.Add when entry is not null:
                     shard.MarkUsed(entry);
                     return StoreResult.NotStored;
-                case StoreMode.Replace or StoreMode.Append or StoreMode.Prepend when entry is null:
+                case StoreMode.Replace or StoreMode.Append or StoreMode.Prepend when entry is null && !vivifies:
                     return StoreResult.NotStored;
-                case StoreMode.Cas when entry is null:
-                    shard.Counters.CasMisses++;
-                    return StoreResult.NotFound;
-                case StoreMode.Cas when entry.Cas != casUnique:
-                    shard.Counters.CasBadValue++;
-                    return StoreResult.Exists;
-                case StoreMode.Cas:
-                    shard.Counters.CasHits++;
-                    break;
             }
 
-            var newValue = mode switch
+            var stale = false;
+            if (mode == StoreMode.Cas || options.CompareCas != 0)
             {
-                StoreMode.Append => Concat(entry!.Value, value),
-                StoreMode.Prepend => Concat(value, entry!.Value),
-                _ => value,
-            };
+                if (entry is null)
+                {
+                    shard.Counters.CasMisses++;
+                    return StoreResult.NotFound;
+                }
+                if (entry.Cas != options.CompareCas)
+                {
+                    // Meta set's invalidation: an older CAS may still store, but what it stores is marked stale.
+                    if (!options.Invalidate || options.CompareCas > entry.Cas)
+                    {
+                        shard.Counters.CasBadValue++;
+                        return StoreResult.Exists;
+                    }
+                    stale = true;
+                }
+                shard.Counters.CasHits++;
+            }
+
+            var appends = !vivifies && mode is StoreMode.Append or StoreMode.Prepend;
+            var newValue = !appends ? value : mode == StoreMode.Append ? Concat(entry!.Value, value) : Concat(value, entry!.Value);
             if (newValue.Length > Options.MaxItemSize)
             {
                 return StoreResult.TooLarge;
             }
 
-            var keepsAttributes = mode is StoreMode.Append or StoreMode.Prepend;
-            var newFlags = keepsAttributes ? entry!.Flags : flags;
-            var expiresAt = keepsAttributes ? entry!.ExpiresAt : ExpiryClock.ToAbsolute(exptime, now);
+            var newFlags = appends ? entry!.Flags : options.Flags;
+            var expiresAt = appends ? entry!.ExpiresAt : ExpiryClock.ToAbsolute(vivifies ? options.VivifyExptime!.Value : options.Exptime, now);
             if (ExpiryClock.HasExpired(expiresAt, now))
             {
                 // memcached stores an item nobody can ever see; dropping the old one instead is the same to every reader.
@@ -125,7 +141,9 @@ public sealed class MemCache
                 return StoreResult.Stored;
             }
 
-            PutLocked(shard, entry, key, newValue, newFlags, expiresAt);
+            var put = PutLocked(shard, entry, key, newValue, newFlags, expiresAt);
+            put.Stale = stale;
+            stored = put.ToItem();
         }
 
         EvictWhileOverLimit();
@@ -136,29 +154,16 @@ public sealed class MemCache
     /// delete. With a non-zero <paramref name="casUnique"/> (binary and meta protocols) the item is deleted only if its
     /// CAS still matches.
     /// </summary>
-    public DeleteResult Delete(ReadOnlySpan<byte> key, ulong casUnique = 0)
-    {
-        ValidateKey(key);
-        var now = Now();
-        var shard = ShardFor(key);
-        lock (shard.Gate)
-        {
-            var entry = FindLive(shard, key, now);
-            if (entry is null)
-            {
-                shard.Counters.DeleteMisses++;
-                return DeleteResult.NotFound;
-            }
-            if (casUnique != 0 && entry.Cas != casUnique)
-            {
-                return DeleteResult.Exists;
-            }
-            shard.Counters.DeleteHits++;
-            RemoveLocked(shard, entry);
-            Publish(CacheChange.Deleted(entry.Key));
-            return DeleteResult.Deleted;
-        }
-    }
+    public DeleteResult Delete(ReadOnlySpan<byte> key, ulong casUnique = 0) =>
+        RemoveOrInvalidate(key, casUnique, invalidate: false, exptime: null);
+
+    /// <summary>
+    /// Meta delete's I: instead of removing the item, marks it stale and gives it a new CAS, so that readers are told to
+    /// recache it while they may still use it; <paramref name="exptime"/>, when given, limits how long it stays. The
+    /// stale mark and the CAS live only in memory (see docs/architecture.md): only a new expiry is published.
+    /// </summary>
+    public DeleteResult Invalidate(ReadOnlySpan<byte> key, ulong casUnique, long? exptime) =>
+        RemoveOrInvalidate(key, casUnique, invalidate: true, exptime);
 
     /// <summary>touch: gives a live item a new expiry.</summary>
     public bool Touch(ReadOnlySpan<byte> key, long exptime)
@@ -187,35 +192,45 @@ public sealed class MemCache
     /// the item is created holding that number and <paramref name="exptime"/>.
     /// </summary>
     public ArithmeticResult Increment(ReadOnlySpan<byte> key, ulong delta, bool decrement, out CacheItem item,
-        ulong? createWith = null, long exptime = 0)
+        ulong? createWith = null, long exptime = 0) =>
+        Increment(key, new ArithmeticOptions(delta, decrement) { CreateWith = createWith, CreateExptime = exptime }, out item);
+
+    /// <summary>incr and decr with the binary and meta protocols' options: a CAS to match, and a new expiry.</summary>
+    public ArithmeticResult Increment(ReadOnlySpan<byte> key, in ArithmeticOptions options, out CacheItem item)
     {
         ValidateKey(key);
         var now = Now();
         var shard = ShardFor(key);
+        item = default;
         lock (shard.Gate)
         {
             var entry = FindLive(shard, key, now);
             if (entry is null)
             {
-                if (decrement) shard.Counters.DecrMisses++; else shard.Counters.IncrMisses++;
-                if (createWith is not { } initial)
+                if (options.Decrement) shard.Counters.DecrMisses++; else shard.Counters.IncrMisses++;
+                if (options.CreateWith is not { } initial)
                 {
-                    item = default;
                     return ArithmeticResult.NotFound;
                 }
-                var created = PutLocked(shard, null, key, FormatNumber(initial, minLength: 0), 0, ExpiryClock.ToAbsolute(exptime, now));
+                var created = PutLocked(shard, null, key, FormatNumber(initial, minLength: 0), 0,
+                    ExpiryClock.ToAbsolute(options.CreateExptime, now));
                 item = created.ToItem();
             }
             else
             {
+                if (options.CompareCas != 0 && entry.Cas != options.CompareCas)
+                {
+                    return ArithmeticResult.Exists;
+                }
                 if (!TryParseNumber(entry.Value, out var current))
                 {
-                    item = default;
                     return ArithmeticResult.NonNumeric;
                 }
-                if (decrement) shard.Counters.DecrHits++; else shard.Counters.IncrHits++;
-                var next = decrement ? (delta > current ? 0 : current - delta) : unchecked(current + delta);
-                var updated = PutLocked(shard, entry, key, FormatNumber(next, entry.Value.Length), entry.Flags, entry.ExpiresAt);
+                if (options.Decrement) shard.Counters.DecrHits++; else shard.Counters.IncrHits++;
+                var delta = options.Delta;
+                var next = options.Decrement ? (delta > current ? 0 : current - delta) : unchecked(current + delta);
+                var expiresAt = options.UpdateExptime is { } exptime ? ExpiryClock.ToAbsolute(exptime, now) : entry.ExpiresAt;
+                var updated = PutLocked(shard, entry, key, FormatNumber(next, entry.Value.Length), entry.Flags, expiresAt);
                 item = updated.ToItem();
             }
         }
@@ -399,7 +414,68 @@ public sealed class MemCache
         Interlocked.Exchange(ref _flushCommands, 0);
     }
 
-    private bool Read(ReadOnlySpan<byte> key, long? touchExptime, out CacheItem item)
+    /// <summary>
+    /// A read with the meta get's options (and meta debug's look-only one). A miss with
+    /// <see cref="ReadOptions.VivifyExptime"/> creates an empty item and counts as a hit that won the recache.
+    /// </summary>
+    public bool TryGet(ReadOnlySpan<byte> key, in ReadOptions options, out CacheItem item, out ItemMetadata metadata)
+    {
+        ValidateKey(key);
+        var now = Now();
+        var shard = ShardFor(key);
+        var counts = !options.Inspect;
+        lock (shard.Gate)
+        {
+            var entry = FindLive(shard, key, now);
+            if (entry is null)
+            {
+                if (counts) shard.Counters.GetMisses++;
+                if (counts && options.TouchExptime is not null) shard.Counters.TouchMisses++;
+                if (options.VivifyExptime is not { } vivifyExptime)
+                {
+                    item = default;
+                    metadata = default;
+                    return false;
+                }
+                entry = PutLocked(shard, null, key, [], 0, ExpiryClock.ToAbsolute(vivifyExptime, now));
+                entry.WinTokenSent = true;
+                item = entry.ToItem();
+                metadata = new ItemMetadata(FetchedBefore: false, IdleSeconds: 0, Stale: false, Won: true, WinTokenSentBefore: false);
+            }
+            else
+            {
+                var fetchedBefore = entry.Fetched;
+                var idleSeconds = (Environment.TickCount64 - entry.LastAccess) / 1000;
+                if (counts) shard.Counters.GetHits++;
+                if (options.TouchExptime is { } exptime)
+                {
+                    if (counts) shard.Counters.TouchHits++;
+                    TouchLocked(shard, entry, exptime, now);
+                }
+                else if (counts && !options.NoBump)
+                {
+                    shard.MarkUsed(entry);
+                }
+                if (counts && !options.NoBump)
+                {
+                    entry.Fetched = true;
+                }
+
+                var tokenSentBefore = entry.WinTokenSent;
+                var expiresSoon = options.RecacheBelowSeconds is { } below && entry.ExpiresAt != 0 && entry.ExpiresAt - now < below;
+                var won = counts && !tokenSentBefore && (entry.Stale || expiresSoon);
+                entry.WinTokenSent |= won;
+                item = entry.ToItem();
+                metadata = new ItemMetadata(fetchedBefore, idleSeconds, entry.Stale, won, tokenSentBefore);
+                return true;
+            }
+        }
+
+        EvictWhileOverLimit();
+        return true;
+    }
+
+    private DeleteResult RemoveOrInvalidate(ReadOnlySpan<byte> key, ulong casUnique, bool invalidate, long? exptime)
     {
         ValidateKey(key);
         var now = Now();
@@ -409,25 +485,33 @@ public sealed class MemCache
             var entry = FindLive(shard, key, now);
             if (entry is null)
             {
-                shard.Counters.GetMisses++;
-                if (touchExptime is not null) shard.Counters.TouchMisses++;
-                item = default;
-                return false;
+                shard.Counters.DeleteMisses++;
+                return DeleteResult.NotFound;
             }
-            shard.Counters.GetHits++;
-            if (touchExptime is { } exptime)
+            if (casUnique != 0 && entry.Cas != casUnique)
             {
-                shard.Counters.TouchHits++;
-                TouchLocked(shard, entry, exptime, now);
+                return DeleteResult.Exists;
             }
-            else
+            shard.Counters.DeleteHits++;
+            if (!invalidate)
             {
-                shard.MarkUsed(entry);
+                RemoveLocked(shard, entry);
+                Publish(CacheChange.Deleted(entry.Key));
+                return DeleteResult.Deleted;
             }
-            item = entry.ToItem();
-            return true;
+            entry.Stale = true;
+            entry.WinTokenSent = false;
+            entry.Cas = NextCas();
+            if (exptime is { } newExptime)
+            {
+                TouchLocked(shard, entry, newExptime, now);
+            }
+            return DeleteResult.Deleted;
         }
     }
+
+    private bool Read(ReadOnlySpan<byte> key, long? touchExptime, out CacheItem item) =>
+        TryGet(key, new ReadOptions { TouchExptime = touchExptime }, out item, out _);
 
     /// <summary>The live entry for a key, or null; an expired one found on the way is reclaimed.</summary>
     private CacheEntry? FindLive(CacheShard shard, ReadOnlySpan<byte> key, long now)
@@ -464,6 +548,9 @@ public sealed class MemCache
         entry.Flags = flags;
         entry.ExpiresAt = expiresAt;
         entry.Cas = NextCas();
+        entry.Stale = false;
+        entry.WinTokenSent = false;
+        entry.Fetched = false;
         var delta = entry.Footprint - before;
         shard.Counters.Bytes += delta;
         shard.Counters.TotalItems++;

@@ -16,7 +16,8 @@ public enum StoreResult : byte
     TooLarge,
 }
 
-public enum ArithmeticResult : byte { Updated, NotFound, NonNumeric }
+/// <summary>Exists: a CAS given with the update (binary and meta protocols) no longer matches.</summary>
+public enum ArithmeticResult : byte { Updated, NotFound, NonNumeric, Exists }
 
 /// <summary>Exists: a delete with a CAS that no longer matches (binary and meta protocols).</summary>
 public enum DeleteResult : byte { Deleted, NotFound, Exists }

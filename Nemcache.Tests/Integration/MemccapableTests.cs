@@ -11,10 +11,15 @@ namespace Nemcache.Tests.Integration;
 public sealed class MemccapableTests
 {
     [Test]
-    public async Task Ascii_protocol_passes_every_memccapable_test()
+    public Task Ascii_protocol_passes_every_memccapable_test() => AssertAllPassAsync("-a");
+
+    [Test]
+    public Task Binary_protocol_passes_every_memccapable_test() => AssertAllPassAsync("-b");
+
+    private static async Task AssertAllPassAsync(string mode)
     {
         await using var server = await ServerProcess.StartAsync();
-        var (exitCode, output) = await RunMemccapableAsync(server.Port, "-a");
+        var (exitCode, output) = await RunMemccapableAsync(server.Port, mode);
         Assert.That(output, Does.Contain("All tests passed"), output);
         Assert.That(output, Does.Not.Contain("[FAIL]"), output);
         Assert.That(exitCode, Is.EqualTo(0), output);

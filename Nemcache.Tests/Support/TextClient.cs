@@ -28,6 +28,9 @@ public sealed class TextClient : IDisposable
 
     public async Task SendAsync(byte[] bytes) => await _stream.WriteAsync(bytes);
 
+    /// <summary>Half-closes the connection: the server sees the end of the input, as after a truncated request.</summary>
+    public void EndSending() => _client.Client.Shutdown(SocketShutdown.Send);
+
     /// <summary>Reads exactly <paramref name="count"/> bytes; fails with what did arrive if they do not.</summary>
     public async Task<byte[]> ReadExactlyAsync(int count)
     {
@@ -61,6 +64,13 @@ public sealed class TextClient : IDisposable
     {
         await SendAsync(request);
         await ExpectReplyAsync(expected);
+    }
+
+    /// <summary>As <see cref="ExpectAsync"/>, and nothing more arrives shortly after: the golden exchanges' check.</summary>
+    public async Task ExpectOnlyAsync(string request, string expected)
+    {
+        await ExpectAsync(request, expected);
+        Assert.That(await IsSilentAsync(TimeSpan.FromMilliseconds(100)), Is.True, "no reply beyond the expected one");
     }
 
     public async Task ExpectReplyAsync(string expected)

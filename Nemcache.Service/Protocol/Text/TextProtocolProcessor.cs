@@ -1,26 +1,16 @@
 using System.Buffers;
+using Nemcache.Service.Protocol.Meta;
 using Nemcache.Storage.Cache;
 using static Nemcache.Service.Protocol.Text.TextReplies;
 
 namespace Nemcache.Service.Protocol.Text;
-
-/// <summary>What a call to <see cref="TextProtocolProcessor.Process"/> did, for the connection loop.</summary>
-[Flags]
-internal enum ProcessOutcome
-{
-    None = 0,
-    /// <summary>At least one command changed the cache: persistence must commit before the replies are flushed.</summary>
-    Mutated = 1,
-    /// <summary>The connection must close after the replies so far (quit, or an over-long line).</summary>
-    Close = 2,
-}
 
 /// <summary>
 /// memcached's text protocol for one connection: frames command lines and data blocks out of the input, runs each
 /// command against the cache and writes its reply into the output, with memcached 1.6's replies for every error.
 /// Stateful only across a rejected data block that is still arriving (the bytes to swallow).
 /// </summary>
-internal sealed class TextProtocolProcessor(ServerContext context)
+internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolProcessor
 {
     /// <summary>memcached reads into a 16 KiB buffer and closes a connection whose line does not fit.</summary>
     public const int MaxCommandLine = 16 * 1024;
@@ -31,6 +21,7 @@ internal sealed class TextProtocolProcessor(ServerContext context)
     private readonly MemCache _cache = context.Cache;
     private long _swallowRemaining;
     private byte[] _lineCopy = [];
+    private MetaCommandProcessor? _meta;
 
     private enum Status { Done, NeedMoreData, Close }
 
@@ -43,15 +34,9 @@ internal sealed class TextProtocolProcessor(ServerContext context)
         var outcome = ProcessOutcome.None;
         while (true)
         {
-            if (_swallowRemaining > 0)
+            if (!InputSkipping.SkipPending(ref _swallowRemaining, ref input))
             {
-                var skip = Math.Min(_swallowRemaining, input.Length);
-                input = input.Slice(skip);
-                _swallowRemaining -= skip;
-                if (_swallowRemaining > 0)
-                {
-                    return outcome;
-                }
+                return outcome;
             }
 
             var lineEnd = input.PositionOf((byte)'\n');
@@ -127,6 +112,16 @@ internal sealed class TextProtocolProcessor(ServerContext context)
         if (command.SequenceEqual("version"u8)) return Version(output);
         if (command.SequenceEqual("verbosity"u8)) return Verbosity(ref tokens, arguments, output);
         if (command.SequenceEqual("quit"u8)) return Status.Close;
+        if (MetaCommandProcessor.IsMetaCommand(command))
+        {
+            _meta ??= new MetaCommandProcessor(context);
+            if (!_meta.TryExecute(command, ref tokens, arguments, ref rest, output, ref mutated, out var swallow))
+            {
+                return Status.NeedMoreData;
+            }
+            _swallowRemaining = swallow;
+            return Status.Done;
+        }
         if (command.SequenceEqual("shutdown"u8))
         {
             output.Write("ERROR: shutdown not enabled\r\n"u8);
