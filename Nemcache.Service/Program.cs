@@ -53,6 +53,7 @@ builder.Services.AddSingleton(provider => new ServerContext(
 builder.Services.AddHostedService<PersistenceService>();
 builder.Services.AddHostedService<TcpServer>();
 builder.Services.AddHostedService<ExpiryReclaimer>();
+builder.Services.AddHostedService<CompactionSignal>();
 
 using var host = builder.Build();
 try

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Nemcache.Storage.Bitcask;
 
 /// <summary>The Bitcask engine's own settings; where files go and the sync mode come from PersistenceOptions.</summary>
@@ -22,26 +20,6 @@ public sealed record BitcaskOptions
     /// <summary>How many data-file handles the engine keeps open at most (beyond files in use at that moment).</summary>
     public int MaxOpenFiles { get; init; } = DefaultMaxOpenFiles;
 
-    /// <summary>Reads the NEMCACHE_BITCASK_* variables; a missing one keeps its default, a malformed one throws.</summary>
-    public static BitcaskOptions FromEnvironment(Func<string, string?> variable)
-    {
-        var options = new BitcaskOptions();
-        if (variable("NEMCACHE_BITCASK_MAX_FILE_BYTES") is { } max)
-        {
-            options = options with { MaxFileBytes = Parse(max, "NEMCACHE_BITCASK_MAX_FILE_BYTES", long.Parse) };
-        }
-        if (variable("NEMCACHE_BITCASK_MERGE_FRAGMENTATION") is { } fragmentation)
-        {
-            options = options with { MergeFragmentation = Parse(fragmentation, "NEMCACHE_BITCASK_MERGE_FRAGMENTATION", double.Parse) };
-        }
-        if (variable("NEMCACHE_BITCASK_MERGE_MIN_DEAD_BYTES") is { } minDead)
-        {
-            options = options with { MergeMinDeadBytes = Parse(minDead, "NEMCACHE_BITCASK_MERGE_MIN_DEAD_BYTES", long.Parse) };
-        }
-        options.Validate();
-        return options;
-    }
-
     /// <summary>Throws ArgumentException naming the setting that is out of range.</summary>
     public void Validate()
     {
@@ -60,22 +38,6 @@ public sealed record BitcaskOptions
         if (MergeMinDeadBytes < 0)
         {
             throw new ArgumentException($"MergeMinDeadBytes must not be negative; it is {MergeMinDeadBytes}.");
-        }
-    }
-
-    private static T Parse<T>(string text, string name, Func<string, IFormatProvider, T> parse)
-    {
-        try
-        {
-            return parse(text.Trim(), CultureInfo.InvariantCulture);
-        }
-        catch (FormatException)
-        {
-            throw new ArgumentException($"{name} must be a number; it is \"{text}\".");
-        }
-        catch (OverflowException)
-        {
-            throw new ArgumentException($"{name} is out of range: \"{text}\".");
         }
     }
 }

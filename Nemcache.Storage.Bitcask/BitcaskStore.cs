@@ -46,6 +46,8 @@ public sealed class BitcaskStore : ICachePersistence
     /// <summary>The engine, once <see cref="Restore"/> has opened it; for the host's merge trigger.</summary>
     public Bitcask Engine => _engine ?? throw new InvalidOperationException("BitcaskStore.Restore has not run yet.");
 
+    public Task CompactAsync() => Engine.MergeAsync();
+
     public RestoreSummary Restore(MemCache cache)
     {
         var started = Stopwatch.GetTimestamp();
@@ -63,7 +65,7 @@ public sealed class BitcaskStore : ICachePersistence
             if (cache.RestoreItem(item.Key, item.Value, item.Flags, item.ExpiresAt))
             {
                 items++;
-                bytes += item.Value.Length;
+                bytes += item.Key.Length + item.Value.Length;
             }
         });
         if (engine.PendingFlushAt is { } flushAt)

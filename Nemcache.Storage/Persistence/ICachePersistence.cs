@@ -36,6 +36,13 @@ public interface ICachePersistence : ICacheObserver, IAsyncDisposable
     /// </summary>
     ValueTask CommitAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Reclaims the space dead records take, now, in the background, while the cache keeps serving: the stream log is
+    /// rewritten from the cache, Bitcask merges its immutable files. Both also do this on their own thresholds; this is
+    /// the operator's trigger (SIGUSR1). Completes when the work is done.
+    /// </summary>
+    Task CompactAsync();
+
     /// <summary>The plugin's own figures for `stats`, as name/value pairs.</summary>
     IEnumerable<KeyValuePair<string, string>> GetStats();
 }

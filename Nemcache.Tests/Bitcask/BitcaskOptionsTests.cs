@@ -3,44 +3,30 @@ using NUnit.Framework;
 
 namespace Nemcache.Tests.Bitcask;
 
+/// <summary>The engine's own range checks; the NEMCACHE_BITCASK_* variables are read and named by the Service.</summary>
 public class BitcaskOptionsTests
 {
     [Test]
-    public void Missing_variables_keep_the_documented_defaults()
+    public void Defaults_are_the_documented_ones_and_valid()
     {
-        var options = BitcaskOptions.FromEnvironment(_ => null);
-
-        Assert.Multiple(() =>
-        {
-            Assert.That(options.MaxFileBytes, Is.EqualTo(256L * 1024 * 1024));
-            Assert.That(options.MergeFragmentation, Is.EqualTo(0.5));
-            Assert.That(options.MergeMinDeadBytes, Is.EqualTo(64L * 1024 * 1024));
-        });
+        var options = new BitcaskOptions();
+        Assert.That((options.MaxFileBytes, options.MergeFragmentation, options.MergeMinDeadBytes),
+            Is.EqualTo((256L * 1024 * 1024, 0.5, 64L * 1024 * 1024)));
+        Assert.DoesNotThrow(options.Validate);
     }
 
-    [Test]
-    public void The_variables_set_the_options()
+    [TestCase(10L, 0.5, 0L, 2, "MaxFileBytes")]
+    [TestCase(4096L, 1.5, 0L, 2, "MergeFragmentation")]
+    [TestCase(4096L, double.NaN, 0L, 2, "MergeFragmentation")]
+    [TestCase(4096L, 0.5, -1L, 2, "MergeMinDeadBytes")]
+    [TestCase(4096L, 0.5, 0L, 1, "MaxOpenFiles")]
+    public void A_value_out_of_range_is_refused_naming_the_setting(long maxFileBytes, double fragmentation, long minDead, int maxOpen, string named)
     {
-        var environment = new Dictionary<string, string>
+        var options = new BitcaskOptions
         {
-            ["NEMCACHE_BITCASK_MAX_FILE_BYTES"] = "4096",
-            ["NEMCACHE_BITCASK_MERGE_FRAGMENTATION"] = "0.25",
-            ["NEMCACHE_BITCASK_MERGE_MIN_DEAD_BYTES"] = " 1000 ",
+            MaxFileBytes = maxFileBytes, MergeFragmentation = fragmentation, MergeMinDeadBytes = minDead, MaxOpenFiles = maxOpen,
         };
-
-        var options = BitcaskOptions.FromEnvironment(name => environment.GetValueOrDefault(name));
-
-        Assert.That(options, Is.EqualTo(new BitcaskOptions { MaxFileBytes = 4096, MergeFragmentation = 0.25, MergeMinDeadBytes = 1000 }));
-    }
-
-    [TestCase("NEMCACHE_BITCASK_MAX_FILE_BYTES", "lots", "NEMCACHE_BITCASK_MAX_FILE_BYTES")]
-    [TestCase("NEMCACHE_BITCASK_MAX_FILE_BYTES", "10", "MaxFileBytes")]
-    [TestCase("NEMCACHE_BITCASK_MERGE_FRAGMENTATION", "1.5", "MergeFragmentation")]
-    [TestCase("NEMCACHE_BITCASK_MERGE_MIN_DEAD_BYTES", "-1", "MergeMinDeadBytes")]
-    public void A_bad_value_is_refused_naming_the_setting(string name, string value, string named)
-    {
-        var refused = Assert.Throws<ArgumentException>(() => BitcaskOptions.FromEnvironment(n => n == name ? value : null));
-
+        var refused = Assert.Throws<ArgumentException>(options.Validate);
         Assert.That(refused!.Message, Does.Contain(named));
     }
 }

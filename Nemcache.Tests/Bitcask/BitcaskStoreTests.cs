@@ -243,7 +243,7 @@ public class BitcaskStoreTests : BitcaskTestBase
         {
             Assert.That(summary.Items, Is.EqualTo(2));
             Assert.That(lines, Has.One.Match(
-                @"^recovered 2 keys \(8 bytes\) from 1 files in \d+ ms, 1 from hint files, 0 records skipped$"));
+                @"^recovered 2 keys \(10 bytes\) from 1 files in \d+ ms, 1 from hint files, 0 records skipped$"));
         });
     }
 

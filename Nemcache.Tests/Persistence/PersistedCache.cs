@@ -44,7 +44,7 @@ public sealed class PersistedCache : IAsyncDisposable
     public PersistedCache Start()
     {
         Cache = new MemCache(_cacheOptions, Time);
-        Plugin = _factory.Create(Options);
+        Plugin = _factory.Create(Options, Time);
         LastRestore = Plugin.Restore(Cache);
         Cache.Subscribe(Plugin);
         _running = true;

@@ -337,7 +337,7 @@ public sealed class PersistenceContractTests(PersistenceFactory factory)
     {
         var notADirectory = Path.Combine(_cache.DataDirectory, "file");
         File.WriteAllText(notADirectory, "in the way");
-        var plugin = factory.Create(new PersistenceOptions { DataDirectory = notADirectory });
+        var plugin = factory.Create(new PersistenceOptions { DataDirectory = notADirectory }, TimeProvider.System);
 
         var error = Assert.Throws<PersistenceException>(() => plugin.Restore(new MemCache(new CacheOptions())));
 

@@ -180,8 +180,9 @@ public sealed class ServerProcess : IAsyncDisposable
 
     private const int SigKill = 9;
     private const int SigTerm = 15;
+    public const int SigUsr1 = 10;
 
-    private void SendSignal(int signal)
+    public void SendSignal(int signal)
     {
         if (kill(_process.Id, signal) != 0)
         {

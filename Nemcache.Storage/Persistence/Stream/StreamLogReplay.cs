@@ -15,6 +15,18 @@ internal sealed class StreamLogReplay
 
     public StreamLogReplay() => _byKeySpan = _items.GetAlternateLookup<ReadOnlySpan<byte>>();
 
+    /// <summary>Every key's surviving item, expired ones included (the loader decides against its own clock).</summary>
+    public IEnumerable<(byte[] Key, byte[] Value, uint Flags, long ExpiresAt)> Items
+    {
+        get
+        {
+            foreach (var (key, item) in _items)
+            {
+                yield return (key, item.Value, item.Flags, item.ExpiresAt);
+            }
+        }
+    }
+
     /// <summary>The deadline of a delayed flush_all that no later flush replaced, or null.</summary>
     public long? PendingFlushAt { get; private set; }
 

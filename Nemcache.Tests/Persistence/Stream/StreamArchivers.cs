@@ -12,7 +12,7 @@ internal sealed class StreamArchivers
     public StreamArchiverOptions Options { get; init; } = new();
     public StreamArchiver Last { get; private set; } = null!;
 
-    public PersistenceFactory Factory => new("stream", options => Last = new StreamArchiver(options, Options, Logger));
+    public PersistenceFactory Factory => new("stream", (options, _) => Last = new StreamArchiver(options, Options, Logger));
 
     public PersistedCache NewCache(SyncMode sync = SyncMode.Interval, string? dataDirectory = null) =>
         new(Factory, sync, dataDirectory: dataDirectory);
