@@ -269,15 +269,20 @@ public sealed class Bitcask : IDisposable
                 live[i++] = new LiveRecord(key, entry);
             }
         }
-        Array.Sort(live);
+        // The keydir usually enumerates in the order its hint or data files filled it, which is already file order.
+        if (!IsInFileOrder(live))
+        {
+            Array.Sort(live);
+        }
         var skipped = 0;
-        foreach (var (key, _) in live)
+        var window = new ReadWindow();
+        foreach (var (key, snapshot) in live)
         {
             try
             {
-                if (TryReadLive(key, out var entry, out var record, out var info))
+                if (TryReadThroughWindow(window, key, snapshot, out var item) || TryReadLiveItem(key, out item))
                 {
-                    load(new BitcaskItem(key, DataRecord.ValueOf(record, info).ToArray(), info.Flags, entry.ExpiresAt));
+                    load(item);
                 }
             }
             catch (PersistenceException ex)
@@ -291,6 +296,65 @@ public sealed class Bitcask : IDisposable
             }
         }
         return skipped;
+    }
+
+    /// <summary>
+    /// The fast path of <see cref="ForEachLive"/>: the record, read through the window, while the key still points where
+    /// the snapshot said. False when it moved (a merge, a write) or its file was closed: the caller takes the slow path.
+    /// </summary>
+    private bool TryReadThroughWindow(ReadWindow window, byte[] key, in KeyDirEntry snapshot, out BitcaskItem item)
+    {
+        item = default;
+        DataFile file;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            if (!_keyDir.TryGet(key, out var current) || current.FileId != snapshot.FileId
+                || current.ValueOffset != snapshot.ValueOffset || current.Seq != snapshot.Seq)
+            {
+                return false;
+            }
+            file = _files[snapshot.FileId];
+        }
+        ReadOnlySpan<byte> record;
+        try
+        {
+            record = window.Read(file, snapshot.RecordOffset(key.Length), snapshot.RecordSize(key.Length));
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+        var offset = snapshot.RecordOffset(key.Length);
+        if (DataRecord.Decode(record, offset, out var info) != DecodeStatus.Ok || info.Type != RecordType.Put)
+        {
+            throw new PersistenceException($"{file.Path}: the record at offset {offset} is damaged");
+        }
+        item = new BitcaskItem(key, DataRecord.ValueOf(record, info).ToArray(), info.Flags, snapshot.ExpiresAt);
+        return true;
+    }
+
+    private static bool IsInFileOrder(LiveRecord[] live)
+    {
+        for (var i = 1; i < live.Length; i++)
+        {
+            if (live[i - 1].CompareTo(live[i]) > 0)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private bool TryReadLiveItem(byte[] key, out BitcaskItem item)
+    {
+        if (TryReadLive(key, out var entry, out var record, out var info))
+        {
+            item = new BitcaskItem(key, DataRecord.ValueOf(record, info).ToArray(), info.Flags, entry.ExpiresAt);
+            return true;
+        }
+        item = default;
+        return false;
     }
 
     /// <summary>Every key the engine holds, including expired ones merge has not dropped yet; a snapshot.</summary>

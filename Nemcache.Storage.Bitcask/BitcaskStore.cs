@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
@@ -59,15 +60,8 @@ public sealed class BitcaskStore : ICachePersistence
             _logger.LogInformation("Imported {Items} items into the new Bitcask directory", imported);
         }
 
-        long items = 0, bytes = 0;
-        var damaged = engine.ForEachLive(item =>
-        {
-            if (cache.RestoreItem(item.Key, item.Value, item.Flags, item.ExpiresAt))
-            {
-                items++;
-                bytes += item.Key.Length + item.Value.Length;
-            }
-        });
+        cache.EnsureCapacity(engine.GetStatistics().Keys);
+        var (items, bytes, damaged) = LoadInParallel(engine, cache);
         if (engine.PendingFlushAt is { } flushAt)
         {
             cache.RestoreFlushDeadline(flushAt);
@@ -87,6 +81,53 @@ public sealed class BitcaskStore : ICachePersistence
             $"{recovery.Files} files, {recovery.FilesFromHints} from hint files, {skipped} records skipped, {recovery.TornTailsCut} torn tails cut");
         _lastRestore = new RestoreSummary(items, bytes, elapsed, details);
         return _lastRestore;
+    }
+
+    /// <summary>
+    /// Reads the live values (one thread, front to back through the files) while another thread stores them in the
+    /// cache, in the same order, so that restore takes about as long as the slower of the two rather than their sum.
+    /// </summary>
+    private static (long Items, long Bytes, int Damaged) LoadInParallel(Bitcask engine, MemCache cache)
+    {
+        const int BatchSize = 1024;
+        var batches = new BlockingCollection<List<BitcaskItem>>(boundedCapacity: 64);
+        long items = 0, bytes = 0;
+        var storing = Task.Run(() =>
+        {
+            foreach (var batch in batches.GetConsumingEnumerable())
+            {
+                foreach (var item in batch)
+                {
+                    if (cache.RestoreItem(item.Key, item.Value, item.Flags, item.ExpiresAt))
+                    {
+                        items++;
+                        bytes += item.Key.Length + item.Value.Length;
+                    }
+                }
+            }
+        });
+
+        int damaged;
+        var pending = new List<BitcaskItem>(BatchSize);
+        try
+        {
+            damaged = engine.ForEachLive(item =>
+            {
+                pending.Add(item);
+                if (pending.Count == BatchSize)
+                {
+                    batches.Add(pending);
+                    pending = new List<BitcaskItem>(BatchSize);
+                }
+            });
+            batches.Add(pending);
+        }
+        finally
+        {
+            batches.CompleteAdding();
+        }
+        storing.GetAwaiter().GetResult();
+        return (items, bytes, damaged);
     }
 
     /// <summary>

@@ -145,6 +145,30 @@ internal sealed class DataFile : IDisposable
         if (seq > MaxSeq) MaxSeq = seq;
     }
 
+    /// <summary>Fills <paramref name="destination"/> from <paramref name="offset"/> unless the file ends first; returns the bytes read.</summary>
+    public int ReadAtMost(Span<byte> destination, long offset)
+    {
+        var handle = _handles.Acquire(this);
+        try
+        {
+            var total = 0;
+            while (total < destination.Length)
+            {
+                var n = RandomAccess.Read(handle, destination[total..], offset + total);
+                if (n == 0)
+                {
+                    break;
+                }
+                total += n;
+            }
+            return total;
+        }
+        finally
+        {
+            _handles.Release(this);
+        }
+    }
+
     public void ReadExactly(Span<byte> destination, long offset)
     {
         var handle = _handles.Acquire(this);

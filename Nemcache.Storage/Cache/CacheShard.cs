@@ -26,6 +26,8 @@ internal sealed class CacheShard
     public bool TryGet(ReadOnlySpan<byte> key, [MaybeNullWhen(false)] out CacheEntry entry) =>
         _byKeySpan.TryGetValue(key, out entry);
 
+    public void EnsureCapacity(int capacity) => _entries.EnsureCapacity(capacity);
+
     public CacheEntry Add(byte[] key)
     {
         var entry = new CacheEntry(key) { LastAccess = Environment.TickCount64 };

@@ -281,10 +281,27 @@ public sealed class MemCache
         lock (shard.Gate)
         {
             shard.TryGet(key, out var entry);
-            PutLocked(shard, entry, key, value, flags, expiresAt, notify: false);
+            // The restore path hands over key arrays nobody changes; adopt them rather than copy a million keys.
+            PutLocked(shard, entry, key, value, flags, expiresAt, notify: false, ownedKey: key);
         }
         EvictWhileOverLimit();
         return true;
+    }
+
+    /// <summary>
+    /// Restore path: sizes the shards for about <paramref name="expectedItems"/> items before a restore loads them, so
+    /// that their tables do not rehash again and again as they grow.
+    /// </summary>
+    public void EnsureCapacity(long expectedItems)
+    {
+        var perShard = (int)Math.Min(int.MaxValue, expectedItems / ShardCount + 1);
+        foreach (var shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                shard.EnsureCapacity(perShard);
+            }
+        }
     }
 
     /// <summary>
@@ -532,12 +549,12 @@ public sealed class MemCache
     }
 
     private CacheEntry PutLocked(CacheShard shard, CacheEntry? entry, ReadOnlySpan<byte> key, byte[] value, uint flags,
-        long expiresAt, bool notify = true)
+        long expiresAt, bool notify = true, byte[]? ownedKey = null)
     {
         long before = 0;
         if (entry is null)
         {
-            entry = shard.Add(key.ToArray());
+            entry = shard.Add(ownedKey ?? key.ToArray());
         }
         else
         {

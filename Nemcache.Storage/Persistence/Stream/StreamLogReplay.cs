@@ -71,6 +71,7 @@ internal sealed class StreamLogReplay
             return new ReplayLoad(0, 0, FlushedWhileDown: true);
         }
 
+        cache.EnsureCapacity(_items.Count);
         long items = 0, bytes = 0;
         foreach (var (key, item) in _items)
         {
