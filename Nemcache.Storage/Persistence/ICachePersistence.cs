@@ -36,6 +36,13 @@ public interface ICachePersistence : ICacheObserver, IAsyncDisposable
     /// </summary>
     ValueTask CommitAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Why the plugin cannot make changes durable right now (a full disk, say), or null when it can. While it is set,
+    /// the host refuses mutations with SERVER_ERROR instead of making changes that no log would hold. A plugin that
+    /// does not track this keeps the default, and a failed <see cref="CommitAsync"/> closes the connection instead.
+    /// </summary>
+    string? Failure => null;
+
     /// <summary>The plugin's own figures for `stats`, as name/value pairs.</summary>
     IEnumerable<KeyValuePair<string, string>> GetStats();
 }

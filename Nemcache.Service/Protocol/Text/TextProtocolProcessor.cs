@@ -172,6 +172,11 @@ internal sealed class TextProtocolProcessor(ServerContext context)
             }
         }
 
+        if (touch && RefusedWhilePersistenceFails(output))
+        {
+            return Status.Done;
+        }
+
         while (tokens.TryNext(out var key))
         {
             CacheItem item;
@@ -264,6 +269,10 @@ internal sealed class TextProtocolProcessor(ServerContext context)
             Reply(output, BadDataChunk, noreply);
             return Status.Done;
         }
+        if (RefusedWhilePersistenceFails(output))
+        {
+            return Status.Done;
+        }
 
         var value = new byte[length];
         block.Slice(0, length).CopyTo(value);
@@ -312,6 +321,10 @@ internal sealed class TextProtocolProcessor(ServerContext context)
             return Status.Done;
         }
 
+        if (RefusedWhilePersistenceFails(output))
+        {
+            return Status.Done;
+        }
         var deleted = _cache.Delete(key) == DeleteResult.Deleted;
         mutated |= deleted;
         Reply(output, deleted ? Deleted : NotFound, noreply);
@@ -339,6 +352,10 @@ internal sealed class TextProtocolProcessor(ServerContext context)
             return Status.Done;
         }
 
+        if (RefusedWhilePersistenceFails(output))
+        {
+            return Status.Done;
+        }
         switch (_cache.Increment(key, delta, decrement, out var item))
         {
             case ArithmeticResult.Updated:
@@ -380,6 +397,10 @@ internal sealed class TextProtocolProcessor(ServerContext context)
             return Status.Done;
         }
 
+        if (RefusedWhilePersistenceFails(output))
+        {
+            return Status.Done;
+        }
         var touched = _cache.Touch(key, exptime);
         mutated |= touched;
         Reply(output, touched ? Touched : NotFound, noreply);
@@ -414,6 +435,10 @@ internal sealed class TextProtocolProcessor(ServerContext context)
             }
         }
 
+        if (RefusedWhilePersistenceFails(output))
+        {
+            return Status.Done;
+        }
         _cache.FlushAll(delay);
         mutated = true;
         Reply(output, Ok, noreply);
@@ -495,6 +520,21 @@ internal sealed class TextProtocolProcessor(ServerContext context)
         context.Verbosity = (int)level;
         Reply(output, Ok, noreply);
         return Status.Done;
+    }
+
+    /// <summary>
+    /// While persistence cannot write (a full disk), a mutation is refused before it changes the cache: a change that
+    /// no log holds would vanish at the next restart. The error is sent even under noreply, as memcached sends its
+    /// SERVER_ERRORs, so that a client learns its write was not made.
+    /// </summary>
+    private bool RefusedWhilePersistenceFails(IBufferWriter<byte> output)
+    {
+        if (context.Persistence?.Failure is null)
+        {
+            return false;
+        }
+        output.Write(PersistenceFailed);
+        return true;
     }
 
     private static void Reply(IBufferWriter<byte> output, ReadOnlySpan<byte> reply, bool noreply)
