@@ -5,8 +5,8 @@ Each input goes on its own connection, then the connection is half-closed and re
 (mid-command, sometimes with a reset). Inputs: malformed commands, huge and negative numbers, over-long keys and lines,
 partial data blocks, binary garbage, thousands of pipelined commands, and mutations (flips, insertions, deletions,
 splices, numbers swapped for extremes) of valid exchanges. flush_all is left out: it would rightly empty the
-bystander's keys too (TextProtocolGoldenTests covers its bad arguments). Meanwhile a bystander connection sets and reads its own
-keys and checks every reply, and the server's RSS is sampled.
+bystander's keys too (TextProtocolGoldenTests covers its bad arguments). Meanwhile a bystander connection sets and
+reads its own keys and checks every reply, and the server's RSS is sampled.
 
 Fails when the server dies, an input's connection neither answers nor closes within the timeout, a bystander reply
 is wrong, or the peak RSS passes --rss-limit-mb. An input that kills the server is written to fuzz-crash-SEED-N.bin.
