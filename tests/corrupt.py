@@ -18,7 +18,6 @@ lie in a range it named. For any other format the check is by history: every val
 Prints one summary line per mode; exits 1 on any failed trial.
 """
 
-import argparse
 import os
 import random
 import re
@@ -302,22 +301,13 @@ def torture_mode(mode, args, rng):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--modes", default="stream,bitcask")
+    parser = nemlib.arguments(__doc__, seed=2)
     parser.add_argument("--flips", type=int, default=40)
     parser.add_argument("--zero-fills", type=int, default=12)
-    parser.add_argument("--seed", type=int, default=2)
-    parser.add_argument("--no-build", action="store_true")
     args = parser.parse_args()
-    modes = nemlib.parse_modes(args.modes)
-    if not args.no_build:
-        nemlib.build()
     rng = random.Random(args.seed)
     failed = False
-    for mode in modes:
-        if not nemlib.mode_available(mode):
-            print(f"corrupt {mode}: skipped, not in this build")
-            continue
+    for mode in nemlib.available_modes(args, "corrupt"):
         trials = torture_mode(mode, args, rng)
         failed |= trials.failures > 0
         print(f"corrupt {mode}: {'FAIL' if trials.failures else 'ok'} corruptions-tried={trials.count} "

@@ -12,10 +12,8 @@ is one that no acknowledged or in-flight write made: torn, another key's, stale,
 Prints one summary line per mode and sync; exits 1 if any write was lost or wrong or the server failed to start.
 """
 
-import argparse
 import os
 import random
-import shutil
 import sys
 import threading
 import time
@@ -168,38 +166,23 @@ def torture(mode, sync, args, rng):
     finally:
         server.kill()
     totals["seconds"] = round(time.time() - started)
-    if not problems:
-        shutil.rmtree(data_dir, ignore_errors=True)
-        os.remove(data_dir + ".log")
-    else:
-        problems.append(f"data dir kept: {data_dir} (server log {data_dir}.log)")
+    nemlib.report(problems, data_dir)
     return totals, problems
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--modes", default="stream,bitcask")
+    parser = nemlib.arguments(__doc__, seed=6)
     parser.add_argument("--syncs", default="always,interval")
     parser.add_argument("--kills", type=int, default=50, help="kills per mode and sync")
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--keys", type=int, default=150, help="keys per writer")
     parser.add_argument("--budget", type=float, default=600, help="seconds per mode and sync at most")
-    parser.add_argument("--seed", type=int, default=6)
-    parser.add_argument("--no-build", action="store_true")
     args = parser.parse_args()
-    modes = nemlib.parse_modes(args.modes)
-    if not args.no_build:
-        nemlib.build()
     rng = random.Random(args.seed)
     failed = False
-    for mode in modes:
-        if not nemlib.mode_available(mode):
-            print(f"crash-torture {mode}: skipped, not in this build")
-            continue
+    for mode in nemlib.available_modes(args, "crash-torture"):
         for sync in args.syncs.split(","):
             totals, problems = torture(mode, sync, args, rng)
-            for problem in problems:
-                print("  " + problem)
             bad = totals["lost"] or totals["wrong"] or totals["anomalies"] or "start_failures" in totals \
                 or totals["kills"] < args.kills
             failed |= bool(bad)

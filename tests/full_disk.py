@@ -16,7 +16,6 @@ is then covered by StreamDurabilityTests, which simulate ENOSPC inside the write
     tests/full_disk.py [--modes stream,bitcask] [--syncs interval,always] [--size-mb 4]
 """
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -102,7 +101,8 @@ class Run:
         client.close()
         return problems
 
-    def verify(self):
+    def verify(self, moment, problems):
+        """Reads every acknowledged key back; adds a problem when one is missing or different."""
         client = self.server.connect()
         keys = list(self.acknowledged)
         found = {}
@@ -111,7 +111,8 @@ class Run:
         client.close()
         lost = sum(1 for key in keys if key not in found)
         wrong = sum(1 for key in keys if key in found and found[key] != self.acknowledged[key])
-        return lost, wrong
+        if lost or wrong:
+            problems.append(f"{moment}: {lost} lost, {wrong} wrong")
 
     def wait_for_writes(self, seconds=30):
         """True once a set is accepted again (the server repairs its log when space comes back)."""
@@ -154,9 +155,7 @@ def exercise(mount_point, mode, sync):
     try:
         run.fill()
         problems += run.expect_refusals()
-        lost, wrong = run.verify()
-        if lost or wrong:
-            problems.append(f"while full: {lost} lost, {wrong} wrong")
+        run.verify("while full", problems)
         os.remove(filler_path)
         if not run.wait_for_writes():
             problems.append("writes were still refused 30 s after space came back")
@@ -165,9 +164,7 @@ def exercise(mount_point, mode, sync):
         server.kill()
         server = nemlib.Server(data_link, mode, env)
         run.server = server
-        lost, wrong = run.verify()
-        if lost or wrong:
-            problems.append(f"after SIGKILL and a restart on the full disk: {lost} lost, {wrong} wrong")
+        run.verify("after SIGKILL and a restart on the full disk", problems)
         os.remove(filler_path)
         if not run.wait_for_writes():
             problems.append("writes were still refused 30 s after space came back (second time)")
@@ -175,9 +172,7 @@ def exercise(mount_point, mode, sync):
             problems.append("the clean stop did not exit 0")
         server = nemlib.Server(data_link, mode, env)
         run.server = server
-        lost, wrong = run.verify()
-        if lost or wrong:
-            problems.append(f"after a clean restart: {lost} lost, {wrong} wrong")
+        run.verify("after a clean restart", problems)
     except nemlib.StartFailed as failure:
         problems.append(str(failure))
     finally:
@@ -192,21 +187,13 @@ def exercise(mount_point, mode, sync):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--modes", default="stream,bitcask")
+    parser = nemlib.arguments(__doc__)
     parser.add_argument("--syncs", default="interval,always")
     parser.add_argument("--filesystems", default="tmpfs,ext4")
     parser.add_argument("--size-mb", type=int, default=4)
-    parser.add_argument("--no-build", action="store_true")
     args = parser.parse_args()
-    modes = nemlib.parse_modes(args.modes)
-    if not args.no_build:
-        nemlib.build()
     failed = False
-    for mode in modes:
-        if not nemlib.mode_available(mode):
-            print(f"full-disk {mode}: skipped, not in this build")
-            continue
+    for mode in nemlib.available_modes(args, "full-disk"):
         for kind in args.filesystems.split(","):
             for sync in args.syncs.split(","):
                 mount_point = tempfile.mkdtemp(prefix=f"nemcache-fulldisk-{kind}-")

@@ -14,10 +14,7 @@ is wrong, or the peak RSS passes --rss-limit-mb. An input that kills the server 
     tests/fuzz.py [--inputs 30000] [--seconds 300] [--seed 4] [--threads 4]
 """
 
-import argparse
-import os
 import random
-import shutil
 import socket
 import struct
 import sys
@@ -48,7 +45,7 @@ def random_key(rng):
 def random_input(rng):
     kind = rng.randrange(9)
     if kind == 0:
-        return os.urandom(rng.choice([1, 10, 100, 5000, 70000]))
+        return rng.randbytes(rng.choice([1, 10, 100, 5000, 70000]))
     if kind == 1:
         tokens = [rng.choice(VERBS)] + [rng.choice(EXTREMES + [random_key(rng)]) for _ in range(rng.randrange(7))]
         return b" ".join(tokens) + rng.choice([b"\r\n", b"\n", b"\r", b""])
@@ -143,7 +140,7 @@ class Bystander(threading.Thread):
         try:
             while not self.stop.is_set():
                 key = b"bystander%d" % rng.randrange(50)
-                value = os.urandom(rng.randrange(1, 2000)).replace(b"\r\n", b"..")
+                value = rng.randbytes(rng.randrange(1, 2000)).replace(b"\r\n", b"..")
                 flags = rng.getrandbits(32)
                 reply = client.store(b"set", key, flags, value)
                 found = client.get_many([key])
@@ -156,22 +153,10 @@ class Bystander(threading.Thread):
             client.close()
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--inputs", type=int, default=30000)
-    parser.add_argument("--seconds", type=float, default=300)
-    parser.add_argument("--seed", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--timeout", type=float, default=10)
-    parser.add_argument("--rss-limit-mb", type=int, default=512)
-    parser.add_argument("--mode", default="stream")
-    parser.add_argument("--no-build", action="store_true")
-    args = parser.parse_args()
-    nemlib.parse_modes(args.mode)
-    if not args.no_build:
-        nemlib.build()
+def fuzz_mode(mode, args):
+    """Runs the fuzz against a server in this persistence mode; prints its summary line and returns True if it failed."""
     data_dir = nemlib.new_data_dir("fuzz")
-    server = nemlib.Server(data_dir, args.mode, args=["-m", "64"])
+    server = nemlib.Server(data_dir, mode, args=["-m", "64"])
     bystander = Bystander(server.port)
     bystander.start()
     started = time.time()
@@ -221,22 +206,28 @@ def main():
         if client.call(b"version\r\n") != b"VERSION 1.6.18-nemcache":
             failures.append("a fresh connection got a wrong version reply")
         client.close()
-        rss, threads_now, fds = nemlib.proc_resources(server.pid)
         server.kill()
     if peak_rss[0] > args.rss_limit_mb * 1024:
         failures.append(f"peak RSS {peak_rss[0] // 1024} MB is over the limit of {args.rss_limit_mb} MB")
     failures += bystander.errors[:5]
-    for failure in failures:
-        print("  " + failure)
-    if not failures:
-        shutil.rmtree(data_dir, ignore_errors=True)
-        os.remove(data_dir + ".log")
-    else:
-        print(f"  server log: {data_dir}.log")
-    print(f"fuzz seed={args.seed}: {'FAIL' if failures else 'ok'} inputs-sent={sent[0]} "
+    nemlib.report(failures, data_dir)
+    print(f"fuzz {mode} seed={args.seed}: {'FAIL' if failures else 'ok'} inputs-sent={sent[0]} "
           f"bystander-checks={bystander.checks} bystander-errors={len(bystander.errors)} server-alive={alive} "
-          f"peak-rss-mb={peak_rss[0] // 1024} seconds={round(time.time() - started)}")
-    sys.exit(1 if failures else 0)
+          f"peak-rss-mb={peak_rss[0] // 1024} seconds={round(time.time() - started)}", flush=True)
+    return bool(failures)
+
+
+def main():
+    # The protocol is the same whatever the plugin; one mode is enough unless asked for more.
+    parser = nemlib.arguments(__doc__, seed=4, modes="stream")
+    parser.add_argument("--inputs", type=int, default=30000)
+    parser.add_argument("--seconds", type=float, default=300)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--timeout", type=float, default=10)
+    parser.add_argument("--rss-limit-mb", type=int, default=512)
+    args = parser.parse_args()
+    failed = [fuzz_mode(mode, args) for mode in nemlib.available_modes(args, "fuzz")]
+    sys.exit(1 if any(failed) else 0)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """What the reliability scripts in tests/ share: building the server, starting it in a persistence mode, a small
 memcached text-protocol client, and reading a process's resources from /proc. Python 3 standard library only."""
 
+import argparse
 import os
 import signal
 import socket
@@ -28,12 +29,30 @@ def build():
                     "-nologo"], check=True, stdout=subprocess.DEVNULL)
 
 
-def parse_modes(text):
-    modes = [m for m in text.split(",") if m]
+def arguments(doc, seed=None, modes="stream,bitcask"):
+    """The options every script takes (--seed for those that draw random numbers); the script adds its own."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--modes", default=modes, help=f"comma-separated, of: {', '.join(MODES)}")
+    if seed is not None:
+        parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--no-build", action="store_true", help="use the Release build as it is")
+    return parser
+
+
+def available_modes(args, script):
+    """Builds the server unless told not to, then yields each chosen mode this build has; the others are reported
+    as skipped (a plugin that is merged later)."""
+    modes = [m for m in args.modes.split(",") if m]
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         raise SystemExit(f"unknown mode(s) {unknown}; known: {', '.join(MODES)}")
-    return modes
+    if not args.no_build:
+        build()
+    for mode in modes:
+        if mode_available(mode):
+            yield mode
+        else:
+            print(f"{script} {mode}: skipped, not in this build", flush=True)
 
 
 def free_port():
@@ -104,6 +123,16 @@ class Server:
 
     def connect(self, timeout=10):
         return Client(self.port, timeout)
+
+
+def report(problems, data_dir):
+    """Prints a run's problems; keeps its data directory and server log when there are any, else removes them."""
+    for problem in problems:
+        print("  " + problem)
+    if problems:
+        print(f"  data dir kept: {data_dir} (server log {data_dir}.log)")
+    else:
+        subprocess.run(["rm", "-rf", data_dir, data_dir + ".log"])
 
 
 def mode_available(mode):

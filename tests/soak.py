@@ -12,11 +12,8 @@ open descriptors are sampled every second; connections past -c must be refused a
     tests/soak.py [--connections 1000] [--seconds 120] [--extra 50] [--seed 5]
 """
 
-import argparse
 import asyncio
-import os
 import random
-import shutil
 import statistics
 import sys
 import time
@@ -77,7 +74,7 @@ class Soak:
         key = b"soak%d" % rng.randrange(20000)
         op = rng.random()
         if op < 0.3:
-            value = os.urandom(rng.randrange(1, 1500)).replace(b"\n", b"_")
+            value = rng.randbytes(rng.randrange(1, 1500)).replace(b"\n", b"_")
             await self.expect(reader, writer, b"set %s 0 0 %d\r\n%s\r\n" % (key, len(value), value), {b"STORED"})
         elif op < 0.6:
             writer.write(b"get %s\r\n" % key)
@@ -145,20 +142,10 @@ async def soak(server, args, samples):
     return state, refusals
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--connections", type=int, default=1000)
-    parser.add_argument("--extra", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=120)
-    parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument("--mode", default="stream")
-    parser.add_argument("--no-build", action="store_true")
-    args = parser.parse_args()
-    nemlib.parse_modes(args.mode)
-    if not args.no_build:
-        nemlib.build()
+def soak_mode(mode, args):
+    """Runs the soak against a server in this persistence mode; prints its summary line and returns True if it failed."""
     data_dir = nemlib.new_data_dir("soak")
-    server = nemlib.Server(data_dir, args.mode, args=["-c", str(args.connections), "-m", "64"])
+    server = nemlib.Server(data_dir, mode, args=["-c", str(args.connections), "-m", "64"])
     baseline = nemlib.proc_resources(server.pid)
     samples = []
     state, refusals = asyncio.run(soak(server, args, samples))
@@ -182,18 +169,26 @@ def main():
         problems.append(f"descriptors: {baseline[2]} before, {after[2]} after every connection closed")
     curve = " ".join(str(s[0] // 1024) for s in samples[::max(1, len(samples) // 12)])
     print(f"  RSS MB over the soak: {curve}")
-    for problem in problems:
-        print("  " + problem)
-    if not problems:
-        shutil.rmtree(data_dir, ignore_errors=True)
-        os.remove(data_dir + ".log")
+    nemlib.report(problems, data_dir)
     peak = max(s[0] for s in samples)
-    print(f"soak connections={args.connections}: {'FAIL' if problems else 'ok'} seconds={args.seconds:g} "
-          f"operations={state.operations} reconnects={state.reconnects} (refused and retried {state.refused_reconnects}) refused-past-limit={refusals}/{args.extra} "
+    print(f"soak {mode} connections={args.connections}: {'FAIL' if problems else 'ok'} seconds={args.seconds:g} "
+          f"operations={state.operations} reconnects={state.reconnects} (refused and retried {state.refused_reconnects}) "
+          f"refused-past-limit={refusals}/{args.extra} "
           f"peak-rss-mb={peak // 1024} rss-mb first/last quarter={rss_first // 1024}/{rss_last // 1024} "
           f"threads first/last={threads_first}/{threads_last} "
-          f"fds before/peak/after={baseline[2]}/{max(s[2] for s in samples)}/{after[2]}")
-    sys.exit(1 if problems else 0)
+          f"fds before/peak/after={baseline[2]}/{max(s[2] for s in samples)}/{after[2]}", flush=True)
+    return bool(problems)
+
+
+def main():
+    # The connection handling is the same whatever the plugin; one mode is enough unless asked for more.
+    parser = nemlib.arguments(__doc__, seed=5, modes="stream")
+    parser.add_argument("--connections", type=int, default=1000)
+    parser.add_argument("--extra", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=120)
+    args = parser.parse_args()
+    failed = [soak_mode(mode, args) for mode in nemlib.available_modes(args, "soak")]
+    sys.exit(1 if any(failed) else 0)
 
 
 if __name__ == "__main__":
