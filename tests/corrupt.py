@@ -13,7 +13,7 @@ ranges the server's warnings name, replays the rest, and the server must serve e
 lie in a range it named. For any other format the check is by history: every value served is one the key really held
 (never torn, never another key's), and a corruption that loses no data (stray file, deleted hints) must lose no key.
 
-    tests/corrupt.py [--modes stream,bitcask] [--flips 40] [--zero-fills 12] [--seed 2]
+    tests/corrupt.py [--modes stream,bitcask] [--flips 150] [--zero-fills 40] [--seed 2]
 
 Prints one summary line per mode; exits 1 on any failed trial.
 """
@@ -302,8 +302,8 @@ def torture_mode(mode, args, rng):
 
 def main():
     parser = nemlib.arguments(__doc__, seed=2)
-    parser.add_argument("--flips", type=int, default=40)
-    parser.add_argument("--zero-fills", type=int, default=12)
+    parser.add_argument("--flips", type=int, default=150)
+    parser.add_argument("--zero-fills", type=int, default=40)
     args = parser.parse_args()
     rng = random.Random(args.seed)
     failed = False
