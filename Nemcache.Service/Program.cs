@@ -38,6 +38,9 @@ builder.Logging.AddSimpleConsole(options =>
 });
 builder.Logging.SetMinimumLevel(LogLevel.Information);
 builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+// The host logs a service that fails to start with its whole stack trace before rethrowing; the catch below reports it
+// in the promised single line. Its Critical entries (a background service stopping the host) still get through.
+builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
 builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(15));
 
 builder.Services.AddSingleton(settings);

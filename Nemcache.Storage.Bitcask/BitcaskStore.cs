@@ -44,6 +44,10 @@ public sealed class BitcaskStore : ICachePersistence
 
     public string Name => "bitcask";
 
+    /// <summary>Set by the first failed write and kept until a restart: the engine cannot tell which later records
+    /// the failure left out, so it refuses to promise anything more.</summary>
+    public string? Failure => Volatile.Read(ref _failure)?.Message;
+
     /// <summary>The engine, once <see cref="Restore"/> has opened it; for the host's merge trigger.</summary>
     public Bitcask Engine => _engine ?? throw new InvalidOperationException("BitcaskStore.Restore has not run yet.");
 

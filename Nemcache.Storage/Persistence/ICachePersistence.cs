@@ -43,6 +43,13 @@ public interface ICachePersistence : ICacheObserver, IAsyncDisposable
     /// </summary>
     Task CompactAsync();
 
+    /// <summary>
+    /// Why the plugin cannot make changes durable right now (a full disk, say), or null when it can. While it is set,
+    /// the host refuses mutations with SERVER_ERROR instead of making changes that no log would hold. (The batch whose
+    /// write failed first cannot be answered so: its <see cref="CommitAsync"/> throws and its connection is closed.)
+    /// </summary>
+    string? Failure { get; }
+
     /// <summary>The plugin's own figures for `stats`, as name/value pairs.</summary>
     IEnumerable<KeyValuePair<string, string>> GetStats();
 }

@@ -10,31 +10,15 @@ namespace Nemcache.Tests.Integration;
 [TestFixture]
 public sealed class RestartTests
 {
-    /// <summary>Every persistence mode and sync mode, as the environment that selects them.</summary>
-    public static IEnumerable<TestCaseData> Modes()
-    {
-        foreach (var (plugin, useBitcask) in new[] { ("stream", "0") })
-        {
-            foreach (var sync in new[] { "interval", "always" })
-            {
-                yield return new TestCaseData(new Dictionary<string, string>
-                {
-                    ["NEMCACHE_USE_BITCASK"] = useBitcask,
-                    ["NEMCACHE_SYNC"] = sync,
-                }).SetArgDisplayNames($"{plugin}-{sync}");
-            }
-        }
-    }
-
-    [TestCaseSource(nameof(Modes))]
+    [TestCaseSource(typeof(ServerModes), nameof(ServerModes.PluginsAndSyncs))]
     public async Task Sigterm_restart_keeps_every_write(Dictionary<string, string> environment) =>
         await WriteStopAndVerify(environment, kill: false);
 
-    [TestCaseSource(nameof(Modes))]
+    [TestCaseSource(typeof(ServerModes), nameof(ServerModes.PluginsAndSyncs))]
     public async Task Sigkill_right_after_the_last_reply_keeps_every_replied_write(Dictionary<string, string> environment) =>
         await WriteStopAndVerify(environment, kill: true);
 
-    [TestCaseSource(nameof(Modes))]
+    [TestCaseSource(typeof(ServerModes), nameof(ServerModes.PluginsAndSyncs))]
     public async Task Delayed_flush_keeps_its_meaning_across_a_restart(Dictionary<string, string> environment)
     {
         var directory = ServerProcess.NewDataDirectory();

@@ -95,6 +95,24 @@ public sealed class TextClient : IDisposable
         return Encoding.Latin1.GetString(line.ToArray(), 0, line.Count - 2);
     }
 
+    /// <summary>Sends a multi-key get and returns what it found: key → (flags, value).</summary>
+    public async Task<Dictionary<string, (uint Flags, string Value)>> GetManyAsync(IEnumerable<string> keys)
+    {
+        await SendAsync($"get {string.Join(' ', keys)}\r\n");
+        var found = new Dictionary<string, (uint, string)>();
+        while (await ReadLineAsync() is var line && line != "END")
+        {
+            var parts = line.Split(' ');
+            if (parts is not ["VALUE", var key, var flags, var length])
+            {
+                throw new AssertionException($"unexpected line in a get reply: '{line}'");
+            }
+            var data = await ReadExactlyAsync(int.Parse(length) + 2);
+            found[key] = (uint.Parse(flags), Encoding.Latin1.GetString(data, 0, data.Length - 2));
+        }
+        return found;
+    }
+
     /// <summary>True when the server closes the connection within the timeout (after any bytes it still sends).</summary>
     public async Task<bool> IsClosedByServerAsync(TimeSpan within)
     {

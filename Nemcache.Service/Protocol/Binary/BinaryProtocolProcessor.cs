@@ -115,6 +115,10 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
         };
     }
 
+    private static bool IsMutation(byte opcode) => opcode is Set or SetQ or Add or AddQ or Replace or ReplaceQ or Append
+        or AppendQ or Prepend or PrependQ or Delete or DeleteQ or Increment or IncrementQ or Decrement or DecrementQ
+        or Flush or FlushQ or Touch or Gat or GatQ or GatK or GatKQ;
+
     private static bool IsKnown(byte opcode) => opcode <= GatQ || opcode is GatK or GatKQ;
 
     /// <summary>Returns whether the connection must close after this packet (quit).</summary>
@@ -125,6 +129,13 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
         var extras = head[..header.ExtrasLength];
         var key = head[header.ExtrasLength..];
         var quiet = IsQuiet(header.Opcode);
+
+        if (IsMutation(header.Opcode) && context.Persistence?.Failure is not null)
+        {
+            // As in the text protocol: no change the log cannot hold (docs/reliability.md, full disk).
+            Reply(output, header, BinaryStatus.InternalError);
+            return false;
+        }
 
         switch (header.Opcode)
         {

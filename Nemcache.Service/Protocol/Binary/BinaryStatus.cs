@@ -11,6 +11,8 @@ internal enum BinaryStatus : ushort
     ItemNotStored = 0x05,
     NonNumeric = 0x06,
     UnknownCommand = 0x81,
+    /// <summary>Sent for a mutation while persistence cannot write (a full disk): nothing was changed.</summary>
+    InternalError = 0x84,
 }
 
 internal static class BinaryStatusMessages
@@ -25,6 +27,7 @@ internal static class BinaryStatusMessages
         BinaryStatus.ItemNotStored => "Not stored."u8,
         BinaryStatus.NonNumeric => "Non-numeric server-side value for incr or decr"u8,
         BinaryStatus.UnknownCommand => "Unknown command"u8,
+        BinaryStatus.InternalError => "Persistence failed"u8,
         _ => [],
     };
 }

@@ -56,6 +56,10 @@ internal sealed class MetaCommandProcessor(ServerContext context)
                 return true;
             case (byte)'s':
                 return Set(keyToken, ref tokens, ref rest, output, ref mutated, out swallow);
+            case (byte)'d' or (byte)'a' when context.Persistence?.Failure is not null:
+                // As in the text protocol: no change the log cannot hold (docs/reliability.md, full disk).
+                output.Write(TextReplies.PersistenceFailed);
+                return true;
             case (byte)'d':
                 Delete(keyToken, tokens, output, ref mutated);
                 return true;
@@ -133,6 +137,12 @@ internal sealed class MetaCommandProcessor(ServerContext context)
             || length is < 0 or > int.MaxValue - 2)
         {
             output.Write(TextReplies.BadCommandLine);
+            return true;
+        }
+        if (context.Persistence?.Failure is not null)
+        {
+            output.Write(TextReplies.PersistenceFailed);
+            swallow = length + 2;
             return true;
         }
         var flagTokens = tokens;

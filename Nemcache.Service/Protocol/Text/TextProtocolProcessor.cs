@@ -167,6 +167,11 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             }
         }
 
+        if (touch && RefusedWhilePersistenceFails(output))
+        {
+            return Status.Done;
+        }
+
         while (tokens.TryNext(out var key))
         {
             CacheItem item;
@@ -259,6 +264,10 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             Reply(output, BadDataChunk, noreply);
             return Status.Done;
         }
+        if (RefusedWhilePersistenceFails(output))
+        {
+            return Status.Done;
+        }
 
         var value = new byte[length];
         block.Slice(0, length).CopyTo(value);
@@ -307,6 +316,10 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             return Status.Done;
         }
 
+        if (RefusedWhilePersistenceFails(output))
+        {
+            return Status.Done;
+        }
         var deleted = _cache.Delete(key) == DeleteResult.Deleted;
         mutated |= deleted;
         Reply(output, deleted ? Deleted : NotFound, noreply);
@@ -334,6 +347,10 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             return Status.Done;
         }
 
+        if (RefusedWhilePersistenceFails(output))
+        {
+            return Status.Done;
+        }
         switch (_cache.Increment(key, delta, decrement, out var item))
         {
             case ArithmeticResult.Updated:
@@ -375,6 +392,10 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             return Status.Done;
         }
 
+        if (RefusedWhilePersistenceFails(output))
+        {
+            return Status.Done;
+        }
         var touched = _cache.Touch(key, exptime);
         mutated |= touched;
         Reply(output, touched ? Touched : NotFound, noreply);
@@ -409,6 +430,10 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             }
         }
 
+        if (RefusedWhilePersistenceFails(output))
+        {
+            return Status.Done;
+        }
         _cache.FlushAll(delay);
         mutated = true;
         Reply(output, Ok, noreply);
@@ -490,6 +515,21 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         context.Verbosity = (int)level;
         Reply(output, Ok, noreply);
         return Status.Done;
+    }
+
+    /// <summary>
+    /// While persistence cannot write (a full disk), a mutation is refused before it changes the cache: a change that
+    /// no log holds would vanish at the next restart. The error is sent even under noreply, as memcached sends its
+    /// SERVER_ERRORs, so that a client learns its write was not made.
+    /// </summary>
+    private bool RefusedWhilePersistenceFails(IBufferWriter<byte> output)
+    {
+        if (context.Persistence?.Failure is null)
+        {
+            return false;
+        }
+        output.Write(PersistenceFailed);
+        return true;
     }
 
     private static void Reply(IBufferWriter<byte> output, ReadOnlySpan<byte> reply, bool noreply)

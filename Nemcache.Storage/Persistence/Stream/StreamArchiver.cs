@@ -59,6 +59,8 @@ public sealed class StreamArchiver : ICachePersistence
 
     public string Name => "stream";
 
+    public string? Failure => Volatile.Read(ref _failure)?.Message;
+
     /// <summary>Called at each phase of a compaction; tests copy the data directory there to see what a crash at that
     /// point would leave.</summary>
     internal Action<CompactionPhase>? CompactionPhaseReached { get; set; }
