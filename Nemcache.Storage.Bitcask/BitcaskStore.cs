@@ -26,6 +26,9 @@ public sealed class BitcaskStore : ICachePersistence
     private readonly IBitcaskImporter? _importer;
     private Bitcask? _engine;
     private Exception? _failure;
+    private MemCache? _cache;
+    private int _repairing;
+    private volatile bool _disposed;
     private long _failedWrites;
     private RestoreSummary? _lastRestore;
 
@@ -42,10 +45,11 @@ public sealed class BitcaskStore : ICachePersistence
         _importer = importer;
     }
 
+    private static readonly TimeSpan RepairRetryInterval = TimeSpan.FromSeconds(1);
+
     public string Name => "bitcask";
 
-    /// <summary>Set by the first failed write and kept until a restart: the engine cannot tell which later records
-    /// the failure left out, so it refuses to promise anything more.</summary>
+    /// <summary>Set by a failed write and kept until the files have been repaired from the cache.</summary>
     public string? Failure => Volatile.Read(ref _failure)?.Message;
 
     /// <summary>The engine, once <see cref="Restore"/> has opened it; for the host's merge trigger.</summary>
@@ -55,6 +59,7 @@ public sealed class BitcaskStore : ICachePersistence
 
     public RestoreSummary Restore(MemCache cache)
     {
+        _cache = cache;
         var started = Stopwatch.GetTimestamp();
         var engine = Bitcask.Open(_persistence, _options, _logger, _time);
         _engine = engine;
@@ -188,9 +193,67 @@ public sealed class BitcaskStore : ICachePersistence
             Interlocked.Increment(ref _failedWrites);
             if (Interlocked.CompareExchange(ref _failure, ex, null) is null)
             {
-                _logger.LogError(ex, "Bitcask write failed; every commit fails from now on until a restart");
+                _logger.LogError(ex, "Bitcask write failed; mutations are refused until the files are repaired from the cache");
+                StartRepairing();
             }
         }
+    }
+
+    /// <summary>
+    /// After a failed write the files no longer hold everything the cache does, and no one can tell which records are
+    /// missing. The host refuses mutations meanwhile (see <see cref="Failure"/>), so the cache stands still; once there
+    /// is room again, every live item is written anew (newer sequence numbers than anything on disk), keys the cache no
+    /// longer holds get tombstones, and the failure is cleared. Tried every second until it succeeds.
+    /// </summary>
+    private void StartRepairing()
+    {
+        if (Interlocked.Exchange(ref _repairing, 1) == 0)
+        {
+            _ = Task.Run(RepairUntilDoneAsync);
+        }
+    }
+
+    private async Task RepairUntilDoneAsync()
+    {
+        while (!_disposed && Volatile.Read(ref _failure) is not null)
+        {
+            await Task.Delay(RepairRetryInterval);
+            try
+            {
+                await RepairAsync();
+            }
+            catch (Exception ex) when (ex is IOException or PersistenceException or ObjectDisposedException)
+            {
+                _logger.LogWarning("Bitcask repair not possible yet: {Message}", ex.Message);
+            }
+        }
+        Volatile.Write(ref _repairing, 0);
+    }
+
+    private async Task RepairAsync()
+    {
+        var engine = Engine;
+        var cache = _cache ?? throw new InvalidOperationException("BitcaskStore.Restore has not run yet.");
+        var held = new HashSet<byte[]>(ByteKeyComparer.Instance);
+        cache.VisitItemsInOrder(item =>
+        {
+            engine.Put(item.Key, item.Value, item.Flags, item.ExpiresAt);
+            held.Add(item.Key);
+        });
+        foreach (var key in engine.Keys())
+        {
+            if (!held.Contains(key))
+            {
+                engine.Delete(key);
+            }
+        }
+        if (cache.PendingFlushAt is { } flushAt)
+        {
+            engine.ScheduleFlush(flushAt);
+        }
+        await engine.SyncAsync();
+        Interlocked.Exchange(ref _failure, null);
+        _logger.LogWarning("Bitcask repaired after a write failure: {Items} live items written anew", held.Count);
     }
 
     public ValueTask CommitAsync(CancellationToken cancellationToken = default)
@@ -233,6 +296,7 @@ public sealed class BitcaskStore : ICachePersistence
 
     public ValueTask DisposeAsync()
     {
+        _disposed = true;
         _engine?.Dispose();
         return ValueTask.CompletedTask;
     }

@@ -360,6 +360,29 @@ public sealed class MemCache
     }
 
     /// <summary>
+    /// Calls <paramref name="visit"/> for every live item while holding that item's shard lock, so that what the visit
+    /// writes elsewhere is ordered with the item's own changes, as a notification would be. For a persistence plugin
+    /// rewriting its files from the cache; the visit must be short and must not call back into the cache.
+    /// </summary>
+    public void VisitItemsInOrder(Action<CacheItem> visit)
+    {
+        foreach (var shard in _shards)
+        {
+            var now = Now();
+            lock (shard.Gate)
+            {
+                foreach (var entry in shard.Entries)
+                {
+                    if (!ExpiryClock.HasExpired(entry.ExpiresAt, now))
+                    {
+                        visit(entry.ToItem());
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// Removes every expired item and publishes an expiry eviction for each, so that expired memory is reclaimed even
     /// when nobody asks for those keys again. Returns how many were removed.
     /// </summary>

@@ -72,9 +72,10 @@ public sealed class DiskFullTests
 
     /// <summary>A real full filesystem: tmpfs with size=, which needs root; elsewhere the test is ignored and the
     /// processor test above, with StreamDurabilityTests' simulated ENOSPC, covers the path.</summary>
-    [Test]
+    [TestCase("0", TestName = "A_full_tmpfs_gets_server_error_keeps_what_was_stored_and_recovers_when_space_comes_back(stream)")]
+    [TestCase("1", TestName = "A_full_tmpfs_gets_server_error_keeps_what_was_stored_and_recovers_when_space_comes_back(bitcask)")]
     [Platform(Exclude = "Win")]
-    public async Task A_full_tmpfs_gets_server_error_keeps_what_was_stored_and_recovers_when_space_comes_back()
+    public async Task A_full_tmpfs_gets_server_error_keeps_what_was_stored_and_recovers_when_space_comes_back(string useBitcask)
     {
         var mountPoint = ServerProcess.NewDataDirectory();
         Directory.CreateDirectory(mountPoint);
@@ -87,7 +88,8 @@ public sealed class DiskFullTests
         {
             var filler = Path.Combine(mountPoint, "filler");
             await File.WriteAllBytesAsync(filler, new byte[600 * 1024]);
-            await using var server = await ServerProcess.StartAsync(Path.Combine(mountPoint, "data"));
+            await using var server = await ServerProcess.StartAsync(Path.Combine(mountPoint, "data"),
+                new Dictionary<string, string> { ["NEMCACHE_USE_BITCASK"] = useBitcask });
             var stored = new List<int>();
             var value = new string('v', 1000);
             using (var writer = await server.ConnectAsync())
