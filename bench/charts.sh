@@ -27,7 +27,9 @@ if [ -f bench/results/throughput.csv ]; then
         echo "\"$mode $mix ${size}B\" $m $n"
     done > "$work/throughput.dat"
     gnuplot <<PLOT
-set terminal pngcairo size 1100,520 font "DejaVu Sans,10"
+set terminal pngcairo size 1400,620 font "DejaVu Sans,10"
+set bmargin 9
+set rmargin 6
 set output "docs/throughput.png"
 set title "memaslap TPS, median of rounds (memcached and Nemcache measured alternately in the same run)"
 set style data histograms
@@ -47,7 +49,9 @@ fi
 if [ -f bench/results/restart.csv ]; then
     tail -n +2 bench/results/restart.csv | awk -F, '{ printf "\"%s %dk %s\" %s\n", $1, $2 / 1000, $3, $4 }' > "$work/restart.dat"
     gnuplot <<PLOT
-set terminal pngcairo size 1100,520 font "DejaVu Sans,10"
+set terminal pngcairo size 1400,620 font "DejaVu Sans,10"
+set bmargin 9
+set rmargin 6
 set output "docs/restart.png"
 set title "Restart: process start until the first get answers (every key is back by then)"
 set style data histograms
