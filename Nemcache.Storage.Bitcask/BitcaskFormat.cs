@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Numerics;
 
 namespace Nemcache.Storage.Bitcask;
 
@@ -91,24 +90,6 @@ internal static class BitcaskFormat
         }
         var version = BinaryPrimitives.ReadUInt16LittleEndian(header[4..]);
         return version == Version ? null : $"it has format version {version}, this build reads {Version}";
-    }
-
-    /// <summary>CRC-32C (Castagnoli) as iSCSI and ext4 use it: initial value and final xor 0xFFFFFFFF.</summary>
-    public static uint Crc32C(ReadOnlySpan<byte> data) => ~Crc32CAppend(uint.MaxValue, data);
-
-    /// <summary>Continues a running CRC-32C state (before the final xor) over more bytes.</summary>
-    public static uint Crc32CAppend(uint state, ReadOnlySpan<byte> data)
-    {
-        while (data.Length >= sizeof(ulong))
-        {
-            state = BitOperations.Crc32C(state, BinaryPrimitives.ReadUInt64LittleEndian(data));
-            data = data[sizeof(ulong)..];
-        }
-        foreach (var b in data)
-        {
-            state = BitOperations.Crc32C(state, b);
-        }
-        return state;
     }
 
     public static string DataFileName(int id) => DataPrefix + id;

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Nemcache.Storage.Persistence;
 using static Nemcache.Storage.Bitcask.BitcaskFormat;
 
 namespace Nemcache.Storage.Bitcask;
@@ -43,7 +44,7 @@ internal static class DataRecord
         record[RecordTypeOffset] = (byte)type;
         key.CopyTo(record[RecordHeaderSize..]);
         value.CopyTo(record[(RecordHeaderSize + key.Length)..]);
-        BinaryPrimitives.WriteUInt32LittleEndian(record, Crc32C(record[(RecordCrcOffset + sizeof(uint))..]));
+        BinaryPrimitives.WriteUInt32LittleEndian(record, Crc32C.Compute(record[(RecordCrcOffset + sizeof(uint))..]));
         return size;
     }
 
@@ -76,7 +77,7 @@ internal static class DataRecord
             return DecodeStatus.Incomplete;
         }
         var stored = BinaryPrimitives.ReadUInt32LittleEndian(source);
-        return stored == Crc32C(source[sizeof(uint)..info.Size]) ? DecodeStatus.Ok : DecodeStatus.BadCrc;
+        return stored == Crc32C.Compute(source[sizeof(uint)..info.Size]) ? DecodeStatus.Ok : DecodeStatus.BadCrc;
     }
 
     public static ReadOnlySpan<byte> KeyOf(ReadOnlySpan<byte> record, RecordInfo info) =>

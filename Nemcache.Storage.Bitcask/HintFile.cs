@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Nemcache.Storage.Persistence;
 using static Nemcache.Storage.Bitcask.BitcaskFormat;
 
 namespace Nemcache.Storage.Bitcask;
@@ -19,7 +20,7 @@ internal static class HintFile
         Span<byte> header = stackalloc byte[FileHeaderSize];
         WriteFileHeader(header, HintMagic, data.Stamp);
         stream.Write(header);
-        crc = Crc32CAppend(crc, header);
+        crc = Crc32C.Append(crc, header);
 
         long count = 0;
         var entry = new byte[HintRecordHeaderSize + Cache.CacheLimits.MaxKeyLength];
@@ -34,14 +35,14 @@ internal static class HintFile
             bytes[HintTypeOffset] = (byte)record.Type;
             key.CopyTo(bytes[HintRecordHeaderSize..]);
             stream.Write(bytes);
-            crc = Crc32CAppend(crc, bytes);
+            crc = Crc32C.Append(crc, bytes);
             count++;
         });
 
         Span<byte> trailer = stackalloc byte[HintTrailerSize];
         BinaryPrimitives.WriteInt64LittleEndian(trailer, count);
         BinaryPrimitives.WriteInt64LittleEndian(trailer[8..], data.Length);
-        crc = Crc32CAppend(crc, trailer[..16]);
+        crc = Crc32C.Append(crc, trailer[..16]);
         BinaryPrimitives.WriteUInt32LittleEndian(trailer[16..], ~crc);
         stream.Write(trailer);
         stream.Flush(flushToDisk: true);
@@ -100,7 +101,7 @@ internal static class HintFile
         {
             var chunk = (int)Math.Min(body - reader.Position, 64 * 1024);
             reader.TryPeek(chunk, out var bytes);
-            crc = Crc32CAppend(crc, bytes);
+            crc = Crc32C.Append(crc, bytes);
             reader.Advance(chunk);
         }
         reader.TryPeek(sizeof(uint), out var stored);

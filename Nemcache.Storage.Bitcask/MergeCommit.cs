@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Nemcache.Storage.Persistence;
 using Microsoft.Extensions.Logging;
 using static Nemcache.Storage.Bitcask.BitcaskFormat;
 
@@ -19,7 +20,7 @@ internal static class MergeCommit
         var at = FileHeaderSize;
         at = WriteIds(bytes, at, inputs);
         at = WriteIds(bytes, at, outputs);
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at), Crc32C(bytes.AsSpan(0, at)));
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at), Crc32C.Compute(bytes.AsSpan(0, at)));
         using var stream = new FileStream(Path.Combine(directory, MergeCommitFileName),
             DataDirectory.FileOptions(System.IO.FileMode.Create, FileAccess.Write, FileShare.None));
         stream.Write(bytes);
@@ -86,7 +87,7 @@ internal static class MergeCommit
             return false;
         }
         var body = bytes[..^4];
-        if (BinaryPrimitives.ReadUInt32LittleEndian(bytes[^4..]) != Crc32C(body))
+        if (BinaryPrimitives.ReadUInt32LittleEndian(bytes[^4..]) != Crc32C.Compute(body))
         {
             return false;
         }

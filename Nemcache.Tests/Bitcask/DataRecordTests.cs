@@ -1,3 +1,4 @@
+using Nemcache.Storage.Persistence;
 using System.Text;
 using Nemcache.Storage.Bitcask;
 using NUnit.Framework;
@@ -9,7 +10,7 @@ public class DataRecordTests
     [Test]
     public void Crc32C_matches_the_published_check_value()
     {
-        Assert.That(BitcaskFormat.Crc32C("123456789"u8), Is.EqualTo(0xE3069283u));
+        Assert.That(Crc32C.Compute("123456789"u8), Is.EqualTo(0xE3069283u));
     }
 
     [TestCase(RecordType.Put, "key", "value", 7u, 1_800_000_000L)]
@@ -53,7 +54,7 @@ public class DataRecordTests
             Assert.That(buffer[26..30], Is.EqualTo(new byte[] { 3, 0, 0, 0 }), "value size");
             Assert.That(buffer[30], Is.EqualTo((byte)RecordType.Put), "type");
             Assert.That(buffer[31..], Is.EqualTo("abxyz"u8.ToArray()), "key then value");
-            Assert.That(BitConverter.ToUInt32(buffer, 0), Is.EqualTo(BitcaskFormat.Crc32C(buffer.AsSpan(4))), "CRC of the rest");
+            Assert.That(BitConverter.ToUInt32(buffer, 0), Is.EqualTo(Crc32C.Compute(buffer.AsSpan(4))), "CRC of the rest");
         });
     }
 

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Numerics;
 using Microsoft.Win32.SafeHandles;
 
 namespace Nemcache.Storage.Persistence.Stream;
@@ -75,21 +74,5 @@ internal static class StreamLogFormat
     /// field followed by its payload, as they lie on disk.
     /// </summary>
     public static uint FrameChecksum(ReadOnlySpan<byte> lengthField, ReadOnlySpan<byte> payload) =>
-        ~Crc32CUpdate(Crc32CUpdate(uint.MaxValue, lengthField), payload);
-
-    // The standard CRC starts from all ones and inverts at the end, so that leading zero bytes change it;
-    // BitOperations.Crc32C is only the raw step, so FrameChecksum adds both.
-    private static uint Crc32CUpdate(uint crc, ReadOnlySpan<byte> data)
-    {
-        while (data.Length >= sizeof(ulong))
-        {
-            crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(data));
-            data = data[sizeof(ulong)..];
-        }
-        foreach (var b in data)
-        {
-            crc = BitOperations.Crc32C(crc, b);
-        }
-        return crc;
-    }
+        ~Crc32C.Append(Crc32C.Append(uint.MaxValue, lengthField), payload);
 }
