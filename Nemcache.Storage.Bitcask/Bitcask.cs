@@ -310,11 +310,11 @@ public sealed class Bitcask : IDisposable
         {
             ObjectDisposedException.ThrowIf(_closed, this);
             if (!_keyDir.TryGet(key, out var current) || current.FileId != snapshot.FileId
-                || current.ValueOffset != snapshot.ValueOffset || current.Seq != snapshot.Seq)
+                || current.ValueOffset != snapshot.ValueOffset || current.Seq != snapshot.Seq
+                || !_files.TryGetValue(snapshot.FileId, out file!))
             {
                 return false;
             }
-            file = _files[snapshot.FileId];
         }
         ReadOnlySpan<byte> record;
         try
@@ -496,9 +496,19 @@ public sealed class Bitcask : IDisposable
         {
             _files.Add(output.Id, output);
         }
+        var retired = new HashSet<int>();
         foreach (var input in inputs)
         {
             _files.Remove(input.Id);
+            retired.Add(input.Id);
+        }
+        // A key the merge did not carry over still points into a retired file: its only record there was damaged
+        // (the merge's scan skips what fails its CRC). The value is gone either way; drop the key rather than leave it
+        // pointing at a file that no longer exists.
+        var lost = _keyDir.RemoveWhere((_, entry) => retired.Contains(entry.FileId));
+        if (lost > 0)
+        {
+            _logger.LogWarning("Merge dropped {Keys} keys whose records were damaged", lost);
         }
     }
 
@@ -522,7 +532,10 @@ public sealed class Bitcask : IDisposable
                     info = default;
                     return false;
                 }
-                file = _files[entry.FileId];
+                if (!_files.TryGetValue(entry.FileId, out file!))
+                {
+                    throw new PersistenceException($"data.{entry.FileId} is gone: the key's record was lost");
+                }
             }
             try
             {
