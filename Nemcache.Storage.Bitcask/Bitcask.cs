@@ -496,15 +496,24 @@ public sealed class Bitcask : IDisposable
         {
             _files.Add(output.Id, output);
         }
-        var retired = new HashSet<int>();
         foreach (var input in inputs)
         {
             _files.Remove(input.Id);
+        }
+    }
+
+    /// <summary>
+    /// After a merge has pointed the keydir at its copies: a key still pointing into a retired input had its only
+    /// record there damaged (the merge's scan skips what fails its CRC). The value is gone either way; the key is
+    /// dropped rather than left pointing at a file that no longer exists. Caller holds the lock.
+    /// </summary>
+    internal void DropKeysInRetiredFiles(IReadOnlyList<DataFile> inputs)
+    {
+        var retired = new HashSet<int>();
+        foreach (var input in inputs)
+        {
             retired.Add(input.Id);
         }
-        // A key the merge did not carry over still points into a retired file: its only record there was damaged
-        // (the merge's scan skips what fails its CRC). The value is gone either way; drop the key rather than leave it
-        // pointing at a file that no longer exists.
         var lost = _keyDir.RemoveWhere((_, entry) => retired.Contains(entry.FileId));
         if (lost > 0)
         {

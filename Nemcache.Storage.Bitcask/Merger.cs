@@ -116,6 +116,7 @@ internal sealed class Merger(Bitcask engine)
         {
             engine.SwapMergedFiles(snapshot.Inputs, _outputs);
             UpdateKeyDir();
+            engine.DropKeysInRetiredFiles(snapshot.Inputs);
         }
         Reached(MergePhase.KeyDirUpdated);
 
