@@ -103,20 +103,29 @@ public sealed class BitcaskStore : ICachePersistence
         long items = 0, bytes = 0;
         var storing = Task.Run(() =>
         {
-            foreach (var batch in batches.GetConsumingEnumerable())
+            try
             {
-                foreach (var item in batch)
+                foreach (var batch in batches.GetConsumingEnumerable())
                 {
-                    if (cache.RestoreItem(item.Key, item.Value, item.Flags, item.ExpiresAt))
+                    foreach (var item in batch)
                     {
-                        items++;
-                        bytes += item.Key.Length + item.Value.Length;
+                        if (cache.RestoreItem(item.Key, item.Value, item.Flags, item.ExpiresAt))
+                        {
+                            items++;
+                            bytes += item.Key.Length + item.Value.Length;
+                        }
                     }
                 }
             }
+            catch
+            {
+                // Unblock the reader, which would otherwise wait forever on a full queue.
+                batches.CompleteAdding();
+                throw;
+            }
         });
 
-        int damaged;
+        var damaged = 0;
         var pending = new List<BitcaskItem>(BatchSize);
         try
         {
@@ -130,6 +139,10 @@ public sealed class BitcaskStore : ICachePersistence
                 }
             });
             batches.Add(pending);
+        }
+        catch (InvalidOperationException) when (storing.IsFaulted || batches.IsAddingCompleted)
+        {
+            // The storing side failed and closed the queue; its exception, rethrown below, is the one to report.
         }
         finally
         {
