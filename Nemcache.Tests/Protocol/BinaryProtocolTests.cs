@@ -274,16 +274,19 @@ public sealed class BinaryProtocolTests
     }
 
     [Test]
-    public async Task Oversized_value_is_refused_skipped_as_it_arrives_and_drops_the_old_value()
+    public async Task Oversized_value_is_refused_closes_that_connection_and_drops_the_old_value()
     {
         using var client = await ConnectAsync();
         await client.SendAsync(Request(Set, "b11", StoreExtras(0, 0), "old"));
         await client.ReadResponseAsync();
         await client.SendAsync([.. Request(Set, "b11", StoreExtras(0, 0), new string('x', 2_000_000)), .. Request(Get, "b11")]);
         var refused = await client.ReadResponseAsync();
-        var get = await client.ReadResponseAsync();
         Assert.That((refused.Status, refused.ValueText), Is.EqualTo((TooLarge, "Too large.")));
-        Assert.That(get.Status, Is.EqualTo(KeyNotFound));
+        Assert.That(await client.IsClosedByServerAsync(CloseWithin), Is.True, "the get after it is never answered");
+
+        using var other = await ConnectAsync();
+        await other.SendAsync(Request(Get, "b11"));
+        Assert.That((await other.ReadResponseAsync()).Status, Is.EqualTo(KeyNotFound));
     }
 
     [Test]

@@ -66,9 +66,10 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
                 {
                     return outcome;
                 }
+                // Issue 7 asks that an oversized body close the connection (memcached would discard it and go on):
+                // answer why, then close without reading the value.
                 RefuseTooLarge(header, input.Slice(BinaryHeader.Size, headLength - BinaryHeader.Size), output, ref mutated);
-                input = input.Slice(headLength);
-                _swallowRemaining = header.ValueLength;
+                return outcome | (mutated ? ProcessOutcome.Mutated : 0) | ProcessOutcome.Close;
             }
             else
             {
@@ -259,8 +260,8 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
     }
 
     /// <summary>
-    /// A value over the item size limit, refused before it is read, as memcached does: "Too large.", and a set also
-    /// drops the key's old value, which would otherwise be stale.
+    /// A value over the item size limit, refused before it is read: "Too large.", as memcached answers, and a set also
+    /// drops the key's old value, which would otherwise be stale. The caller then closes the connection.
     /// </summary>
     private void RefuseTooLarge(in BinaryHeader header, ReadOnlySequence<byte> extrasAndKey, IBufferWriter<byte> output, ref bool mutated)
     {
