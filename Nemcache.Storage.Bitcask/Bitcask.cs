@@ -41,7 +41,7 @@ public sealed class Bitcask : IDisposable
     private readonly GroupSync _groupSync;
     private readonly ITimer? _syncTimer;
     private readonly BackgroundQueue _background;
-    private DataFile _active;
+    private DataFile? _active;
     private int _nextFileId;
     private long _nextSeq;
     private long _lastFlushSeq;
@@ -74,14 +74,28 @@ public sealed class Bitcask : IDisposable
         _lastFlushSeq = recovery.LastFlushSeq;
         _pendingFlush = recovery.Pending;
 
-        // After a restart the engine never appends to an old file: the last one may end in a cut tail.
-        _active = DataFile.Create(DirectoryPath, DataFileName(_nextFileId), _nextFileId, _handles);
-        _files.Add(_active.Id, _active);
-        _nextFileId++;
+        // After a restart the engine never appends to an old file: the last one may end in a cut tail. On a disk too
+        // full for even a new file's header, it starts without one (reads work) and the first write tries again.
+        try
+        {
+            StartActiveFile();
+        }
+        catch (IOException ex)
+        {
+            _logger.LogWarning("Cannot create a new data file yet ({Message}); writes fail until there is room", ex.Message);
+        }
         _groupSync = new GroupSync(SyncActiveFile);
         if (recovery.FlushDue)
         {
-            Flush();
+            try
+            {
+                Flush();
+            }
+            catch (PersistenceException) when (_active is null)
+            {
+                // The marker cannot be written yet; the flush still holds in memory, and the next start sees it due again.
+                ForgetEverything();
+            }
         }
 
         if (persistence.Sync == SyncMode.Interval)
@@ -164,7 +178,7 @@ public sealed class Bitcask : IDisposable
             }
             entry = new KeyDirEntry
             {
-                FileId = _active.Id, ValueOffset = offset + RecordHeaderSize + key.Length, ValueSize = value.Length,
+                FileId = _active!.Id, ValueOffset = offset + RecordHeaderSize + key.Length, ValueSize = value.Length,
                 Seq = seq, ExpiresAt = expiresAt,
             };
             _active.LiveBytes += DataRecord.SizeOf(key.Length, value.Length);
@@ -213,16 +227,23 @@ public sealed class Bitcask : IDisposable
         lock (_gate)
         {
             Append(RecordType.Flush, [], [], 0, _time.GetUtcNow().ToUnixTimeSeconds(), out var seq);
-            _keyDir.Clear();
-            foreach (var file in _files.Values)
-            {
-                file.LiveBytes = 0;
-            }
+            ForgetEverything();
             _lastFlushSeq = seq;
-            _pendingFlush = null;
             MaybeStartMerge();
         }
         _groupSync.MarkWritten();
+    }
+
+    /// <summary>What a flush does to the engine's memory: no key is live any more. Caller holds the lock (or owns the
+    /// engine, in the constructor).</summary>
+    private void ForgetEverything()
+    {
+        _keyDir.Clear();
+        foreach (var file in _files.Values)
+        {
+            file.LiveBytes = 0;
+        }
+        _pendingFlush = null;
     }
 
     /// <summary>
@@ -414,22 +435,25 @@ public sealed class Bitcask : IDisposable
         _background.Drain();
         lock (_gate)
         {
-            try
+            if (_active is { } active)
             {
-                _active.FlushToDisk();
-                if (_active.HasRecords)
+                try
                 {
-                    HintFile.Write(_active);
+                    active.FlushToDisk();
+                    if (active.HasRecords)
+                    {
+                        HintFile.Write(active);
+                    }
+                    else
+                    {
+                        _files.Remove(active.Id);
+                        active.Delete();
+                    }
                 }
-                else
+                catch (IOException ex)
                 {
-                    _files.Remove(_active.Id);
-                    _active.Delete();
+                    _logger.LogError(ex, "Closing {File} failed; the next start scans it", active.Path);
                 }
-            }
-            catch (IOException ex)
-            {
-                _logger.LogError(ex, "Closing {File} failed; the next start scans it", _active.Path);
             }
             CloseFiles();
         }
@@ -587,21 +611,23 @@ public sealed class Bitcask : IDisposable
         var buffer = ArrayPool<byte>.Shared.Rent(size);
         try
         {
-            if (_active.HasRecords && _active.Length + size > _options.MaxFileBytes)
+            var active = _active ?? StartActiveFile();
+            if (active.HasRecords && active.Length + size > _options.MaxFileBytes)
             {
                 Rotate();
+                active = _active!;
             }
             seq = _nextSeq;
             DataRecord.Encode(buffer, type, seq, expiresAt, flags, key, value);
-            var offset = _active.Length;
-            _active.Append(buffer.AsSpan(0, size));
+            var offset = active.Length;
+            active.Append(buffer.AsSpan(0, size));
             _nextSeq++;
-            _active.NoteSeq(seq);
+            active.NoteSeq(seq);
             return offset;
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or UnauthorizedAccessException)
         {
-            throw new PersistenceException($"Writing to {_active.Path} failed: {ex.Message}", ex);
+            throw new PersistenceException($"Writing to {_active?.Path ?? DataFileName(_nextFileId)} failed: {ex.Message}", ex);
         }
         finally
         {
@@ -609,16 +635,24 @@ public sealed class Bitcask : IDisposable
         }
     }
 
+    /// <summary>Creates the next data file and makes it the active one. Caller holds the lock (or owns the engine).</summary>
+    private DataFile StartActiveFile()
+    {
+        var file = DataFile.Create(DirectoryPath, DataFileName(_nextFileId), _nextFileId, _handles);
+        _files.Add(file.Id, file);
+        _nextFileId++;
+        _active = file;
+        return file;
+    }
+
     /// <summary>Makes the active file immutable (fsynced first, so that group commit never needs to revisit it) and
     /// starts the next one. Caller holds the lock.</summary>
     private void Rotate()
     {
-        var old = _active;
+        var old = _active!;
         old.FlushToDisk();
-        _active = DataFile.Create(DirectoryPath, DataFileName(_nextFileId), _nextFileId, _handles);
+        StartActiveFile();
         old.Unpin();
-        _files.Add(_active.Id, _active);
-        _nextFileId++;
         _background.Enqueue(() => WriteHint(old));
         MaybeStartMerge();
     }
@@ -709,12 +743,13 @@ public sealed class Bitcask : IDisposable
 
     private void SyncActiveFile()
     {
-        DataFile active;
+        DataFile? active;
         lock (_gate)
         {
             active = _active;
         }
-        active.FlushToDisk();
+        // No active file yet (a full disk at startup): nothing has been written since the start, so nothing to sync.
+        active?.FlushToDisk();
     }
 
     /// <summary>The interval timer's tick. A tick while the previous tick's fsync still runs does nothing, so that a

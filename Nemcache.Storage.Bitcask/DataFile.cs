@@ -77,6 +77,9 @@ internal sealed class DataFile : IDisposable
         catch
         {
             file.Dispose();
+            // A file that never got its header (a full disk) is no data file: leave no empty one behind to trip a
+            // retry or the next recovery.
+            File.Delete(path);
             throw;
         }
         return file;

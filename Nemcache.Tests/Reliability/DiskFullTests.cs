@@ -88,8 +88,8 @@ public sealed class DiskFullTests
         {
             var filler = Path.Combine(mountPoint, "filler");
             await File.WriteAllBytesAsync(filler, new byte[600 * 1024]);
-            await using var server = await ServerProcess.StartAsync(Path.Combine(mountPoint, "data"),
-                new Dictionary<string, string> { ["NEMCACHE_USE_BITCASK"] = useBitcask });
+            var environment = new Dictionary<string, string> { ["NEMCACHE_USE_BITCASK"] = useBitcask };
+            await using var server = await ServerProcess.StartAsync(Path.Combine(mountPoint, "data"), environment);
             var stored = new List<int>();
             var value = new string('v', 1000);
             using (var writer = await server.ConnectAsync())
@@ -120,19 +120,27 @@ public sealed class DiskFullTests
             var found = await client.GetManyAsync(stored.Select(i => $"k{i}"));
             Assert.That(found.Keys, Is.EquivalentTo(stored.Select(i => $"k{i}")));
 
+            // A crash while the disk is still full: the server must start again on it and serve every acknowledged key.
+            await server.KillAsync();
+            await using var restarted = await ServerProcess.StartAsync(Path.Combine(mountPoint, "data"), environment);
+            using var again = await restarted.ConnectAsync();
+            var back = await again.GetManyAsync(stored.Select(i => $"k{i}"));
+            Assert.That(back.Keys, Is.EquivalentTo(stored.Select(i => $"k{i}")), restarted.Output);
+
             File.Delete(filler);
             var accepted = Stopwatch.StartNew();
             while (true)
             {
-                await client.SendAsync("set more 0 0 1\r\nx\r\n");
-                if (await client.ReadLineAsync() == "STORED")
+                await again.SendAsync("set more 0 0 1\r\nx\r\n");
+                var reply = await again.ReadLineAsync();
+                if (reply == "STORED")
                 {
                     break;
                 }
-                Assert.That(accepted.Elapsed, Is.LessThan(TimeSpan.FromSeconds(15)), "writes still refused after space came back");
+                Assert.That(accepted.Elapsed, Is.LessThan(TimeSpan.FromSeconds(15)), $"writes still refused after space came back: {reply}");
                 await Task.Delay(100);
             }
-            Assert.That(await server.TerminateAsync(), Is.EqualTo(0), server.Output);
+            Assert.That(await restarted.TerminateAsync(), Is.EqualTo(0), restarted.Output);
         }
         finally
         {
