@@ -33,7 +33,7 @@ public sealed class Bitcask : IDisposable
     private readonly BitcaskOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly LockFile _lock;
+    private readonly DataDirectoryLock _lock;
     private readonly FileHandleBudget _handles;
     private readonly Lock _gate = new();
     private readonly KeyDir _keyDir;
@@ -53,7 +53,7 @@ public sealed class Bitcask : IDisposable
     private int _timerSyncRunning;
 
     private Bitcask(PersistenceOptions persistence, BitcaskOptions options, ILogger logger, TimeProvider time,
-        LockFile lockFile, FileHandleBudget handles, Recovery recovery)
+        DataDirectoryLock lockFile, FileHandleBudget handles, Recovery recovery)
     {
         _handles = handles;
         _background = new BackgroundQueue(logger);
@@ -143,7 +143,7 @@ public sealed class Bitcask : IDisposable
         time ??= TimeProvider.System;
         var directory = persistence.DataDirectory;
         DataDirectory.Prepare(directory);
-        var lockFile = LockFile.Acquire(directory);
+        var lockFile = DataDirectoryLock.Acquire(directory);
         var handles = new FileHandleBudget(options.MaxOpenFiles);
         Recovery? recovery = null;
         try

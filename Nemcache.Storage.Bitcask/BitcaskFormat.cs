@@ -65,7 +65,7 @@ internal static class BitcaskFormat
     public const string DataPrefix = "data.";
     public const string MergeOutputPrefix = "merge.";
     public const string HintSuffix = ".hint";
-    public const string LockFileName = "LOCK";
+    public const string LockFileName = Persistence.DataDirectoryLock.FileName;
     public const string MergeCommitFileName = "MERGE";
 
     public const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;

@@ -245,7 +245,8 @@ def torture_mode(mode, args, rng):
     os.remove(original + ".log")
     files = sorted(os.listdir(original))
     log_path = os.path.join(original, LOG)
-    frames = stream_frames(log_path) if files == [LOG] else None
+    # Both formats keep a LOCK file (the data directory's lock); the stream format is the one whose data is one log.
+    frames = stream_frames(log_path) if [name for name in files if name != "LOCK"] == [LOG] else None
     trials = Trials(mode, original, history, frames)
     data_files = [name for name in files if re.fullmatch(r"data\.\d+", name)]
     main_file = LOG if frames is not None else data_files[-1]

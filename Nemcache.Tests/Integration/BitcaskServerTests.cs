@@ -79,18 +79,6 @@ public sealed class BitcaskServerTests
     }
 
     [Test]
-    public async Task A_second_server_on_the_same_data_dir_is_refused_in_one_line()
-    {
-        await using var first = await ServerProcess.StartAsync(environment: Bitcask);
-        var (exitCode, output) = await ServerProcess.RunUntilExitAsync(Bitcask, "--port", ServerProcess.FreePort().ToString(),
-            "--data-dir", first.DataDirectory);
-        Assert.That(exitCode, Is.EqualTo(1), output);
-        var errors = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(line => line.StartsWith("nemcache: ")).ToList();
-        Assert.That(errors, Has.Count.EqualTo(1), output);
-        Assert.That(errors[0], Does.Contain("LOCK"));
-    }
-
-    [Test]
     public async Task Stats_report_the_plugins_figures()
     {
         await using var server = await ServerProcess.StartAsync(environment: Bitcask);

@@ -76,6 +76,22 @@ public sealed class ServerLifecycleTests
         }
     }
 
+    [TestCase("0", TestName = "A_second_server_on_the_same_data_dir_is_refused_in_one_line(stream)")]
+    [TestCase("1", TestName = "A_second_server_on_the_same_data_dir_is_refused_in_one_line(bitcask)")]
+    public async Task A_second_server_on_the_same_data_dir_is_refused_in_one_line(string useBitcask)
+    {
+        var environment = new Dictionary<string, string> { ["NEMCACHE_USE_BITCASK"] = useBitcask };
+        await using var first = await ServerProcess.StartAsync(environment: environment);
+        var (exitCode, output) = await ServerProcess.RunUntilExitAsync(environment, "--port", ServerProcess.FreePort().ToString(),
+            "--data-dir", first.DataDirectory);
+        Assert.That(exitCode, Is.EqualTo(1), output);
+        var errors = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(line => line.StartsWith("nemcache: ")).ToList();
+        Assert.That(errors, Has.Count.EqualTo(1), output);
+        Assert.That(errors[0], Does.Contain("in use by another Nemcache process"));
+        using var client = await first.ConnectAsync();
+        await client.ExpectAsync("set still 0 0 2\r\nok\r\nget still\r\n", "STORED\r\nVALUE still 0 2\r\nok\r\nEND\r\n");
+    }
+
     [Test]
     public async Task Logs_effective_settings_in_one_line_at_startup()
     {

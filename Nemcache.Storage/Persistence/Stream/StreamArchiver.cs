@@ -37,6 +37,7 @@ public sealed class StreamArchiver : ICachePersistence
     private StreamLogWriter? _writer;
     private ulong _sequence;
     private Exception? _failure;
+    private DataDirectoryLock? _lock;
     private long _failureCount;
     private Task _background = Task.CompletedTask;
     private Task? _compaction;
@@ -83,6 +84,22 @@ public sealed class StreamArchiver : ICachePersistence
         }
         var started = Stopwatch.GetTimestamp();
         PrepareDirectory();
+        _lock = DataDirectoryLock.Acquire(_persistence.DataDirectory);
+        try
+        {
+            return RestoreLocked(cache, started);
+        }
+        catch
+        {
+            // A refused start must not keep the directory from the next attempt.
+            _lock.Dispose();
+            _lock = null;
+            throw;
+        }
+    }
+
+    private RestoreSummary RestoreLocked(MemCache cache, long started)
+    {
 
         var replay = new StreamLogReplay();
         LogScan scan;
@@ -237,6 +254,7 @@ public sealed class StreamArchiver : ICachePersistence
                 writer.Dispose();
             }
         }
+        _lock?.Dispose();
         _stopping.Dispose();
     }
 

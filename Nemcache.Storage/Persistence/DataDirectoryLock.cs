@@ -1,0 +1,62 @@
+using System.Text;
+
+namespace Nemcache.Storage.Persistence;
+
+/// <summary>
+/// LOCK: keeps a second process (or a second plugin in this one) out of a data directory, whichever plugin writes it;
+/// two writers interleaving records would corrupt either format. The file holds the owner's pid for people to read (cat
+/// ignores the lock; .NET's own reads do not, so the error cannot quote it). The exclusion itself is the OS lock that
+/// FileShare.None takes (flock on Unix), which the OS drops when its owner dies, so a LOCK file left by a dead process
+/// is simply taken over.
+/// </summary>
+internal sealed class DataDirectoryLock : IDisposable
+{
+    public const string FileName = "LOCK";
+
+    private readonly FileStream _stream;
+
+    private DataDirectoryLock(FileStream stream) => _stream = stream;
+
+    public static DataDirectoryLock Acquire(string directory)
+    {
+        var path = Path.Combine(directory, FileName);
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 0,
+        };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, options);
+        }
+        catch (IOException ex)
+        {
+            throw new PersistenceException(
+                $"Data directory {directory} is in use by another Nemcache process (its pid is in {path}); only one may open it.", ex);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new PersistenceException($"Data directory {directory} is not writable: {ex.Message}", ex);
+        }
+
+        try
+        {
+            var pid = Encoding.ASCII.GetBytes(Environment.ProcessId + "\n");
+            stream.SetLength(0);
+            stream.Write(pid);
+            stream.Flush(flushToDisk: true);
+        }
+        catch (IOException ex)
+        {
+            stream.Dispose();
+            throw new PersistenceException($"Data directory {directory} is not writable: {ex.Message}", ex);
+        }
+        return new DataDirectoryLock(stream);
+    }
+
+    public void Dispose() => _stream.Dispose();
+}
