@@ -68,9 +68,6 @@ internal static class BitcaskFormat
     public const string LockFileName = Persistence.DataDirectoryLock.FileName;
     public const string MergeCommitFileName = "MERGE";
 
-    public const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-    public const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-
     public static void WriteFileHeader(Span<byte> destination, uint magic, long stamp)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(destination, magic);

@@ -24,14 +24,7 @@ internal static class DataDirectory
             }
             if (!Directory.Exists(directory))
             {
-                if (OperatingSystem.IsWindows())
-                {
-                    Directory.CreateDirectory(directory);
-                }
-                else
-                {
-                    Directory.CreateDirectory(directory, DirectoryMode);
-                }
+                OwnerOnlyFiles.CreateDirectory(directory);
                 return;
             }
             var holdsOthers = false;
@@ -53,17 +46,6 @@ internal static class DataDirectory
         {
             throw new PersistenceException($"Data directory {directory} cannot be used: {ex.Message}", ex);
         }
-    }
-
-    /// <summary>How every Bitcask file is opened; a file it creates is owner-only (0600) where the OS has modes.</summary>
-    public static FileStreamOptions FileOptions(FileMode mode, FileAccess access, FileShare share, int bufferSize = 0)
-    {
-        var options = new FileStreamOptions { Mode = mode, Access = access, Share = share, BufferSize = bufferSize };
-        if (!OperatingSystem.IsWindows() && mode != System.IO.FileMode.Open)
-        {
-            options.UnixCreateMode = BitcaskFormat.FileMode;
-        }
-        return options;
     }
 
     private static bool IsNemcacheName(string name) =>

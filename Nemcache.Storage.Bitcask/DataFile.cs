@@ -1,3 +1,4 @@
+using Nemcache.Storage.Persistence;
 using Microsoft.Win32.SafeHandles;
 using static Nemcache.Storage.Bitcask.BitcaskFormat;
 
@@ -65,7 +66,7 @@ internal sealed class DataFile : IDisposable
     {
         var path = System.IO.Path.Combine(directory, fileName);
         // FileStream is what can give a new file its mode; the budget reopens it as a plain handle.
-        new FileStream(path, DataDirectory.FileOptions(System.IO.FileMode.CreateNew, FileAccess.Write, FileShare.Read)).Dispose();
+        new FileStream(path, OwnerOnlyFiles.Options(System.IO.FileMode.CreateNew, FileAccess.Write, FileShare.Read)).Dispose();
         var file = new DataFile(id, path, handles) { Stamp = Random.Shared.NextInt64() };
         try
         {

@@ -15,7 +15,7 @@ internal static class HintFile
     public static void Write(DataFile data)
     {
         using var stream = new FileStream(data.HintPath,
-            DataDirectory.FileOptions(System.IO.FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 64 * 1024));
+            OwnerOnlyFiles.Options(System.IO.FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 64 * 1024));
         var crc = uint.MaxValue;
         Span<byte> header = stackalloc byte[FileHeaderSize];
         WriteFileHeader(header, HintMagic, data.Stamp);

@@ -22,7 +22,7 @@ internal static class MergeCommit
         at = WriteIds(bytes, at, outputs);
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at), Crc32C.Compute(bytes.AsSpan(0, at)));
         using var stream = new FileStream(Path.Combine(directory, MergeCommitFileName),
-            DataDirectory.FileOptions(System.IO.FileMode.Create, FileAccess.Write, FileShare.None));
+            OwnerOnlyFiles.Options(System.IO.FileMode.Create, FileAccess.Write, FileShare.None));
         stream.Write(bytes);
         stream.Flush(flushToDisk: true);
     }

@@ -20,18 +20,10 @@ internal sealed class DataDirectoryLock : IDisposable
     public static DataDirectoryLock Acquire(string directory)
     {
         var path = Path.Combine(directory, FileName);
-        var options = new FileStreamOptions
-        {
-            Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 0,
-        };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
         FileStream stream;
         try
         {
-            stream = new FileStream(path, options);
+            stream = new FileStream(path, OwnerOnlyFiles.Options(FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
         }
         catch (IOException ex)
         {

@@ -299,14 +299,7 @@ public sealed class StreamArchiver : ICachePersistence
         var directory = _persistence.DataDirectory;
         try
         {
-            if (OperatingSystem.IsWindows())
-            {
-                Directory.CreateDirectory(directory);
-            }
-            else if (!Directory.Exists(directory))
-            {
-                Directory.CreateDirectory(directory, StreamLogFormat.DirectoryPermissions);
-            }
+            OwnerOnlyFiles.CreateDirectory(directory);
             // Creating and deleting the compaction file proves the directory writable (compaction renames in it) and
             // removes one that a crash during compaction left behind; the log itself is whole either way.
             StreamLogFormat.OpenFile(Path.Combine(directory, StreamLogFormat.CompactionFileName), FileMode.Create,

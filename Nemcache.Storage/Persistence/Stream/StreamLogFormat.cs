@@ -31,28 +31,12 @@ internal static class StreamLogFormat
     /// </summary>
     public const int MaxPayloadLength = Cache.CacheLimits.MaxMaxItemSize + 4096;
 
-    public static UnixFileMode DirectoryPermissions => UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-
-    public static UnixFileMode FilePermissions => UnixFileMode.UserRead | UnixFileMode.UserWrite;
-
     /// <summary>Opens a file of the data directory; one it creates is the owner's alone (0600).</summary>
     public static SafeFileHandle OpenFile(string path, FileMode mode, FileAccess access, FileOptions fileOptions = FileOptions.None)
     {
         // File.OpenHandle cannot set the mode a new file is created with; FileStreamOptions can. The stream is
         // unbuffered, so its handle serves RandomAccess directly and owns nothing else.
-        var options = new FileStreamOptions
-        {
-            Mode = mode,
-            Access = access,
-            Share = FileShare.Read,
-            Options = fileOptions,
-            BufferSize = 0,
-        };
-        if (mode is not FileMode.Open && !OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = FilePermissions;
-        }
-        var stream = new FileStream(path, options);
+        var stream = new FileStream(path, OwnerOnlyFiles.Options(mode, access, FileShare.Read, fileOptions));
         return stream.SafeFileHandle;
     }
 
