@@ -326,19 +326,35 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         return Status.Done;
     }
 
-    private Status Arithmetic(ref TextTokens tokens, int arguments, bool decrement, IBufferWriter<byte> output, ref bool mutated)
+    /// <summary>
+    /// The line shape incr, decr and touch share: &lt;command&gt; &lt;key&gt; &lt;argument&gt; [noreply]. False, with memcached's
+    /// reply written, when the token count or the key is wrong.
+    /// </summary>
+    private static bool TryReadKeyAndArgument(ref TextTokens tokens, int arguments, IBufferWriter<byte> output,
+        out ReadOnlySpan<byte> key, out ReadOnlySpan<byte> argument, out bool noreply)
     {
+        key = argument = default;
+        noreply = false;
         if (arguments is not (2 or 3))
         {
             output.Write(Error);
-            return Status.Done;
+            return false;
         }
-        tokens.TryNext(out var key);
-        tokens.TryNext(out var deltaToken);
-        var noreply = tokens.TryNext(out var last) && last.SequenceEqual(NoReply);
+        tokens.TryNext(out key);
+        tokens.TryNext(out argument);
+        noreply = tokens.TryNext(out var last) && last.SequenceEqual(NoReply);
         if (key.Length > CacheLimits.MaxKeyLength)
         {
             Reply(output, BadCommandLine, noreply);
+            return false;
+        }
+        return true;
+    }
+
+    private Status Arithmetic(ref TextTokens tokens, int arguments, bool decrement, IBufferWriter<byte> output, ref bool mutated)
+    {
+        if (!TryReadKeyAndArgument(ref tokens, arguments, output, out var key, out var deltaToken, out var noreply))
+        {
             return Status.Done;
         }
         if (!TextTokens.TryParseUInt64(deltaToken, out var delta))
@@ -373,17 +389,8 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
 
     private Status Touch(ref TextTokens tokens, int arguments, IBufferWriter<byte> output, ref bool mutated)
     {
-        if (arguments is not (2 or 3))
+        if (!TryReadKeyAndArgument(ref tokens, arguments, output, out var key, out var exptimeToken, out var noreply))
         {
-            output.Write(Error);
-            return Status.Done;
-        }
-        tokens.TryNext(out var key);
-        tokens.TryNext(out var exptimeToken);
-        var noreply = tokens.TryNext(out var last) && last.SequenceEqual(NoReply);
-        if (key.Length > CacheLimits.MaxKeyLength)
-        {
-            Reply(output, BadCommandLine, noreply);
             return Status.Done;
         }
         if (!TextTokens.TryParseInt64(exptimeToken, out var exptime))
