@@ -58,6 +58,14 @@ bench_stop() {
     done
 }
 
+# bench_stat PORT NAME: the value the `stats` command of the server on PORT reports for NAME.
+bench_stat() {
+    exec 3<>"/dev/tcp/127.0.0.1/$1"
+    printf 'stats\r\nquit\r\n' >&3
+    timeout 5 cat <&3 | tr -d '\r' | awk -v name="$2" '$1 == "STAT" && $2 == name { print $3 }'
+    exec 3<&-
+}
+
 # bench_median: the median of the numbers on stdin, one a line.
 bench_median() {
     sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'

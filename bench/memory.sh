@@ -16,13 +16,6 @@ VALUE_SIZE=${VALUE_SIZE:-100}
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
-items_of() {
-    exec 3<>"/dev/tcp/127.0.0.1/$1"
-    printf 'stats\r\nquit\r\n' >&3
-    timeout 5 cat <&3 | awk '/^STAT curr_items/ { print $3 }' | tr -d '\r'
-    exec 3<&-
-}
-
 bench_require_tools
 bench_build
 mkdir -p bench/results
@@ -36,7 +29,7 @@ memcached -p "$port" -U 0 -l 127.0.0.1 -m 2048 $([ "$(id -u)" = 0 ] && echo -u r
 MEMCACHED_PID=$!
 bench_wait_port "$port"
 python3 bench/fill.py "$port" "$COUNT" "$VALUE_SIZE"
-memcached_items=$(items_of "$port")
+memcached_items=$(bench_stat "$port" curr_items)
 memcached_rss=$(rss_kib "$MEMCACHED_PID")
 bench_stop "$MEMCACHED_PID"
 MEMCACHED_PID=
@@ -54,7 +47,7 @@ for mode in $MODES; do
     bench_start_nemcache "$port" "$work/data-$mode" NEMCACHE_USE_BITCASK=$bitcask NEMCACHE_MEMORY_LIMIT_MB=2048
     python3 bench/fill.py "$port" "$COUNT" "$VALUE_SIZE"
     sleep 2
-    items=$(items_of "$port")
+    items=$(bench_stat "$port" curr_items)
     rss=$(rss_kib "$NEMCACHE_PID")
     bench_stop "$NEMCACHE_PID"
     NEMCACHE_PID=

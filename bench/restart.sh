@@ -31,13 +31,6 @@ mode_environment() {
 
 now_ms() { date +%s%3N; }
 
-current_items() {
-    exec 3<>"/dev/tcp/127.0.0.1/$1"
-    printf 'stats\r\nquit\r\n' >&3
-    timeout 5 cat <&3 | awk '/^STAT curr_items/ { print $3 }' | tr -d '\r'
-    exec 3<&-
-}
-
 bench_build
 mkdir -p bench/results
 csv=bench/results/restart.csv
@@ -69,7 +62,7 @@ for mode in $MODES; do
             env NEMCACHE_MEMORY_LIMIT_MB=1024 $(mode_environment "$mode") dotnet "$NEMCACHE_DLL" -p "$port" --data-dir "$dir" > "$dir.restart.log" 2>&1 &
             NEMCACHE_PID=$!
             first=$(python3 bench/first_get.py "$port" "$started")
-            items=$(current_items "$port")
+            items=$(bench_stat "$port" curr_items)
             all=$first
             if [ "$items" != "$count" ]; then
                 all=NA
