@@ -8,8 +8,10 @@ namespace Nemcache.Storage.Cache;
 /// </summary>
 internal sealed class CacheShard
 {
-    private readonly Dictionary<byte[], CacheEntry> _entries = new(ByteKeyComparer.Instance);
-    private readonly Dictionary<byte[], CacheEntry>.AlternateLookup<ReadOnlySpan<byte>> _byKeySpan;
+    // A set of entries compared by key rather than a key-to-entry map: the entry holds its key anyway, and a set's slot
+    // is 8 bytes smaller than a map's (docs/benchmarks.md, Memory).
+    private readonly HashSet<CacheEntry> _entries = new(EntryKeyComparer.Instance);
+    private readonly HashSet<CacheEntry>.AlternateLookup<ReadOnlySpan<byte>> _byKeySpan;
     private CacheEntry? _newest;
     private CacheEntry? _oldest;
 
@@ -31,14 +33,14 @@ internal sealed class CacheShard
     public CacheEntry Add(byte[] key)
     {
         var entry = new CacheEntry(key) { LastAccess = Environment.TickCount64 };
-        _entries.Add(key, entry);
+        _entries.Add(entry);
         LinkAsNewest(entry);
         return entry;
     }
 
     public void Remove(CacheEntry entry)
     {
-        _entries.Remove(entry.Key);
+        _entries.Remove(entry);
         Unlink(entry);
         Counters.Bytes -= entry.Footprint;
     }
@@ -62,7 +64,7 @@ internal sealed class CacheShard
         Counters.Bytes = 0;
     }
 
-    public Dictionary<byte[], CacheEntry>.ValueCollection Entries => _entries.Values;
+    public HashSet<CacheEntry> Entries => _entries;
 
     private void LinkAsNewest(CacheEntry entry)
     {
@@ -99,5 +101,21 @@ internal sealed class CacheShard
             Volatile.Write(ref _oldest, entry.Newer);
         }
         entry.Newer = entry.Older = null;
+    }
+
+    /// <summary>Entries are equal when their keys are; a lookup by key span never allocates.</summary>
+    private sealed class EntryKeyComparer : IEqualityComparer<CacheEntry>, IAlternateEqualityComparer<ReadOnlySpan<byte>, CacheEntry>
+    {
+        public static readonly EntryKeyComparer Instance = new();
+
+        public bool Equals(CacheEntry? x, CacheEntry? y) => ByteKeyComparer.Instance.Equals(x?.Key, y?.Key);
+
+        public int GetHashCode(CacheEntry entry) => ByteKeyComparer.Hash(entry.Key);
+
+        public bool Equals(ReadOnlySpan<byte> alternate, CacheEntry other) => alternate.SequenceEqual(other.Key);
+
+        public int GetHashCode(ReadOnlySpan<byte> alternate) => ByteKeyComparer.Hash(alternate);
+
+        public CacheEntry Create(ReadOnlySpan<byte> alternate) => new(alternate.ToArray());
     }
 }
