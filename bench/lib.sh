@@ -33,11 +33,12 @@ bench_wait_port() {
     return 1
 }
 
-# bench_start_memcached PORT: memcached 1.6 with its defaults (64 MB, 4 threads), on loopback only.
+# bench_start_memcached PORT [MEMORY_MB]: memcached 1.6 with its defaults (64 MB unless given, 4 threads), on
+# loopback only.
 bench_start_memcached() {
     local user_flag=()
     [ "$(id -u)" = 0 ] && user_flag=(-u root)
-    memcached -p "$1" -U 0 -l 127.0.0.1 "${user_flag[@]}" &
+    memcached -p "$1" -U 0 -l 127.0.0.1 -m "${2:-64}" "${user_flag[@]}" &
     MEMCACHED_PID=$!
     bench_wait_port "$1"
 }

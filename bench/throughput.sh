@@ -11,9 +11,11 @@
 #   ROUNDS       rounds per combination, at least 3                                                    (default: 3)
 #   DURATION     memaslap run time per round                                                           (default: 10s)
 #   CONCURRENCY  memaslap connections                                                                  (default: 32)
+#   MEMORY_MB    the memory limit of both servers (memcached -m, NEMCACHE_MEMORY_LIMIT_MB)               (default: 64)
 #
 # Prints a table with every round's TPS and the median ratio Nemcache/memcached per combination, and writes it to
-# bench/results/throughput.csv.
+# bench/results/throughput.csv (throughput-m<MEMORY_MB>.csv for a limit other than memcached's default 64; charts.sh
+# draws throughput.csv only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -24,6 +26,7 @@ VALUE_SIZES=${VALUE_SIZES:-100}
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 CONCURRENCY=${CONCURRENCY:-32}
+MEMORY_MB=${MEMORY_MB:-64}
 THREADS=2
 [ "$ROUNDS" -ge 3 ] || { echo "throughput: ROUNDS must be at least 3" >&2; exit 2; }
 
@@ -55,6 +58,7 @@ work=$(mktemp -d)
 trap 'bench_stop ${MEMCACHED_PID:-} ${NEMCACHE_PID:-}; rm -rf "$work"' EXIT
 mkdir -p bench/results
 csv=bench/results/throughput.csv
+[ "$MEMORY_MB" = 64 ] || csv=bench/results/throughput-m$MEMORY_MB.csv
 echo "mode,mix,value_bytes,round,memcached_tps,nemcache_tps,ratio" > "$csv"
 
 printf '%-15s %-6s %6s %5s %14s %14s %7s\n' mode mix value round memcached_tps nemcache_tps ratio
@@ -66,9 +70,9 @@ for mode in $MODES; do
             write_config "$config" "$mix" "$size"
             memcached_port=$(bench_free_port)
             nemcache_port=$(bench_free_port)
-            bench_start_memcached "$memcached_port"
+            bench_start_memcached "$memcached_port" "$MEMORY_MB"
             # shellcheck disable=SC2046
-            bench_start_nemcache "$nemcache_port" "$work/data-$mode-${mix/\//-}-$size" $(bench_mode_environment "$mode")
+            bench_start_nemcache "$nemcache_port" "$work/data-$mode-${mix/\//-}-$size" $(bench_mode_environment "$mode") NEMCACHE_MEMORY_LIMIT_MB="$MEMORY_MB"
             ratios=()
             for round in $(seq 1 "$ROUNDS"); do
                 m=$(run_memaslap "$memcached_port" "$config")

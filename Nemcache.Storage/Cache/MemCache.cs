@@ -767,7 +767,7 @@ public sealed class MemCache
 
     private static byte[] Concat(byte[] first, byte[] second)
     {
-        var joined = new byte[first.Length + second.Length];
+        var joined = ValueArrays.Allocate(first.Length + second.Length);
         first.CopyTo(joined, 0);
         second.CopyTo(joined, first.Length);
         return joined;

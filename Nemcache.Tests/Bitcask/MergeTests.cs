@@ -124,15 +124,15 @@ public class MergeTests : BitcaskTestBase
             writers[w] = Task.Run(() => Write(engine, writer, model));
         }
 
-        var merges = 0;
-        while (!Task.WhenAll(writers).IsCompleted || merges < 3)
+        // A merge asked for before the writers have filled a file has no input and does not count; on a busy machine
+        // that can be most of them, so the loop counts the merges that ran, not the ones asked for.
+        while (!Task.WhenAll(writers).IsCompleted || engine.GetStatistics().MergesRun < 3)
         {
             engine.MergeAsync().Wait();
-            merges++;
         }
         Task.WaitAll(writers);
 
-        Assert.That(engine.GetStatistics().MergesRun, Is.EqualTo(merges));
+        Assert.That(engine.GetStatistics().MergesRun, Is.GreaterThanOrEqualTo(3));
         AssertMatches(engine, models);
         engine = CrashAndReopen(engine);
         AssertMatches(engine, models);

@@ -144,7 +144,7 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
                 Retrieve(header, extras, key, output, ref mutated);
                 break;
             case Set or SetQ or Add or AddQ or Replace or ReplaceQ or Append or AppendQ or Prepend or PrependQ:
-                var value = new byte[header.ValueLength];
+                var value = ValueArrays.Allocate((int)header.ValueLength);
                 body.Slice(head.Length).CopyTo(value);
                 Store(header, extras, key, value, output, ref mutated);
                 break;

@@ -196,7 +196,7 @@ internal sealed class MetaCommandProcessor(ServerContext context)
             return true;
         }
 
-        var value = new byte[length];
+        var value = ValueArrays.Allocate((int)length);
         block.Slice(0, length).CopyTo(value);
         var options = new StoreOptions(flags.ClientFlags, flags.Ttl ?? 0)
         {

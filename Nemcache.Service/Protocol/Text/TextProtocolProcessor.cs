@@ -269,7 +269,7 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             return Status.Done;
         }
 
-        var value = new byte[length];
+        var value = ValueArrays.Allocate((int)length);
         block.Slice(0, length).CopyTo(value);
         var result = _cache.Store(mode, key, flags, exptime, value, cas);
         mutated |= result == StoreResult.Stored;
