@@ -61,8 +61,12 @@ internal sealed class Merger(Bitcask engine)
                 // A file wholly below the last flush marker holds nothing live: it is dropped unread.
                 if (input.MaxSeq >= snapshot.LastFlushSeq)
                 {
-                    input.Scan((in RecordInfo record, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) =>
+                    var scan = input.Scan((in RecordInfo record, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) =>
                         Rewrite(snapshot, input, record, key, value));
+                    foreach (var damage in scan.Skipped)
+                    {
+                        DamageReport.SkippedByMerge(engine.Logger, input.Path, damage);
+                    }
                 }
             }
             foreach (var output in _outputs)
