@@ -136,4 +136,20 @@ public sealed class DamageReportTests : BitcaskTestBase
             Assert.That(LoadAll(engine), Does.Not.ContainKey("a").And.ContainKey("c"));
         });
     }
+
+    [Test]
+    public void A_merge_keeps_the_intact_values_behind_a_damaged_header_that_its_scan_cannot_frame()
+    {
+        WriteThreeKeys(clean: true);
+        Damage(DataFilePath(1), SecondRecord + BitcaskFormat.RecordTypeOffset);
+        var engine = Open(logger: _log);
+        Assert.That(LoadAll(engine), Is.EqualTo(new Dictionary<string, string> { ["a"] = "one", ["c"] = "six" }),
+            "the hint still places c");
+
+        engine.MergeAsync().Wait();
+
+        Assert.That(Warnings, Has.Some.StartWith($"{DataFilePath(1)}: the merge skipped a damaged record, "));
+        engine = Reopen(engine);
+        Assert.That(LoadAll(engine), Is.EqualTo(new Dictionary<string, string> { ["a"] = "one", ["c"] = "six" }));
+    }
 }
