@@ -14,7 +14,7 @@ internal static class DamageReport
     public const string UnreadableHeader = "unreadable record header";
     public const string UnreadableRest = UnreadableHeader + "; the rest of the file cannot be framed";
     public const string TornRecord = "torn last record";
-    public const string DamagedLastRecord = "damaged last record, in a file that a crash cannot have cut short";
+    public const string DamagedLastRecord = "damaged last record of a file that is not the newest";
     public const string NotAPut = "not a put record";
 
     /// <summary>Recovery stepped over these bytes: every record in them is as if never written.</summary>
