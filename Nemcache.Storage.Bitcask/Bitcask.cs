@@ -107,10 +107,6 @@ public sealed class Bitcask : IDisposable
         {
             _background.Enqueue(() => WriteHint(file));
         }
-        lock (_gate)
-        {
-            MaybeStartMerge();
-        }
     }
 
     /// <summary>The data directory this engine owns.</summary>
@@ -276,7 +272,8 @@ public sealed class Bitcask : IDisposable
     /// <summary>
     /// Hands every live item to <paramref name="load"/> in file and offset order, so that the disk is read front to
     /// back. A value whose record fails its CRC is skipped (and dropped from the keydir) with a warning. Returns how
-    /// many were skipped.
+    /// many were skipped. The first merge after a start waits for this load: it would compete for the disk, and where
+    /// a damaged header stops its scan of a file it drops keys whose values the load could still read.
     /// </summary>
     public int ForEachLive(Action<BitcaskItem> load)
     {
@@ -308,13 +305,17 @@ public sealed class Bitcask : IDisposable
             }
             catch (PersistenceException ex)
             {
-                _logger.LogWarning("{Message}; the key is dropped", ex.Message);
+                _logger.LogWarning("{Message}; its key is dropped", ex.Message);
                 lock (_gate)
                 {
                     _keyDir.Remove(key, out _);
                 }
                 skipped++;
             }
+        }
+        lock (_gate)
+        {
+            MaybeStartMerge();
         }
         return skipped;
     }
@@ -347,10 +348,7 @@ public sealed class Bitcask : IDisposable
             return false;
         }
         var offset = snapshot.RecordOffset(key.Length);
-        if (DataRecord.Decode(record, offset, out var info) != DecodeStatus.Ok || info.Type != RecordType.Put)
-        {
-            throw new PersistenceException($"{file.Path}: the record at offset {offset} is damaged");
-        }
+        var info = DecodePut(file, record, offset);
         item = new BitcaskItem(key, DataRecord.ValueOf(record, info).ToArray(), info.Flags, snapshot.ExpiresAt);
         return true;
     }
@@ -588,11 +586,25 @@ public sealed class Bitcask : IDisposable
         var offset = entry.RecordOffset(keySize);
         var record = new byte[entry.RecordSize(keySize)];
         file.ReadExactly(record, offset);
-        if (DataRecord.Decode(record, offset, out info) != DecodeStatus.Ok || info.Type != RecordType.Put)
-        {
-            throw new PersistenceException($"{file.Path}: the record at offset {offset} is damaged");
-        }
+        info = DecodePut(file, record, offset);
         return record;
+    }
+
+    /// <summary>Decodes the put a keydir entry points at; throws PersistenceException naming the damaged bytes.</summary>
+    private static RecordInfo DecodePut(DataFile file, ReadOnlySpan<byte> record, long offset)
+    {
+        var status = DataRecord.Decode(record, offset, out var info);
+        if (status == DecodeStatus.Ok && info.Type == RecordType.Put)
+        {
+            return info;
+        }
+        var reason = status switch
+        {
+            DecodeStatus.Ok => DamageReport.NotAPut,
+            DecodeStatus.BadCrc => DamageReport.ChecksumMismatch,
+            _ => DamageReport.UnreadableHeader,
+        };
+        throw new PersistenceException(DamageReport.DamagedValue(file.Path, offset, record.Length, reason));
     }
 
     /// <summary>

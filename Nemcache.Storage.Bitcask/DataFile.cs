@@ -1,4 +1,5 @@
 using Nemcache.Storage.Persistence;
+using Nemcache.Storage.Persistence.Stream;
 using Microsoft.Win32.SafeHandles;
 using static Nemcache.Storage.Bitcask.BitcaskFormat;
 
@@ -9,10 +10,11 @@ internal delegate void RecordVisitor(in RecordInfo record, ReadOnlySpan<byte> ke
 
 /// <summary>
 /// What a scan found. <see cref="ValidLength"/> is where the readable records end; with <see cref="TornTail"/> the
-/// bytes after it are an unfinished last record that recovery cuts away. <see cref="UnreadableFrom"/> marks a damaged
-/// header after which nothing could be framed; those bytes are left alone, since later files do not depend on them.
+/// bytes after it are an unfinished last record that recovery cuts away. <see cref="Skipped"/> are the stretches the
+/// scan stepped over: whole records with a bad CRC, and a damaged header after which nothing could be framed (those
+/// bytes are left alone, since later files do not depend on them).
 /// </summary>
-internal readonly record struct ScanResult(long ValidLength, int Skipped, bool TornTail, long? UnreadableFrom);
+internal readonly record struct ScanResult(long ValidLength, IReadOnlyList<LogDamage> Skipped, bool TornTail);
 
 /// <summary>
 /// One numbered data file: its handle (from the engine's <see cref="FileHandleBudget"/>, kept open between reads),
@@ -244,7 +246,7 @@ internal sealed class DataFile : IDisposable
 
     private ScanResult Scan(SequentialReader reader, RecordVisitor visitor)
     {
-        var skipped = 0;
+        var skipped = new List<LogDamage>();
         while (reader.Remaining > 0)
         {
             var offset = reader.Position;
@@ -255,13 +257,16 @@ internal sealed class DataFile : IDisposable
             var status = DataRecord.Decode(header, offset, out var info);
             if (status == DecodeStatus.Garbage)
             {
-                return reader.RestIsZero()
-                    ? new ScanResult(offset, skipped, TornTail: true, UnreadableFrom: null)
-                    : new ScanResult(Length, skipped + 1, TornTail: false, UnreadableFrom: offset);
+                if (reader.RestIsZero())
+                {
+                    return new ScanResult(offset, skipped, TornTail: true);
+                }
+                skipped.Add(new LogDamage(offset, Length - offset, DamageReport.UnreadableRest));
+                return new ScanResult(Length, skipped, TornTail: false);
             }
             if (status == DecodeStatus.Incomplete && (header.Length < RecordHeaderSize || !reader.TryPeek(info.Size, out _)))
             {
-                return new ScanResult(offset, skipped, TornTail: true, UnreadableFrom: null);
+                return new ScanResult(offset, skipped, TornTail: true);
             }
             reader.TryPeek(info.Size, out var record);
             status = DataRecord.Decode(record, offset, out info);
@@ -274,14 +279,14 @@ internal sealed class DataFile : IDisposable
             else if (reader.Remaining == 0)
             {
                 // A damaged last record is what an interrupted append leaves: cut it like a short one.
-                return new ScanResult(offset, skipped, TornTail: true, UnreadableFrom: null);
+                return new ScanResult(offset, skipped, TornTail: true);
             }
             else
             {
-                skipped++;
+                skipped.Add(new LogDamage(offset, info.Size, DamageReport.ChecksumMismatch));
             }
         }
-        return new ScanResult(Length, skipped, TornTail: false, UnreadableFrom: null);
+        return new ScanResult(Length, skipped, TornTail: false);
     }
 
     /// <summary>Closes the handle and removes the file and its hint. A positional read still running finishes first:

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Nemcache.Storage.Cache;
+using Nemcache.Storage.Persistence;
 using static Nemcache.Storage.Bitcask.BitcaskFormat;
 
 namespace Nemcache.Storage.Bitcask;
@@ -61,10 +62,15 @@ internal sealed class Merger(Bitcask engine)
                 // A file wholly below the last flush marker holds nothing live: it is dropped unread.
                 if (input.MaxSeq >= snapshot.LastFlushSeq)
                 {
-                    input.Scan((in RecordInfo record, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) =>
+                    var scan = input.Scan((in RecordInfo record, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) =>
                         Rewrite(snapshot, input, record, key, value));
+                    foreach (var damage in scan.Skipped)
+                    {
+                        DamageReport.SkippedByMerge(engine.Logger, input.Path, damage);
+                    }
                 }
             }
+            CopyLiveKeysTheScansMissed(snapshot);
             foreach (var output in _outputs)
             {
                 output.FlushToDisk();
@@ -194,6 +200,46 @@ internal sealed class Merger(Bitcask engine)
         var offset = Write(RecordType.Put, entry.Seq, entry.ExpiresAt, flags, key, value);
         _moved[owned] = new Moved(entry.FileId, entry.ValueOffset, _output!.Id, offset + RecordHeaderSize + key.Length,
             DataRecord.SizeOf(key.Length, value.Length), Expired: false);
+    }
+
+    /// <summary>
+    /// Copies the live keys whose puts the scans did not reach. Behind a damaged header a scan cannot frame the rest of
+    /// its file, but the keydir (filled from an intact hint) still knows where each value lies, and each value carries
+    /// its own CRC: one that reads back is copied, one that does not is dropped at the swap.
+    /// </summary>
+    private void CopyLiveKeysTheScansMissed(MergeSnapshot snapshot)
+    {
+        var inputs = new Dictionary<int, DataFile>();
+        foreach (var input in snapshot.Inputs)
+        {
+            inputs[input.Id] = input;
+        }
+        var missed = new List<(byte[] Key, KeyDirEntry Entry)>();
+        lock (engine.Gate)
+        {
+            foreach (var (key, entry) in engine.KeyDir)
+            {
+                if (inputs.ContainsKey(entry.FileId) && !_moved.ContainsKey(key))
+                {
+                    missed.Add((key, entry));
+                }
+            }
+        }
+        foreach (var (key, entry) in missed)
+        {
+            var input = inputs[entry.FileId];
+            byte[] put;
+            RecordInfo info;
+            try
+            {
+                put = Bitcask.ReadPut(input, key.Length, entry, out info);
+            }
+            catch (PersistenceException)
+            {
+                continue;
+            }
+            RewriteLive(snapshot, input, info, key, DataRecord.ValueOf(put, info));
+        }
     }
 
     /// <summary>Appends a record to the current output, starting a new merge.N file when it is full.</summary>

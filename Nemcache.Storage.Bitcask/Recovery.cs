@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Nemcache.Storage.Cache;
 using Nemcache.Storage.Persistence;
+using Nemcache.Storage.Persistence.Stream;
 using static Nemcache.Storage.Bitcask.BitcaskFormat;
 
 namespace Nemcache.Storage.Bitcask;
@@ -87,12 +88,19 @@ internal sealed class Recovery
                 fromHints++;
                 continue;
             }
+            if (File.Exists(file.HintPath))
+            {
+                DamageReport.HintIgnored(_logger, file);
+            }
             var scan = file.Scan(Apply);
-            skipped += scan.Skipped;
+            foreach (var damage in scan.Skipped)
+            {
+                DamageReport.Skipped(_logger, file.Path, damage);
+            }
+            skipped += scan.Skipped.Count;
             if (scan.TornTail && file.Id == _newestFile)
             {
-                _logger.LogWarning("{File}: cut a torn record at the end ({Bytes} bytes from offset {Offset})",
-                    file.Path, file.Length - scan.ValidLength, scan.ValidLength);
+                DamageReport.Cut(_logger, file.Path, new LogDamage(scan.ValidLength, file.Length - scan.ValidLength, DamageReport.TornRecord));
                 file.Truncate(scan.ValidLength);
                 torn++;
             }
@@ -100,16 +108,9 @@ internal sealed class Recovery
             {
                 // Only the newest file can be cut short by a crash (rotation fsyncs the old one before moving on), so
                 // this is damage: skip it, and leave the bytes for whoever investigates.
-                _logger.LogWarning("{File}: damaged last record at offset {Offset} skipped", file.Path, scan.ValidLength);
+                DamageReport.Skipped(_logger, file.Path,
+                    new LogDamage(scan.ValidLength, file.Length - scan.ValidLength, DamageReport.DamagedLastRecord));
                 skipped++;
-            }
-            if (scan.UnreadableFrom is { } from)
-            {
-                _logger.LogWarning("{File}: damaged record header at offset {Offset}; the rest of the file is skipped", file.Path, from);
-            }
-            if (scan.Skipped > 0)
-            {
-                _logger.LogWarning("{File}: skipped {Count} records with a bad CRC", file.Path, scan.Skipped);
             }
             FilesWithoutHint.Add(file);
         }
@@ -144,6 +145,7 @@ internal sealed class Recovery
                      TryParseDataId(name[..^HintSuffix.Length], out var hinted) &&
                      !File.Exists(Path.Combine(_directory, DataFileName(hinted))))
             {
+                DamageReport.HintWithoutDataFile(_logger, path);
                 File.Delete(path);
             }
         }

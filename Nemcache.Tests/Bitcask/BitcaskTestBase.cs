@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Nemcache.Tests.Support;
 using System.Text;
 using Nemcache.Storage.Bitcask;
@@ -42,10 +43,10 @@ public abstract class BitcaskTestBase
         }
     }
 
-    internal Engine Open(string? directory = null)
+    internal Engine Open(string? directory = null, ILogger? logger = null)
     {
         var engine = Engine.Open(
-            Persistence with { DataDirectory = directory ?? DataDirectory }, Options, time: Clock);
+            Persistence with { DataDirectory = directory ?? DataDirectory }, Options, logger, time: Clock);
         _open.Add(engine);
         return engine;
     }

@@ -1,0 +1,155 @@
+using Microsoft.Extensions.Logging;
+using Nemcache.Storage.Bitcask;
+using Nemcache.Tests.Support;
+using NUnit.Framework;
+using Engine = Nemcache.Storage.Bitcask.Bitcask;
+
+namespace Nemcache.Tests.Bitcask;
+
+/// <summary>
+/// What recovery says about damage: one warning per stretch it could not use, naming the file, the byte count and the
+/// offset (the lines tests/corrupt.py parses), while every other key survives.
+/// </summary>
+public sealed class DamageReportTests : BitcaskTestBase
+{
+    private static readonly int RecordSize = DataRecord.SizeOf("a".Length, "one".Length);
+    private static readonly int SecondRecord = BitcaskFormat.FileHeaderSize + RecordSize;
+
+    private ListLogger<Engine> _log = null!;
+
+    private IEnumerable<string> Warnings => _log.At(LogLevel.Warning);
+
+    [SetUp]
+    public void NewLog() => _log = new ListLogger<Engine>();
+
+    /// <summary>Writes a, b and c (three records of the same size in data.1); a clean close also writes the hint.</summary>
+    private void WriteThreeKeys(bool clean)
+    {
+        var engine = Open();
+        engine.Put(B("a"), B("one"), 0, 0);
+        engine.Put(B("b"), B("two"), 0, 0);
+        engine.Put(B("c"), B("six"), 0, 0);
+        if (clean)
+        {
+            engine.Dispose();
+        }
+        else
+        {
+            engine.Abandon();
+        }
+    }
+
+    private static void Damage(string path, int offset)
+    {
+        var bytes = File.ReadAllBytes(path);
+        bytes[offset] ^= 0xFF;
+        File.WriteAllBytes(path, bytes);
+    }
+
+    private static Dictionary<string, string> LoadAll(Engine engine)
+    {
+        var loaded = new Dictionary<string, string>();
+        engine.ForEachLive(item => loaded.Add(System.Text.Encoding.UTF8.GetString(item.Key), System.Text.Encoding.UTF8.GetString(item.Value)));
+        return loaded;
+    }
+
+    [Test]
+    public void A_damaged_record_in_the_middle_of_a_scanned_file_is_reported_with_its_file_offset_and_size()
+    {
+        WriteThreeKeys(clean: false);
+        Damage(DataFilePath(1), SecondRecord + BitcaskFormat.RecordHeaderSize + 1);
+
+        var engine = Open(logger: _log);
+
+        Assert.That(Warnings, Is.EqualTo(new[]
+        {
+            $"{DataFilePath(1)}: skipped a damaged record, {RecordSize} bytes at offset {SecondRecord}: checksum mismatch",
+        }));
+        Assert.That(LoadAll(engine), Is.EqualTo(new Dictionary<string, string> { ["a"] = "one", ["c"] = "six" }));
+    }
+
+    [Test]
+    public void A_damaged_header_reports_the_rest_of_the_file_as_skipped()
+    {
+        WriteThreeKeys(clean: false);
+        Damage(DataFilePath(1), SecondRecord + BitcaskFormat.RecordTypeOffset);
+        var length = new FileInfo(DataFilePath(1)).Length;
+
+        var engine = Open(logger: _log);
+
+        Assert.That(Warnings.Single(), Does.StartWith(
+            $"{DataFilePath(1)}: skipped a damaged record, {length - SecondRecord} bytes at offset {SecondRecord}: unreadable record header"));
+        Assert.That(LoadAll(engine), Is.EqualTo(new Dictionary<string, string> { ["a"] = "one" }));
+    }
+
+    [Test]
+    public void A_damaged_value_behind_an_intact_hint_drops_its_key_when_loaded_and_says_where()
+    {
+        WriteThreeKeys(clean: true);
+        Damage(DataFilePath(1), SecondRecord + BitcaskFormat.RecordHeaderSize + 1);
+
+        var engine = Open(logger: _log);
+        var loaded = LoadAll(engine);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(engine.LastRecovery.FilesFromHints, Is.EqualTo(1));
+            Assert.That(loaded, Is.EqualTo(new Dictionary<string, string> { ["a"] = "one", ["c"] = "six" }));
+            Assert.That(Warnings, Is.EqualTo(new[]
+            {
+                $"{DataFilePath(1)}: damaged value record, {RecordSize} bytes at offset {SecondRecord}: checksum mismatch; its key is dropped",
+            }));
+        });
+    }
+
+    [Test]
+    public void A_damaged_hint_is_reported_and_its_data_file_scanned_instead()
+    {
+        WriteThreeKeys(clean: true);
+        var hint = DataFilePath(1) + BitcaskFormat.HintSuffix;
+        Damage(hint, BitcaskFormat.FileHeaderSize + 3);
+
+        var engine = Open(logger: _log);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(engine.LastRecovery.FilesFromHints, Is.Zero);
+            Assert.That(Warnings.Single(), Does.StartWith($"{hint}: ignored, it is damaged or does not describe {DataFilePath(1)}"));
+            Assert.That(LoadAll(engine), Is.EqualTo(new Dictionary<string, string> { ["a"] = "one", ["b"] = "two", ["c"] = "six" }));
+        });
+    }
+
+    [Test]
+    public void A_hint_whose_data_file_is_gone_is_reported_as_a_lost_file()
+    {
+        Options = Options with { MaxFileBytes = 100 };
+        WriteThreeKeys(clean: true);
+        var ids = DataFileIds();
+        Assert.That(ids, Has.Length.GreaterThan(1), "one record per file");
+        File.Delete(DataFilePath(ids[0]));
+
+        var engine = Open(logger: _log);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Warnings.Single(), Does.StartWith($"{DataFilePath(ids[0])}.hint: removed, its data file is missing"));
+            Assert.That(LoadAll(engine), Does.Not.ContainKey("a").And.ContainKey("c"));
+        });
+    }
+
+    [Test]
+    public void A_merge_keeps_the_intact_values_behind_a_damaged_header_that_its_scan_cannot_frame()
+    {
+        WriteThreeKeys(clean: true);
+        Damage(DataFilePath(1), SecondRecord + BitcaskFormat.RecordTypeOffset);
+        var engine = Open(logger: _log);
+        Assert.That(LoadAll(engine), Is.EqualTo(new Dictionary<string, string> { ["a"] = "one", ["c"] = "six" }),
+            "the hint still places c");
+
+        engine.MergeAsync().Wait();
+
+        Assert.That(Warnings, Has.Some.StartWith($"{DataFilePath(1)}: the merge skipped a damaged record, "));
+        engine = Reopen(engine);
+        Assert.That(LoadAll(engine), Is.EqualTo(new Dictionary<string, string> { ["a"] = "one", ["c"] = "six" }));
+    }
+}
