@@ -43,29 +43,54 @@ internal sealed class KeyDir
 
     public int Count => _entries.Count;
 
+    /// <summary>
+    /// Counts the calls that may have changed an entry (those that hand out a reference included), so that a reader
+    /// holding a snapshot can tell it is still current without looking every key up again.
+    /// </summary>
+    public long Version { get; private set; }
+
     public bool TryGet(ReadOnlySpan<byte> key, out KeyDirEntry entry) => _bySpan.TryGetValue(key, out entry);
 
     /// <summary>The entry for a key, added zeroed (with <paramref name="exists"/> false) when missing. The key array is
     /// kept only when added: <paramref name="key"/> must not change afterwards.</summary>
-    public ref KeyDirEntry GetOrAdd(byte[] key, out bool exists) =>
-        ref CollectionsMarshal.GetValueRefOrAddDefault(_entries, key, out exists);
+    public ref KeyDirEntry GetOrAdd(byte[] key, out bool exists)
+    {
+        Version++;
+        return ref CollectionsMarshal.GetValueRefOrAddDefault(_entries, key, out exists);
+    }
 
     /// <summary>Like <see cref="GetOrAdd(byte[], out bool)"/> for a key that is only borrowed: copied when added.</summary>
-    public ref KeyDirEntry GetOrAdd(ReadOnlySpan<byte> key, out bool exists) =>
-        ref CollectionsMarshal.GetValueRefOrAddDefault(_bySpan, key, out exists);
+    public ref KeyDirEntry GetOrAdd(ReadOnlySpan<byte> key, out bool exists)
+    {
+        Version++;
+        return ref CollectionsMarshal.GetValueRefOrAddDefault(_bySpan, key, out exists);
+    }
 
     /// <summary>A reference to the key's entry, or a null reference (test with Unsafe.IsNullRef) when it is missing.</summary>
-    public ref KeyDirEntry Find(ReadOnlySpan<byte> key) => ref CollectionsMarshal.GetValueRefOrNullRef(_bySpan, key);
+    public ref KeyDirEntry Find(ReadOnlySpan<byte> key)
+    {
+        Version++;
+        return ref CollectionsMarshal.GetValueRefOrNullRef(_bySpan, key);
+    }
 
-    public bool Remove(ReadOnlySpan<byte> key, out KeyDirEntry entry) => _bySpan.Remove(key, out _, out entry);
+    public bool Remove(ReadOnlySpan<byte> key, out KeyDirEntry entry)
+    {
+        Version++;
+        return _bySpan.Remove(key, out _, out entry);
+    }
 
-    public void Clear() => _entries.Clear();
+    public void Clear()
+    {
+        Version++;
+        _entries.Clear();
+    }
 
     public Dictionary<byte[], KeyDirEntry>.Enumerator GetEnumerator() => _entries.GetEnumerator();
 
     /// <summary>Removes every entry the predicate picks; for recovery's final pass.</summary>
     public int RemoveWhere(Func<byte[], KeyDirEntry, bool> predicate)
     {
+        Version++;
         var doomed = new List<byte[]>();
         foreach (var (key, entry) in _entries)
         {
