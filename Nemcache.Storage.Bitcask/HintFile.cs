@@ -86,6 +86,29 @@ internal static class HintFile
         return true;
     }
 
+    /// <summary>
+    /// How many records the hint of <paramref name="data"/> says it holds, from its trailer alone (0 without a hint);
+    /// for sizing the keydir before the hints are read. The CRC is not checked here, so a count larger than the file
+    /// could hold is taken as 0.
+    /// </summary>
+    public static int RecordCount(DataFile data)
+    {
+        if (!File.Exists(data.HintPath))
+        {
+            return 0;
+        }
+        using var handle = File.OpenHandle(data.HintPath, System.IO.FileMode.Open, FileAccess.Read, FileShare.Read);
+        var length = RandomAccess.GetLength(handle);
+        Span<byte> trailer = stackalloc byte[HintTrailerSize];
+        if (length < FileHeaderSize + HintTrailerSize || RandomAccess.Read(handle, trailer, length - HintTrailerSize) < HintTrailerSize)
+        {
+            return 0;
+        }
+        var count = BinaryPrimitives.ReadInt64LittleEndian(trailer);
+        var most = (length - FileHeaderSize - HintTrailerSize) / (HintRecordHeaderSize + 1);
+        return count >= 0 && count <= most ? (int)count : 0;
+    }
+
     /// <summary>Checks the header (and that it names this data file's stamp), the trailer's CRC over everything before it, and the data length it was written for.</summary>
     private static bool IsIntact(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length, long dataLength, long stamp)
     {

@@ -49,6 +49,9 @@ internal sealed class KeyDir
     /// </summary>
     public long Version { get; private set; }
 
+    /// <summary>Sizes the table for <paramref name="capacity"/> keys, so that recovery does not rehash it as it grows.</summary>
+    public void EnsureCapacity(int capacity) => _entries.EnsureCapacity(capacity);
+
     public bool TryGet(ReadOnlySpan<byte> key, out KeyDirEntry entry) => _bySpan.TryGetValue(key, out entry);
 
     /// <summary>The entry for a key, added zeroed (with <paramref name="exists"/> false) when missing. The key array is

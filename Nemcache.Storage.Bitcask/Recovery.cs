@@ -72,6 +72,7 @@ internal sealed class Recovery
     {
         MergeCommit.Resolve(_directory, _logger);
         OpenDataFiles();
+        ReserveForHintedKeys();
         int fromHints = 0, skipped = 0, torn = 0;
         var empty = new List<DataFile>();
         foreach (var file in Files.Values)
@@ -170,6 +171,20 @@ internal sealed class Recovery
             throw new PersistenceException(
                 $"{_directory} is not a Nemcache Bitcask data directory: {DataFileName(ids[i])} is not a data file ({problem}).");
         }
+    }
+
+    /// <summary>
+    /// Sizes the keydir for every record the hint files announce (an upper bound on their keys), so that a million
+    /// keys are not rehashed twenty times as the table doubles.
+    /// </summary>
+    private void ReserveForHintedKeys()
+    {
+        long records = 0;
+        foreach (var file in Files.Values)
+        {
+            records += HintFile.RecordCount(file);
+        }
+        KeyDir.EnsureCapacity((int)Math.Min(records, Array.MaxLength));
     }
 
     public static bool TryParseDataId(string fileName, out int id)
