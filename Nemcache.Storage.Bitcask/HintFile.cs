@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using Nemcache.Storage.Persistence;
 using static Nemcache.Storage.Bitcask.BitcaskFormat;
 
@@ -52,6 +53,8 @@ internal static class HintFile
     /// Replays the hint of <paramref name="data"/> into <paramref name="visitor"/>, or returns false, having visited
     /// nothing, when the hint is missing, damaged or describes a different length of data file.
     /// </summary>
+    // A restore runs this for every record within its first second, before tiered compilation would optimize it.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryLoad(DataFile data, RecordVisitor visitor)
     {
         if (!File.Exists(data.HintPath))

@@ -195,6 +195,8 @@ internal sealed class Recovery
                id > 0;
     }
 
+    // A restore runs this for every record within its first second, before tiered compilation would optimize it.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Apply(in RecordInfo record, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         if (record.Seq > _maxSeq)
