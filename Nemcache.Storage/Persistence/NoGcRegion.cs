@@ -28,15 +28,7 @@ public sealed class NoGcRegion : IDisposable
     /// <summary>Starts a region sized for restoring from the files in <paramref name="directory"/>.</summary>
     public static NoGcRegion ForRestoreFrom(string directory)
     {
-        long stored = 0;
-        if (Directory.Exists(directory))
-        {
-            foreach (var file in new DirectoryInfo(directory).EnumerateFiles())
-            {
-                stored += file.Length;
-            }
-        }
-        var bytes = Math.Min(stored * AllocatedBytesPerStoredByte,
+        var bytes = Math.Min(BytesIn(directory) * AllocatedBytesPerStoredByte,
             GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / AvailableMemoryDivisor);
         if (bytes <= 0 || GCSettings.LatencyMode == GCLatencyMode.NoGCRegion)
         {
@@ -51,6 +43,24 @@ public sealed class NoGcRegion : IDisposable
             // More than this runtime can set aside at once.
             return new NoGcRegion(active: false);
         }
+    }
+
+    /// <summary>The bytes of the directory's files; 0 when it is missing or unreadable, which the plugin then reports.</summary>
+    private static long BytesIn(string directory)
+    {
+        long bytes = 0;
+        try
+        {
+            foreach (var file in new DirectoryInfo(directory).EnumerateFiles())
+            {
+                bytes += file.Length;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+        return bytes;
     }
 
     public void Dispose()
