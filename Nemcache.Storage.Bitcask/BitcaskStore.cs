@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Nemcache.Storage.Cache;
 using Nemcache.Storage.Notifications;
@@ -101,7 +102,8 @@ public sealed class BitcaskStore : ICachePersistence
         const int BatchSize = 1024;
         var batches = new BlockingCollection<List<BitcaskItem>>(boundedCapacity: 64);
         long items = 0, bytes = 0;
-        var storing = Task.Run(() =>
+        // Both loops run for every item within the restore's first second, before tiered compilation would optimize them.
+        var storing = Task.Run([MethodImpl(MethodImplOptions.AggressiveOptimization)] () =>
         {
             try
             {
@@ -129,7 +131,7 @@ public sealed class BitcaskStore : ICachePersistence
         var pending = new List<BitcaskItem>(BatchSize);
         try
         {
-            damaged = engine.ForEachLive(item =>
+            damaged = engine.ForEachLive([MethodImpl(MethodImplOptions.AggressiveOptimization)] (item) =>
             {
                 pending.Add(item);
                 if (pending.Count == BatchSize)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using Nemcache.Storage.Persistence;
 using static Nemcache.Storage.Bitcask.BitcaskFormat;
 
@@ -53,6 +54,8 @@ internal static class DataRecord
     /// <paramref name="info"/> is filled whenever the header is plausible (every status but Garbage), so that a caller
     /// can skip a record with a bad CRC by its size.
     /// </summary>
+    // A restore runs this for every record within its first second, before tiered compilation would optimize it.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static DecodeStatus Decode(ReadOnlySpan<byte> source, long recordOffset, out RecordInfo info)
     {
         info = default;

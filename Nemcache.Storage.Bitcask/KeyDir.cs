@@ -59,6 +59,22 @@ internal sealed class KeyDir
 
     public int Count => _count;
 
+    /// <summary>
+    /// Counts the calls that may have changed an entry (those that hand out a reference included), so that a reader
+    /// holding a snapshot can tell it is still current without looking every key up again.
+    /// </summary>
+    public long Version { get; private set; }
+
+    /// <summary>Sizes the buckets for <paramref name="capacity"/> keys, so that recovery does not rebucket as it grows.</summary>
+    public void EnsureCapacity(int capacity)
+    {
+        var buckets = BucketCountFor(capacity);
+        if (buckets > _buckets.Length)
+        {
+            Rebucket(buckets);
+        }
+    }
+
     public bool TryGet(ReadOnlySpan<byte> key, out KeyDirEntry entry)
     {
         var link = Find(key, ByteKeyComparer.Hash(key));
@@ -70,6 +86,7 @@ internal sealed class KeyDir
     /// kept only when added: <paramref name="key"/> must not change afterwards.</summary>
     public ref KeyDirEntry GetOrAdd(byte[] key, out bool exists)
     {
+        Version++;
         var hash = ByteKeyComparer.Hash(key);
         var link = Find(key, hash);
         exists = link != None;
@@ -79,6 +96,7 @@ internal sealed class KeyDir
     /// <summary>Like <see cref="GetOrAdd(byte[], out bool)"/> for a key that is only borrowed: copied when added.</summary>
     public ref KeyDirEntry GetOrAdd(ReadOnlySpan<byte> key, out bool exists)
     {
+        Version++;
         var hash = ByteKeyComparer.Hash(key);
         var link = Find(key, hash);
         exists = link != None;
@@ -88,12 +106,14 @@ internal sealed class KeyDir
     /// <summary>A reference to the key's entry, or a null reference (test with Unsafe.IsNullRef) when it is missing.</summary>
     public ref KeyDirEntry Find(ReadOnlySpan<byte> key)
     {
+        Version++;
         var link = Find(key, ByteKeyComparer.Hash(key));
         return ref link == None ? ref Unsafe.NullRef<KeyDirEntry>() : ref SlotAt(link).Entry;
     }
 
     public bool Remove(ReadOnlySpan<byte> key, out KeyDirEntry entry)
     {
+        Version++;
         var hash = ByteKeyComparer.Hash(key);
         ref var link = ref _buckets[BucketOf(hash)];
         while (link != None)
@@ -118,6 +138,7 @@ internal sealed class KeyDir
     /// <summary>Forgets every key and gives the memory back.</summary>
     public void Clear()
     {
+        Version++;
         _blocks = [];
         _blockCount = 0;
         _buckets = new int[MinBuckets];

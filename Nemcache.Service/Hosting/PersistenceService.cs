@@ -19,7 +19,11 @@ internal sealed class PersistenceService(ServerContext context, ILogger<Persiste
             logger.LogWarning("No persistence plugin: the cache will not survive a restart");
             return Task.CompletedTask;
         }
-        var summary = persistence.Restore(context.Cache);
+        RestoreSummary summary;
+        using (NoGcRegion.ForRestoreFrom(context.Settings.DataDirectory))
+        {
+            summary = persistence.Restore(context.Cache);
+        }
         logger.LogInformation("{Plugin}: {Details}", persistence.Name, summary.Details);
         context.Cache.Subscribe(persistence);
         return Task.CompletedTask;

@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Nemcache.Storage.Notifications;
@@ -270,6 +271,8 @@ public sealed class MemCache
     /// Restore path for persistence plugins: stores an item read from disk with a fresh CAS and no notification.
     /// An item whose absolute expiry has passed is skipped. Returns whether it was stored.
     /// </summary>
+    // A restore runs this for every record within its first second, before tiered compilation would optimize it.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool RestoreItem(byte[] key, byte[] value, uint flags, long expiresAt)
     {
         ValidateKey(key);

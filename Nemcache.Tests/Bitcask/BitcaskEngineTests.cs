@@ -390,6 +390,29 @@ public class BitcaskEngineTests : BitcaskTestBase
     }
 
     [Test]
+    public void Keys_written_while_live_values_are_handed_over_come_with_their_current_value()
+    {
+        var engine = Open();
+        Fill(engine, "k", 5);
+        engine = Reopen(engine);
+
+        var loaded = new Dictionary<string, string>();
+        engine.ForEachLive(item =>
+        {
+            if (loaded.Count == 0)
+            {
+                engine.Put(B("k3"), B("newer"), 0, 0);
+                engine.Delete(B("k4"));
+            }
+            loaded[System.Text.Encoding.UTF8.GetString(item.Key)] = System.Text.Encoding.UTF8.GetString(item.Value);
+        });
+
+        Assert.That(loaded["k3"], Is.EqualTo("newer"));
+        Assert.That(loaded, Does.Not.ContainKey("k4"));
+        Assert.That(loaded, Has.Count.EqualTo(4));
+    }
+
+    [Test]
     public void Stats_count_live_and_dead_bytes()
     {
         var engine = Open();
