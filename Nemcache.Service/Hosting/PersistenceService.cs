@@ -20,7 +20,7 @@ internal sealed class PersistenceService(ServerContext context, ILogger<Persiste
             return Task.CompletedTask;
         }
         RestoreSummary summary;
-        using (NoGcRegion.ForRestoreFrom(context.Settings.DataDirectory))
+        using (NoGcRegion.ForRestoreFrom(context.Settings.DataDirectory, context.Cache.Options.MemoryLimitBytes))
         {
             summary = persistence.Restore(context.Cache);
         }

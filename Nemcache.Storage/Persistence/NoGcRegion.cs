@@ -25,10 +25,14 @@ public sealed class NoGcRegion : IDisposable
 
     private NoGcRegion(bool active) => _active = active;
 
-    /// <summary>Starts a region sized for restoring from the files in <paramref name="directory"/>.</summary>
-    public static NoGcRegion ForRestoreFrom(string directory)
+    /// <summary>
+    /// Starts a region sized for restoring from the files in <paramref name="directory"/> into a cache that holds at
+    /// most <paramref name="cacheMemoryLimitBytes"/>: a directory larger than the cache restores only what fits (the
+    /// rest is evicted as it arrives), so the region is no larger than what the cache can keep.
+    /// </summary>
+    public static NoGcRegion ForRestoreFrom(string directory, long cacheMemoryLimitBytes)
     {
-        var bytes = Math.Min(BytesIn(directory) * AllocatedBytesPerStoredByte,
+        var bytes = Math.Min(Math.Min(BytesIn(directory), cacheMemoryLimitBytes) * AllocatedBytesPerStoredByte,
             GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / AvailableMemoryDivisor);
         if (bytes <= 0 || GCSettings.LatencyMode == GCLatencyMode.NoGCRegion)
         {

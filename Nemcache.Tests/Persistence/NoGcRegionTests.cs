@@ -6,6 +6,7 @@ namespace Nemcache.Tests.Persistence;
 
 public class NoGcRegionTests
 {
+    private const long Unlimited = long.MaxValue / NoGcRegion.AllocatedBytesPerStoredByte;
     private string _directory = null!;
 
     [SetUp]
@@ -20,7 +21,7 @@ public class NoGcRegionTests
         File.WriteAllBytes(Path.Combine(_directory, "data"), new byte[1024 * 1024]);
         var collections = GC.CollectionCount(0);
 
-        using (NoGcRegion.ForRestoreFrom(_directory))
+        using (NoGcRegion.ForRestoreFrom(_directory, Unlimited))
         {
             Assert.That(GCSettings.LatencyMode, Is.EqualTo(GCLatencyMode.NoGCRegion));
             var kept = new List<byte[]>();
@@ -41,7 +42,7 @@ public class NoGcRegionTests
 
         Assert.DoesNotThrow(() =>
         {
-            using var region = NoGcRegion.ForRestoreFrom(_directory);
+            using var region = NoGcRegion.ForRestoreFrom(_directory, Unlimited);
             var kept = new List<byte[]>();
             for (var i = 0; i < 100_000; i++)
             {
@@ -52,13 +53,31 @@ public class NoGcRegionTests
     }
 
     [Test]
+    public void A_directory_larger_than_the_cache_gets_a_region_sized_for_the_cache()
+    {
+        File.WriteAllBytes(Path.Combine(_directory, "data"), new byte[16 * 1024 * 1024]);
+
+        using (NoGcRegion.ForRestoreFrom(_directory, cacheMemoryLimitBytes: 64 * 1024))
+        {
+            Assert.That(GCSettings.LatencyMode, Is.EqualTo(GCLatencyMode.NoGCRegion));
+            var kept = new List<byte[]>();
+            for (var i = 0; i < 16 * 1024; i++)
+            {
+                kept.Add(new byte[1024]);
+            }
+            Assert.That(GCSettings.LatencyMode, Is.Not.EqualTo(GCLatencyMode.NoGCRegion),
+                "16 MiB allocated: far past a region for a 64 KiB cache, which has ended");
+        }
+    }
+
+    [Test]
     public void An_empty_or_missing_directory_starts_no_region()
     {
-        using (NoGcRegion.ForRestoreFrom(_directory))
+        using (NoGcRegion.ForRestoreFrom(_directory, Unlimited))
         {
             Assert.That(GCSettings.LatencyMode, Is.Not.EqualTo(GCLatencyMode.NoGCRegion));
         }
-        using (NoGcRegion.ForRestoreFrom(Path.Combine(_directory, "missing")))
+        using (NoGcRegion.ForRestoreFrom(Path.Combine(_directory, "missing"), Unlimited))
         {
             Assert.That(GCSettings.LatencyMode, Is.Not.EqualTo(GCLatencyMode.NoGCRegion));
         }
