@@ -14,11 +14,7 @@ public sealed class GroupSyncTests
     [Test]
     public async Task Commits_that_arrive_while_an_fsync_runs_share_the_next_one()
     {
-        var fsync = new SteppedFsync();
-        var groupSync = new GroupSync(fsync.Run);
-        groupSync.MarkWritten();
-        var first = groupSync.SyncAsync().AsTask();
-        await fsync.WaitUntilRunningAsync();
+        var (fsync, groupSync, first) = await StartTheFirstFsyncAsync();
 
         var later = new List<Task>();
         for (var i = 0; i < 10; i++)
@@ -37,11 +33,7 @@ public sealed class GroupSyncTests
     [Test]
     public async Task A_commit_asked_for_while_an_fsync_runs_waits_for_the_next_one()
     {
-        var fsync = new SteppedFsync();
-        var groupSync = new GroupSync(fsync.Run);
-        groupSync.MarkWritten();
-        var first = groupSync.SyncAsync().AsTask();
-        await fsync.WaitUntilRunningAsync();
+        var (fsync, groupSync, first) = await StartTheFirstFsyncAsync();
         groupSync.MarkWritten();
         var second = groupSync.SyncAsync().AsTask();
 
@@ -57,11 +49,7 @@ public sealed class GroupSyncTests
     [Test]
     public async Task A_record_written_while_an_fsync_runs_is_not_counted_as_synced_by_it()
     {
-        var fsync = new SteppedFsync();
-        var groupSync = new GroupSync(fsync.Run);
-        groupSync.MarkWritten();
-        var first = groupSync.SyncAsync().AsTask();
-        await fsync.WaitUntilRunningAsync();
+        var (fsync, groupSync, first) = await StartTheFirstFsyncAsync();
         groupSync.MarkWritten();
         fsync.Finish();
         await first.WaitAsync(Patience);
@@ -103,6 +91,17 @@ public sealed class GroupSyncTests
 
         Assert.That(groupSync.SyncAsync().IsCompletedSuccessfully, Is.True);
         Assert.That(calls, Is.Zero);
+    }
+
+    /// <summary>One record written and committed, its fsync running and held until the test finishes it.</summary>
+    private static async Task<(SteppedFsync Fsync, GroupSync GroupSync, Task First)> StartTheFirstFsyncAsync()
+    {
+        var fsync = new SteppedFsync();
+        var groupSync = new GroupSync(fsync.Run);
+        groupSync.MarkWritten();
+        var first = groupSync.SyncAsync().AsTask();
+        await fsync.WaitUntilRunningAsync();
+        return (fsync, groupSync, first);
     }
 
     /// <summary>An fsync that returns only when the test says so, one call per <see cref="Finish"/>.</summary>
