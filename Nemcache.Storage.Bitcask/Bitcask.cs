@@ -272,8 +272,7 @@ public sealed class Bitcask : IDisposable
     /// <summary>
     /// Hands every live item to <paramref name="load"/> in file and offset order, so that the disk is read front to
     /// back. A value whose record fails its CRC is skipped (and dropped from the keydir) with a warning. Returns how
-    /// many were skipped. The first merge after a start waits for this load: it would compete for the disk, and where
-    /// a damaged header stops its scan of a file it drops keys whose values the load could still read.
+    /// many were skipped. The first merge after a start waits for this load, which it would compete with for the disk.
     /// </summary>
     // A restore runs this for every record within its first second, before tiered compilation would optimize it.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -312,7 +311,16 @@ public sealed class Bitcask : IDisposable
                 _logger.LogWarning("{Message}; its key is dropped", ex.Message);
                 lock (_gate)
                 {
-                    _keyDir.Remove(key, out _);
+                    var unchangedSinceSnapshot = _keyDir.Version == version;
+                    if (_keyDir.Remove(key, out var dropped))
+                    {
+                        Forget(key.Length, dropped);
+                    }
+                    // This removal is the load's own: it must not send the remaining keys down the slow path.
+                    if (unchangedSinceSnapshot)
+                    {
+                        version = _keyDir.Version;
+                    }
                 }
                 skipped++;
             }

@@ -108,7 +108,7 @@ internal static class HintFile
             return 0;
         }
         var count = BinaryPrimitives.ReadInt64LittleEndian(trailer);
-        var most = (length - FileHeaderSize - HintTrailerSize) / (HintRecordHeaderSize + 1);
+        var most = (length - FileHeaderSize - HintTrailerSize) / HintRecordHeaderSize;
         return count >= 0 && count <= most ? (int)count : 0;
     }
 

@@ -45,6 +45,12 @@ internal sealed class KeyDir
     private const int BlockSize = 1 << BlockShift;
     private const int MinBuckets = 16;
 
+    /// <summary>The largest power of two an int array can have; past it, chains just grow longer.</summary>
+    private const int MaxBuckets = 1 << 30;
+
+    /// <summary>Room for this many blocks when the first one is added; the block array doubles after that.</summary>
+    private const int InitialBlockArrayLength = 4;
+
     /// <summary>Slot links and buckets hold a slot index plus one, so that 0 (a new array's content) means none.</summary>
     private const int None = 0;
 
@@ -184,7 +190,7 @@ internal sealed class KeyDir
 
     private ref Slot Add(byte[] key, int hash)
     {
-        if (_count == _buckets.Length)
+        if (_count == _buckets.Length && _buckets.Length < MaxBuckets)
         {
             Rebucket(_buckets.Length * 2);
         }
@@ -214,7 +220,7 @@ internal sealed class KeyDir
     {
         if (_blockCount == _blocks.Length)
         {
-            Array.Resize(ref _blocks, Math.Max(4, _blocks.Length * 2));
+            Array.Resize(ref _blocks, Math.Max(InitialBlockArrayLength, _blocks.Length * 2));
         }
         _blocks[_blockCount++] = new Slot[BlockSize];
     }
@@ -240,7 +246,7 @@ internal sealed class KeyDir
     private ref Slot SlotAt(int link) => ref _blocks[(link - 1) >> BlockShift][(link - 1) & (BlockSize - 1)];
 
     private static int BucketCountFor(int capacity) =>
-        (int)Math.Max(MinBuckets, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(capacity, 1)));
+        (int)Math.Clamp(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(capacity, 1)), MinBuckets, MaxBuckets);
 
     /// <summary>One key's place: 48 bytes. A free slot has no key; its <see cref="Next"/> links the free list.</summary>
     private struct Slot

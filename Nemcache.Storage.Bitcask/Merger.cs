@@ -57,6 +57,7 @@ internal sealed class Merger(Bitcask engine)
 
         try
         {
+            var scansSkippedSomething = false;
             foreach (var input in snapshot.Inputs)
             {
                 // A file wholly below the last flush marker holds nothing live: it is dropped unread.
@@ -68,9 +69,15 @@ internal sealed class Merger(Bitcask engine)
                     {
                         DamageReport.SkippedByMerge(engine.Logger, input.Path, damage);
                     }
+                    scansSkippedSomething |= scan.Skipped.Count > 0 || scan.TornTail;
                 }
             }
-            CopyLiveKeysTheScansMissed(snapshot);
+            // Without damage every live key in the inputs was met by a scan; the walk of the whole keydir, under the
+            // engine's lock, is only worth its pause when a scan could not reach part of a file.
+            if (scansSkippedSomething)
+            {
+                CopyLiveKeysTheScansMissed(snapshot);
+            }
             foreach (var output in _outputs)
             {
                 output.FlushToDisk();
@@ -193,7 +200,19 @@ internal sealed class Merger(Bitcask engine)
         var flags = record.Flags;
         if (!holdsValue)
         {
-            var put = Bitcask.ReadPut(holder, key.Length, entry, out var info);
+            byte[] put;
+            RecordInfo info;
+            try
+            {
+                put = Bitcask.ReadPut(holder, key.Length, entry, out info);
+            }
+            catch (PersistenceException)
+            {
+                // The put this touch belongs to went bad since the load. The key is not moved: a put inside the merge
+                // is dropped at the swap, one outside it is found damaged when next read. The merge goes on rather
+                // than failing again every time.
+                return;
+            }
             value = DataRecord.ValueOf(put, info);
             flags = info.Flags;
         }

@@ -64,7 +64,8 @@ internal sealed class CacheShard
         Counters.Bytes = 0;
     }
 
-    public HashSet<CacheEntry> Entries => _entries;
+    /// <summary>For whole-cache walks (snapshot, expiry reclaim); changes go through the shard, which keeps the LRU and counters.</summary>
+    public IReadOnlyCollection<CacheEntry> Entries => _entries;
 
     private void LinkAsNewest(CacheEntry entry)
     {

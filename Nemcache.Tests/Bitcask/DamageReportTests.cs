@@ -99,6 +99,8 @@ public sealed class DamageReportTests : BitcaskTestBase
             {
                 $"{DataFilePath(1)}: damaged value record, {RecordSize} bytes at offset {SecondRecord}: checksum mismatch; its key is dropped",
             }));
+            Assert.That(engine.GetStatistics().LiveBytes, Is.EqualTo(2 * RecordSize),
+                "the dropped key's record no longer counts as live, which merge decisions rest on");
         });
     }
 
@@ -135,6 +137,25 @@ public sealed class DamageReportTests : BitcaskTestBase
             Assert.That(Warnings.Single(), Does.StartWith($"{DataFilePath(ids[0])}.hint: removed, its data file is missing"));
             Assert.That(LoadAll(engine), Does.Not.ContainKey("a").And.ContainKey("c"));
         });
+    }
+
+    [Test]
+    public void A_merge_goes_on_when_the_put_behind_a_touch_went_bad_after_the_start()
+    {
+        Options = Options with { MaxFileBytes = 100 };
+        var engine = Open();
+        engine.Put(B("a"), B("one"), 0, 0);
+        engine.Put(B("b"), B("two"), 0, 0);
+        engine.Touch(B("a"), 4_000_000_000);
+        engine.Dispose();
+        engine = Open(logger: _log);
+        Damage(DataFilePath(1), BitcaskFormat.FileHeaderSize + BitcaskFormat.RecordHeaderSize + 1);
+
+        Assert.That(() => engine.MergeAsync().Wait(), Throws.Nothing, "folding the touch into its put cannot read the put");
+
+        Assert.That(engine.GetStatistics().MergesRun, Is.EqualTo(1));
+        engine = Reopen(engine);
+        Assert.That(LoadAll(engine), Is.EqualTo(new Dictionary<string, string> { ["b"] = "two" }));
     }
 
     [Test]
