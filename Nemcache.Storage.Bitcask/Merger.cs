@@ -200,17 +200,10 @@ internal sealed class Merger(Bitcask engine)
         var flags = record.Flags;
         if (!holdsValue)
         {
-            byte[] put;
-            RecordInfo info;
-            try
+            // When the put this touch belongs to went bad since the load, the key is not moved: a put inside the merge
+            // is dropped at the swap, one outside it is found damaged when next read.
+            if (!TryReadIntactPut(holder, key.Length, entry, out var put, out var info))
             {
-                put = Bitcask.ReadPut(holder, key.Length, entry, out info);
-            }
-            catch (PersistenceException)
-            {
-                // The put this touch belongs to went bad since the load. The key is not moved: a put inside the merge
-                // is dropped at the swap, one outside it is found damaged when next read. The merge goes on rather
-                // than failing again every time.
                 return;
             }
             value = DataRecord.ValueOf(put, info);
@@ -247,17 +240,29 @@ internal sealed class Merger(Bitcask engine)
         foreach (var (key, entry) in missed)
         {
             var input = inputs[entry.FileId];
-            byte[] put;
-            RecordInfo info;
-            try
+            if (TryReadIntactPut(input, key.Length, entry, out var put, out var info))
             {
-                put = Bitcask.ReadPut(input, key.Length, entry, out info);
+                RewriteLive(snapshot, input, info, key, DataRecord.ValueOf(put, info));
             }
-            catch (PersistenceException)
-            {
-                continue;
-            }
-            RewriteLive(snapshot, input, info, key, DataRecord.ValueOf(put, info));
+        }
+    }
+
+    /// <summary>
+    /// The put a keydir entry points at, or false when it fails its CRC: a damaged value costs the merge that one key
+    /// (dropped at the swap), not the whole merge, which would otherwise fail again every time it ran.
+    /// </summary>
+    private static bool TryReadIntactPut(DataFile file, int keySize, in KeyDirEntry entry, out byte[] put, out RecordInfo info)
+    {
+        try
+        {
+            put = Bitcask.ReadPut(file, keySize, entry, out info);
+            return true;
+        }
+        catch (PersistenceException)
+        {
+            put = [];
+            info = default;
+            return false;
         }
     }
 
