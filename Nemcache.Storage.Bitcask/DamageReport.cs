@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging;
-using Nemcache.Storage.Persistence.Stream;
+using Nemcache.Storage.Persistence;
 
 namespace Nemcache.Storage.Bitcask;
 

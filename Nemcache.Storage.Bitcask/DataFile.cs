@@ -1,6 +1,5 @@
-using Nemcache.Storage.Persistence;
-using Nemcache.Storage.Persistence.Stream;
 using Microsoft.Win32.SafeHandles;
+using Nemcache.Storage.Persistence;
 using static Nemcache.Storage.Bitcask.BitcaskFormat;
 
 namespace Nemcache.Storage.Bitcask;

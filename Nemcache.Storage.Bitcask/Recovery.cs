@@ -3,7 +3,6 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Nemcache.Storage.Cache;
 using Nemcache.Storage.Persistence;
-using Nemcache.Storage.Persistence.Stream;
 using static Nemcache.Storage.Bitcask.BitcaskFormat;
 
 namespace Nemcache.Storage.Bitcask;

@@ -3,12 +3,6 @@ using Google.Protobuf;
 
 namespace Nemcache.Storage.Persistence.Stream;
 
-/// <summary>A stretch of the log that replay could not use, and why.</summary>
-internal sealed record LogDamage(long Offset, long Length, string Reason)
-{
-    public override string ToString() => $"{Length} bytes at offset {Offset}: {Reason}";
-}
-
 /// <summary>What reading a log found.</summary>
 internal sealed class LogScan
 {
