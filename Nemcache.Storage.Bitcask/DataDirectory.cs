@@ -49,7 +49,7 @@ internal static class DataDirectory
     }
 
     private static bool IsNemcacheName(string name) =>
-        name is LockFileName or MergeCommitFileName ||
+        name is LockFileName or MergeCommitFileName or CasEpochFile.FileName ||
         name.StartsWith(DataPrefix, StringComparison.Ordinal) ||
         name.StartsWith(MergeOutputPrefix, StringComparison.Ordinal) ||
         name.StartsWith(StreamArchiverPrefix, StringComparison.Ordinal);

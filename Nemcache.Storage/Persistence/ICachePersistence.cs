@@ -23,7 +23,9 @@ public interface ICachePersistence : ICacheObserver, IAsyncDisposable
 
     /// <summary>
     /// Rebuilds the cache from disk through <see cref="MemCache.RestoreItem"/> and
-    /// <see cref="MemCache.RestoreFlushDeadline"/>. Throws <see cref="PersistenceException"/> with a one-line message
+    /// <see cref="MemCache.RestoreFlushDeadline"/>. Once it holds the data directory's lock, and before it restores
+    /// anything, it gives the cache this run's CAS sequence (<see cref="CasEpochFile.Start"/>), so that no CAS unique
+    /// handed out from now on repeats one handed out before. Throws <see cref="PersistenceException"/> with a one-line message
     /// when the data directory cannot be used; recoverable damage (a torn tail, a bad record) is repaired or skipped
     /// and reported in the summary instead.
     /// </summary>

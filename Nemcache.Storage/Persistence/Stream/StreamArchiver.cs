@@ -87,6 +87,7 @@ public sealed class StreamArchiver : ICachePersistence
         _lock = DataDirectoryLock.Acquire(_persistence.DataDirectory);
         try
         {
+            cache.UseCasSequence(CasEpochFile.Start(_persistence.DataDirectory, _logger));
             return RestoreLocked(cache, started);
         }
         catch
