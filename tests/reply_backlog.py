@@ -15,7 +15,7 @@ server hold those replies in memory. The same script runs against memcached for 
    must be complete and correct once the client reads.
 4. A scenario passes when its peak RSS stays within --bound-mb of the idle RSS.
 
-    tests/reply_backlog.py [--server nemcache|memcached] [--keys 1000] [--hold 3] [--bound-mb 64]
+    tests/reply_backlog.py [--server nemcache|memcached] [--keys 1000] [--hold 3] [--bound-mb 32]
 """
 
 import os
@@ -172,7 +172,7 @@ def main():
     parser.add_argument("--server", choices=["nemcache", "memcached"], default="nemcache")
     parser.add_argument("--keys", type=int, default=1000)
     parser.add_argument("--hold", type=float, default=3.0, help="seconds the client reads nothing")
-    parser.add_argument("--bound-mb", type=int, default=64, help="allowed peak RSS above idle")
+    parser.add_argument("--bound-mb", type=int, default=32, help="allowed peak RSS above idle")
     args = parser.parse_args()
 
     if args.server == "memcached":

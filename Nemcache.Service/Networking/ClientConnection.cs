@@ -9,9 +9,9 @@ namespace Nemcache.Service.Networking;
 /// <summary>
 /// One client connection: reads whatever has arrived, runs every complete command in it, makes the batch's changes as
 /// durable as the sync mode promises, and only then sends the batch's replies. That order is what lets a reply stand
-/// for persistence (see docs/architecture.md). A batch whose replies back up is run in parts (the processor pauses, see
-/// <see cref="ReplyBacklog"/>): each part is committed and flushed, and nothing more is read from the client until the
-/// socket has taken the part's replies.
+/// for persistence (see docs/architecture.md). A batch whose replies back up runs in parts (the processor pauses, see
+/// <see cref="ReplyBacklog"/>): each part is committed and flushed, and the next part runs, and the next read is made,
+/// only once the socket has taken the replies so far.
 /// </summary>
 internal sealed class ClientConnection(Socket socket, ServerContext context, ILogger logger)
 {
@@ -44,19 +44,25 @@ internal sealed class ClientConnection(Socket socket, ServerContext context, ILo
                 var buffer = read.Buffer;
                 processor ??= IProtocolProcessor.ForFirstBytes(buffer, context);
                 var received = buffer.Length;
-                var outcome = processor.Process(ref buffer, writer);
-                statistics.AddBytesRead(received - buffer.Length);
-                var paused = (outcome & ProcessOutcome.Paused) != 0;
-                // What a paused processor left is run after the flush, before anything more is read.
-                reader.AdvanceTo(buffer.Start, paused ? buffer.Start : buffer.End);
-
-                if ((outcome & ProcessOutcome.Mutated) != 0 && persistence is not null)
+                ProcessOutcome outcome;
+                FlushResult flushed;
+                do
                 {
-                    await persistence.CommitAsync();
+                    // A paused processor goes on with the rest of the batch once the socket has taken the replies so
+                    // far; until then nothing more is read.
+                    outcome = processor.Process(ref buffer, writer);
+                    if ((outcome & ProcessOutcome.Mutated) != 0 && persistence is not null)
+                    {
+                        await persistence.CommitAsync();
+                    }
+                    statistics.AddBytesWritten(writer.UnflushedBytes);
+                    flushed = await writer.FlushAsync();
                 }
-                statistics.AddBytesWritten(writer.UnflushedBytes);
-                var flushed = await writer.FlushAsync();
-                if ((outcome & ProcessOutcome.Close) != 0 || flushed.IsCompleted || (read.IsCompleted && !paused))
+                while ((outcome & (ProcessOutcome.Paused | ProcessOutcome.Close)) == ProcessOutcome.Paused && !flushed.IsCompleted);
+                statistics.AddBytesRead(received - buffer.Length);
+                reader.AdvanceTo(buffer.Start, buffer.End);
+
+                if ((outcome & ProcessOutcome.Close) != 0 || flushed.IsCompleted || read.IsCompleted)
                 {
                     break;
                 }
