@@ -39,7 +39,9 @@ internal sealed class ClientConnection(Socket socket, ServerContext context, ILo
                 var buffer = read.Buffer;
                 processor ??= IProtocolProcessor.ForFirstBytes(buffer, context);
                 var received = buffer.Length;
+                statistics.Connections.MarkRunning(socket, running: true);
                 var outcome = processor.Process(ref buffer, writer);
+                statistics.Connections.MarkRunning(socket, running: false);
                 statistics.AddBytesRead(received - buffer.Length);
                 reader.AdvanceTo(buffer.Start, buffer.End);
 

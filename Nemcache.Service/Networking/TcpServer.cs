@@ -16,7 +16,8 @@ namespace Nemcache.Service.Networking;
 /// </summary>
 internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger) : IHostedService
 {
-    private const int Backlog = 1024;
+    /// <summary>memcached's default -b (tcp_backlog).</summary>
+    internal const int Backlog = 1024;
 
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<long, Task> _connections = new();
@@ -43,6 +44,7 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
             throw new StartupException($"cannot listen on {endPoint}: {ex.Message}");
         }
         _listener = listener;
+        context.Statistics.Connections.AddListener(listener);
         _acceptLoop = AcceptLoopAsync(listener);
         logger.LogInformation("Nemcache {Version} listening: {Settings}", ServerContext.Version, settings.Describe());
         return Task.CompletedTask;
@@ -51,7 +53,11 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
-        _listener?.Dispose();
+        if (_listener is not null)
+        {
+            context.Statistics.Connections.Remove(_listener);
+            _listener.Dispose();
+        }
         await _acceptLoop;
         var open = _connections.Values.ToArray();
         if (open.Length > 0)
@@ -88,6 +94,7 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
             }
             var id = Interlocked.Increment(ref _nextConnectionId);
             var connection = new ClientConnection(client, context, logger);
+            context.Statistics.Connections.AddClient(client);
             _connections[id] = Task.Run(async () =>
             {
                 try
@@ -100,6 +107,7 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
                 }
                 finally
                 {
+                    context.Statistics.Connections.Remove(client);
                     _connections.TryRemove(id, out _);
                 }
             });

@@ -1,0 +1,15 @@
+
+namespace Nemcache.Service.Protocol.Stats;
+
+/// <summary>The binary protocol's stat groups beyond the general and settings ones: the text protocol's listings.</summary>
+internal static class BinaryStatsGroups
+{
+    public static List<KeyValuePair<string, string>>? Find(ServerContext context, ReadOnlySpan<byte> group)
+    {
+        if (group.SequenceEqual("items"u8)) return PseudoSlabClass.Items(context.Cache.GetStatistics());
+        if (group.SequenceEqual("slabs"u8)) return PseudoSlabClass.Slabs(context.Cache.GetStatistics());
+        if (group.SequenceEqual("sizes"u8)) return PseudoSlabClass.Sizes();
+        if (group.SequenceEqual("conns"u8)) return ConnectionListing.List(context.Statistics.Connections);
+        return null;
+    }
+}
