@@ -56,8 +56,8 @@ builder.Services.AddSingleton(provider => new ServerContext(
     provider.GetRequiredService<ServerStatistics>()));
 builder.Services.AddSingleton<ServerMetrics>();
 builder.Services.AddHostedService<PersistenceService>();
-builder.Services.AddHostedService<TcpServer>();
 builder.Services.AddHostedService<PrometheusEndpoint>();
+builder.Services.AddHostedService<TcpServer>();
 builder.Services.AddHostedService<ExpiryReclaimer>();
 builder.Services.AddHostedService<CompactionSignal>();
 
