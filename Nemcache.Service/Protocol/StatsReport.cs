@@ -30,7 +30,6 @@ public static class StatsReport
         Add("curr_connections", server.CurrentConnections);
         Add("total_connections", server.TotalConnections);
         Add("rejected_connections", server.RejectedConnections);
-        Add("connection_structures", server.CurrentConnections);
         Add("cmd_get", cache.GetHits + cache.GetMisses);
         Add("cmd_set", cache.SetCommands);
         Add("cmd_flush", cache.FlushCommands);
@@ -63,9 +62,7 @@ public static class StatsReport
         Add("time_in_listen_disabled_us", 0);
         Add("threads", Environment.ProcessorCount);
         Add("conn_yields", 0);
-        Add("lru_crawler_running", 0);
         Add("lru_crawler_starts", cache.ReclaimRuns);
-        Add("malloc_fails", 0);
         Add("bytes", cache.Bytes);
         Add("curr_items", cache.CurrentItems);
         Add("total_items", cache.TotalItems);

@@ -17,12 +17,12 @@ public sealed partial class StatsToolsTests
     private static readonly string[] GeneralFields =
     [
         "pid", "uptime", "time", "version", "pointer_size", "rusage_user", "rusage_system", "max_connections",
-        "curr_connections", "total_connections", "rejected_connections", "connection_structures", "cmd_get", "cmd_set",
+        "curr_connections", "total_connections", "rejected_connections", "cmd_get", "cmd_set",
         "cmd_flush", "cmd_touch", "get_hits", "get_misses", "get_expired", "get_flushed", "delete_misses", "delete_hits",
         "incr_misses", "incr_hits", "decr_misses", "decr_hits", "cas_misses", "cas_hits", "cas_badval", "touch_hits",
         "touch_misses", "store_too_large", "store_no_memory", "bytes_read", "bytes_written", "limit_maxbytes",
         "accepting_conns", "listen_disabled_num", "time_in_listen_disabled_us", "threads", "conn_yields",
-        "lru_crawler_running", "lru_crawler_starts", "malloc_fails", "bytes", "curr_items", "total_items",
+        "lru_crawler_starts", "bytes", "curr_items", "total_items",
         "expired_unfetched", "evicted_unfetched", "evictions", "reclaimed", "crawler_reclaimed", "crawler_items_checked",
     ];
 
