@@ -427,28 +427,47 @@ public sealed class MemCache
         }
     }
 
-    /// <summary>The <paramref name="limit"/> most recently used live items, most recent first, over all shards.</summary>
+    /// <summary>
+    /// The <paramref name="limit"/> most recently used live items, most recent first, over all shards. Each shard's
+    /// list is in use order, so a shard's walk stops at the first entry older than all of the newest kept so far:
+    /// memory is bounded by <paramref name="limit"/>, not by the cache.
+    /// </summary>
     public List<ItemSummary> MostRecentlyUsed(int limit)
     {
-        var newest = new List<(long LastAccess, ItemSummary Summary)>();
+        if (limit <= 0)
+        {
+            return [];
+        }
+        var newest = new PriorityQueue<ItemSummary, long>(limit + 1);
         foreach (var shard in _shards)
         {
             var now = Now();
             lock (shard.Gate)
             {
-                var taken = 0;
-                for (var entry = shard.Newest; entry is not null && taken < limit; entry = entry.Older)
+                for (var entry = shard.Newest; entry is not null; entry = entry.Older)
                 {
+                    if (newest.Count == limit && newest.TryPeek(out _, out var oldestKept) && entry.LastAccess <= oldestKept)
+                    {
+                        break;
+                    }
                     if (!ExpiryClock.HasExpired(entry.ExpiresAt, now))
                     {
-                        newest.Add((entry.LastAccess, Summarize(entry, now)));
-                        taken++;
+                        newest.Enqueue(Summarize(entry, now), entry.LastAccess);
+                        if (newest.Count > limit)
+                        {
+                            newest.Dequeue();
+                        }
                     }
                 }
             }
         }
-        newest.Sort((a, b) => b.LastAccess.CompareTo(a.LastAccess));
-        return newest.Take(limit).Select(n => n.Summary).ToList();
+        var listed = new List<ItemSummary>(newest.Count);
+        while (newest.TryDequeue(out var summary, out _))
+        {
+            listed.Add(summary);
+        }
+        listed.Reverse();
+        return listed;
     }
 
     private static ItemSummary Summarize(CacheEntry entry, long now) => new(entry.Key, entry.Value.Length, entry.ExpiresAt,

@@ -87,4 +87,22 @@ public sealed class MemCacheStatisticsTests
         var a = all.Single(s => s.Key.SequenceEqual(B("a")));
         Assert.That((a.ValueLength, a.Fetched, a.ExpiresAt, a.Footprint), Is.EqualTo((2, true, 0L, 1 + 2 + CacheLimits.ItemOverheadBytes)));
     }
+
+    [Test]
+    public void The_most_recently_used_are_found_across_shards_however_many_items_there_are()
+    {
+        var cache = new MemCache(new CacheOptions(), new ManualTimeProvider());
+        for (var i = 0; i < 500; i++)
+        {
+            cache.Store(StoreMode.Set, B($"k{i}"), 0, 0, B("v"));
+        }
+        foreach (var key in new[] { "x", "y", "z" })
+        {
+            Thread.Sleep(20);
+            cache.Store(StoreMode.Set, B(key), 0, 0, B("v"));
+        }
+        Assert.That(cache.MostRecentlyUsed(3).Select(s => Encoding.ASCII.GetString(s.Key)), Is.EqualTo(new[] { "z", "y", "x" }));
+        Assert.That(cache.MostRecentlyUsed(1000), Has.Count.EqualTo(503));
+        Assert.That(cache.MostRecentlyUsed(0), Is.Empty);
+    }
 }
