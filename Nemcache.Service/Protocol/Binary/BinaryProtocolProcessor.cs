@@ -1,8 +1,8 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Buffers.Text;
-using Nemcache.Storage.Cache;
 using Nemcache.Service.Protocol.Stats;
+using Nemcache.Storage.Cache;
 using static Nemcache.Service.Protocol.Binary.BinaryOpcode;
 
 namespace Nemcache.Service.Protocol.Binary;
