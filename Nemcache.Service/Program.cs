@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Nemcache.Service.Configuration;
 using Nemcache.Service.Hosting;
+using Nemcache.Service.Monitoring;
 using Nemcache.Service.Networking;
 using Nemcache.Service.Protocol;
 using Nemcache.Storage.Cache;
@@ -53,12 +54,16 @@ builder.Services.AddSingleton(provider => new ServerContext(
     provider.GetRequiredService<ICachePersistence>(),
     settings,
     provider.GetRequiredService<ServerStatistics>()));
+builder.Services.AddSingleton<ServerMetrics>();
 builder.Services.AddHostedService<PersistenceService>();
+builder.Services.AddHostedService<PrometheusEndpoint>();
 builder.Services.AddHostedService<TcpServer>();
 builder.Services.AddHostedService<ExpiryReclaimer>();
 builder.Services.AddHostedService<CompactionSignal>();
 
 using var host = builder.Build();
+// The instruments exist from the start for any metrics listener (dotnet-counters too), not only the Prometheus endpoint.
+host.Services.GetRequiredService<ServerMetrics>();
 try
 {
     await host.RunAsync();

@@ -50,7 +50,9 @@ internal sealed class ClientConnection(Socket socket, ServerContext context, ILo
                 {
                     // A paused processor goes on with the rest of the batch once the socket has taken the replies so
                     // far; until then nothing more is read.
+                    statistics.Connections.MarkRunning(socket, running: true);
                     outcome = processor.Process(ref buffer, writer);
+                    statistics.Connections.MarkRunning(socket, running: false);
                     if ((outcome & ProcessOutcome.Mutated) != 0 && persistence is not null)
                     {
                         await persistence.CommitAsync();

@@ -16,7 +16,8 @@ namespace Nemcache.Service.Networking;
 /// </summary>
 internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger) : IHostedService
 {
-    private const int Backlog = 1024;
+    /// <summary>memcached's default -b (tcp_backlog).</summary>
+    internal const int Backlog = 1024;
 
     /// <summary>
     /// How long shutdown waits for open connections to send their last replies. A client that does not read them would
@@ -51,6 +52,7 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
             throw new StartupException($"cannot listen on {endPoint}: {ex.Message}");
         }
         _listener = listener;
+        context.Statistics.Connections.AddListener(listener);
         _acceptLoop = AcceptLoopAsync(listener);
         logger.LogInformation("Nemcache {Version} listening: {Settings}", ServerContext.Version, settings.Describe());
         return Task.CompletedTask;
@@ -59,7 +61,11 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
-        _listener?.Dispose();
+        if (_listener is not null)
+        {
+            context.Statistics.Connections.Remove(_listener);
+            _listener.Dispose();
+        }
         await _acceptLoop;
         var open = _connections.Values.ToArray();
         if (open.Length == 0)
@@ -114,6 +120,7 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
             }
             var id = Interlocked.Increment(ref _nextConnectionId);
             var connection = new ClientConnection(client, context, logger);
+            context.Statistics.Connections.AddClient(client);
             var run = Task.Run(async () =>
             {
                 try
@@ -123,6 +130,10 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
                 catch (Exception ex)
                 {
                     logger.LogError(ex, "Connection {Id} failed", id);
+                }
+                finally
+                {
+                    context.Statistics.Connections.Remove(client);
                 }
             });
             _connections[id] = run;

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Nemcache.Storage.Persistence;
 
 /// <summary>
@@ -76,6 +78,7 @@ public sealed class GroupSync
             }
 
             Exception? failure = null;
+            var started = Stopwatch.GetTimestamp();
             try
             {
                 _fsync();
@@ -84,6 +87,7 @@ public sealed class GroupSync
             {
                 failure = ex;
             }
+            PersistenceMeter.FsyncDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
 
             lock (_gate)
             {

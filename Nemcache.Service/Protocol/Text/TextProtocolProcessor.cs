@@ -1,5 +1,6 @@
 using System.Buffers;
 using Nemcache.Service.Protocol.Meta;
+using Nemcache.Service.Protocol.Stats;
 using Nemcache.Storage.Cache;
 using static Nemcache.Service.Protocol.Text.TextReplies;
 
@@ -117,7 +118,8 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         if (command.SequenceEqual("gat"u8)) return Retrieve(line, ref tokens, arguments, withCas: false, touch: true, output, ref mutated);
         if (command.SequenceEqual("gats"u8)) return Retrieve(line, ref tokens, arguments, withCas: true, touch: true, output, ref mutated);
         if (command.SequenceEqual("flush_all"u8)) return FlushAll(ref tokens, arguments, output, ref mutated);
-        if (command.SequenceEqual("stats"u8)) return Stats(ref tokens, arguments, output);
+        if (command.SequenceEqual("stats"u8)) { TextStatsCommands.Stats(context, ref tokens, arguments, output); return Status.Done; }
+        if (command.SequenceEqual("lru_crawler"u8)) { TextStatsCommands.LruCrawler(context, ref tokens, arguments, output); return Status.Done; }
         if (command.SequenceEqual("version"u8)) return Version(output);
         if (command.SequenceEqual("verbosity"u8)) return Verbosity(ref tokens, arguments, output);
         if (command.SequenceEqual("quit"u8)) return Status.Close;
@@ -274,10 +276,7 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             // otherwise leave behind as stale data.
             Reply(output, TooLarge, noreply);
             _swallowRemaining = length + 2;
-            if (mode == StoreMode.Set && _cache.Delete(key) == DeleteResult.Deleted)
-            {
-                mutated = true;
-            }
+            mutated |= _cache.RefuseTooLarge(mode, key);
             return Status.Done;
         }
 
@@ -474,53 +473,6 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         mutated = true;
         Reply(output, Ok, noreply);
         return Status.Done;
-    }
-
-    private Status Stats(ref TextTokens tokens, int arguments, IBufferWriter<byte> output)
-    {
-        if (arguments == 0)
-        {
-            WriteStats(output, StatsReport.General(context));
-            return Status.Done;
-        }
-        tokens.TryNext(out var group);
-        if (group.SequenceEqual("settings"u8))
-        {
-            WriteStats(output, StatsReport.Settings(context));
-        }
-        else if (group.SequenceEqual("items"u8) || group.SequenceEqual("slabs"u8) || group.SequenceEqual("sizes"u8)
-                 || group.SequenceEqual("conns"u8))
-        {
-            // Nemcache has no slab allocator; these listings are empty, as the protocol allows.
-            output.Write(End);
-        }
-        else if (group.SequenceEqual("reset"u8))
-        {
-            _cache.ResetStatistics();
-            output.Write(Reset);
-        }
-        else if (group.SequenceEqual("detail"u8))
-        {
-            output.Write(StatsDetailUsage);
-        }
-        else
-        {
-            output.Write(Error);
-        }
-        return Status.Done;
-    }
-
-    private static void WriteStats(IBufferWriter<byte> output, List<KeyValuePair<string, string>> stats)
-    {
-        foreach (var (name, value) in stats)
-        {
-            output.Write(Stat);
-            ReplyWriter.WriteAscii(output, name);
-            output.Write(" "u8);
-            ReplyWriter.WriteAscii(output, value);
-            output.Write(NewLine);
-        }
-        output.Write(End);
     }
 
     /// <summary>version: memcached ignores any tokens after it.</summary>

@@ -206,7 +206,10 @@ public sealed class StreamArchiver : ICachePersistence
         {
             logBytes = _writer?.Length ?? 0;
         }
+        var liveBytes = Math.Min(logBytes, EstimatedLiveBytes());
         yield return Stat("stream_log_bytes", logBytes);
+        yield return Stat("stream_live_bytes", liveBytes);
+        yield return Stat("stream_dead_bytes", logBytes - liveBytes);
         yield return Stat("stream_records_written", Interlocked.Read(ref _recordsWritten));
         yield return Stat("stream_compactions", Interlocked.Read(ref _compactions));
         yield return Stat("stream_fsyncs", _groupSync.SyncCount);
@@ -388,9 +391,18 @@ public sealed class StreamArchiver : ICachePersistence
         {
             return false;
         }
+        return length >= 2 * EstimatedLiveBytes();
+    }
+
+    /// <summary>About what a compaction would write now: each live item as one store record. 0 before a restore.</summary>
+    private long EstimatedLiveBytes()
+    {
+        if (_cache is null)
+        {
+            return 0;
+        }
         var statistics = _cache.GetStatistics();
-        var liveBytes = statistics.Bytes + statistics.CurrentItems * (EstimatedRecordOverhead - CacheLimits.ItemOverheadBytes);
-        return length >= 2 * liveBytes;
+        return statistics.Bytes + statistics.CurrentItems * (EstimatedRecordOverhead - CacheLimits.ItemOverheadBytes);
     }
 
     private void Compact(MemCache cache, CancellationToken stopping)
