@@ -61,6 +61,8 @@ public sealed class BitcaskStore : ICachePersistence
         var started = Stopwatch.GetTimestamp();
         var engine = Bitcask.Open(_persistence, _options, _logger, _time);
         _engine = engine;
+        cache.UseCasSequence(CasEpochFile.Start(_persistence.DataDirectory, _logger));
+
         cache.EnsureCapacity(engine.GetStatistics().Keys);
         var (items, bytes, damaged) = LoadInParallel(engine, cache);
         if (engine.PendingFlushAt is { } flushAt)

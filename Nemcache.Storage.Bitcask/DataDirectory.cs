@@ -49,7 +49,8 @@ internal static class DataDirectory
     }
 
     private static bool IsNemcacheName(string name) =>
-        name is LockFileName or MergeCommitFileName or DataDirectoryOwner.FileName or DataDirectoryOwner.TemporaryFileName ||
+        name is LockFileName or MergeCommitFileName or CasEpochFile.FileName or DataDirectoryOwner.FileName
+            or DataDirectoryOwner.TemporaryFileName ||
         name.StartsWith(DataPrefix, StringComparison.Ordinal) ||
         name.StartsWith(MergeOutputPrefix, StringComparison.Ordinal) ||
         name.StartsWith(StreamArchiverPrefix, StringComparison.Ordinal);

@@ -25,7 +25,7 @@ public sealed class MemCache
     private readonly ILogger _logger;
     private ICacheObserver[] _observers = [];
     private long _usedBytes;
-    private long _lastCas;
+    private CasSequence _cas = CasSequence.InMemory();
     private long _flushAt = NoPendingFlush;
     private long _flushCommands;
     private long _observerFailures;
@@ -268,12 +268,28 @@ public sealed class MemCache
     }
 
     /// <summary>
-    /// Restore path for persistence plugins: stores an item read from disk with a fresh CAS and no notification.
+    /// Where CAS uniques come from from now on. The host sets the persistent sequence (<see cref="CasSequence"/>)
+    /// before a plugin restores anything, so that no unique of this run repeats one of an earlier run.
+    /// </summary>
+    public void UseCasSequence(CasSequence sequence)
+    {
+        ArgumentNullException.ThrowIfNull(sequence);
+        if ((_cas.Last & CasSequence.CounterMask) != 0)
+        {
+            throw new InvalidOperationException("The cache has handed out CAS uniques already; set the sequence first.");
+        }
+        _cas = sequence;
+    }
+
+    /// <summary>
+    /// Restore path for persistence plugins: stores an item read from disk, with no notification. A non-zero
+    /// <paramref name="cas"/> is the CAS the item had when it was stored, and it keeps it, so that a client's token
+    /// for an unchanged item still matches after a restart; 0 (a record that did not keep its CAS) gives a fresh one.
     /// An item whose absolute expiry has passed is skipped. Returns whether it was stored.
     /// </summary>
     // A restore runs this for every record within its first second, before tiered compilation would optimize it.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public bool RestoreItem(byte[] key, byte[] value, uint flags, long expiresAt)
+    public bool RestoreItem(byte[] key, byte[] value, uint flags, long expiresAt, ulong cas = 0)
     {
         ValidateKey(key);
         if (value.Length > Options.MaxItemSize || ExpiryClock.HasExpired(expiresAt, Now()))
@@ -285,7 +301,12 @@ public sealed class MemCache
         {
             shard.TryGet(key, out var entry);
             // The restore path hands over key arrays nobody changes; adopt them rather than copy a million keys.
-            PutLocked(shard, entry, key, value, flags, expiresAt, notify: false, ownedKey: key);
+            var restored = PutLocked(shard, entry, key, value, flags, expiresAt, notify: false, ownedKey: key);
+            if (cas != 0)
+            {
+                _cas.Observe(cas);
+                restored.Cas = cas;
+            }
         }
         EvictWhileOverLimit();
         return true;
@@ -755,7 +776,7 @@ public sealed class MemCache
         }
     }
 
-    private ulong NextCas() => (ulong)Interlocked.Increment(ref _lastCas);
+    private ulong NextCas() => _cas.Next();
 
     private CacheShard ShardFor(ReadOnlySpan<byte> key) =>
         _shards[(uint)ByteKeyComparer.Hash(key) % ShardCount];

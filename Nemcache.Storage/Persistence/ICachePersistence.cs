@@ -23,7 +23,9 @@ public interface ICachePersistence : ICacheObserver, IAsyncDisposable
 
     /// <summary>
     /// Rebuilds the cache from disk through <see cref="MemCache.RestoreItem"/> and
-    /// <see cref="MemCache.RestoreFlushDeadline"/>. Throws <see cref="PersistenceException"/> with a one-line message
+    /// <see cref="MemCache.RestoreFlushDeadline"/>. Once it holds the data directory's lock, and before it restores
+    /// anything, it gives the cache this run's CAS sequence (<see cref="CasEpochFile.Start"/>), so that no CAS unique
+    /// handed out from now on repeats one handed out before. Throws <see cref="PersistenceException"/> with a one-line message
     /// when the data directory cannot be used; recoverable damage (a torn tail, a bad record) is repaired or skipped
     /// and reported in the summary instead.
     /// </summary>
@@ -34,7 +36,8 @@ public interface ICachePersistence : ICacheObserver, IAsyncDisposable
     /// of reading its own files, the plugin takes the cache's current state, which the previous owner's Restore has
     /// just loaded, as its whole state. It replaces whatever files of its own the directory holds (an earlier state)
     /// with that state and makes them durable, files and directory fsynced, before it returns; then it runs as after
-    /// a Restore. Throws <see cref="PersistenceException"/> as Restore does.
+    /// a Restore. The cache already counts CAS uniques in this run's epoch, set by that Restore. Throws
+    /// <see cref="PersistenceException"/> as Restore does.
     /// </summary>
     RestoreSummary Adopt(MemCache cache);
 

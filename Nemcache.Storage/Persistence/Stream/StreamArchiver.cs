@@ -110,6 +110,7 @@ public sealed class StreamArchiver : ICachePersistence
 
     private RestoreSummary RestoreLocked(MemCache cache, long started)
     {
+        cache.UseCasSequence(CasEpochFile.Start(_persistence.DataDirectory, _logger));
 
         var replay = new StreamLogReplay();
         LogScan scan;
