@@ -24,6 +24,7 @@ public sealed class PluginSwitchServerTests
         var expected = new Dictionary<string, (uint Flags, string Value)>();
         var everyKey = new HashSet<string>();
         string[] plugins = [Stream, Bitcask, Stream, Bitcask, Bitcask];
+        string? lastToken = null;
         try
         {
             for (var period = 0; period < plugins.Length; period++)
@@ -43,8 +44,19 @@ public sealed class PluginSwitchServerTests
                     Assert.That(server.Output, Does.Not.Contain("switched from"), $"{when}\n{server.Output}");
                 }
 
+                if (lastToken is not null)
+                {
+                    // A token from before the switch never matches a later version of the item.
+                    await client.ExpectAsync("set shared 0 0 7\r\nchanged\r\n", "STORED\r\n");
+                    await client.ExpectAsync($"cas shared 0 0 5 {lastToken}\r\nstale\r\n", "EXISTS\r\n");
+                }
+
                 await WritePeriodAsync(client, period, expected, everyKey);
                 await AssertHoldsExactlyAsync(client, expected, everyKey, $"at the end of period {period} ({plugin})");
+                await client.SendAsync("gets shared\r\n");
+                lastToken = (await client.ReadLineAsync()).Split(' ')[4];
+                await client.ReadLineAsync();
+                await client.ExpectReplyAsync("END\r\n");
                 // Acknowledged writes have reached the OS, so a kill keeps them as a graceful stop does.
                 if (period % 2 == 1)
                 {
