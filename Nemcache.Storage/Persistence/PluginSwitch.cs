@@ -73,7 +73,7 @@ public sealed class PluginSwitch
             {
                 _logger.LogWarning(
                     "Data directory {Directory} belongs to {Owner}; {Other}'s files hold an earlier state (left by an interrupted or older switch): {SetAside}",
-                    _directory, _selected.Name, other.Name, Describe(retired));
+                    _directory, _selected.Name, other.Name, Describe(other, retired));
             }
         }
         return summary;
@@ -109,13 +109,13 @@ public sealed class PluginSwitch
         _logger.LogInformation(
             "Data directory {Directory} switched from {Source} to {Target}: imported {Items} items ({Bytes} bytes) in {Milliseconds} ms; {SetAside}",
             _directory, source.Name, _selected.Name, summary.Items, summary.Bytes,
-            (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds, Describe(retired));
+            (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds, Describe(source, retired));
         return summary;
     }
 
-    private static string Describe(List<string> retired) => retired.Count switch
+    private static string Describe(ICachePersistence plugin, List<string> retired) => retired.Count switch
     {
-        0 => "it had no files to set aside",
+        0 => $"{plugin.Name} had no files to set aside",
         <= 4 => $"set aside {string.Join(", ", retired)} as *{RetiredSuffix}",
         _ => $"set aside {retired[0]} … {retired[^1]} ({retired.Count} files) as *{RetiredSuffix}",
     };
