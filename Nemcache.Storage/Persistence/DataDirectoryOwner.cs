@@ -39,7 +39,7 @@ internal static class DataDirectoryOwner
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new PersistenceException($"Data directory {directory} cannot be used: {ex.Message}", ex);
+            throw new PersistenceException($"data directory {directory} cannot be used: {ex.Message}", ex);
         }
     }
 
@@ -60,7 +60,7 @@ internal static class DataDirectoryOwner
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new PersistenceException($"Data directory {directory} cannot be used: writing {FileName} failed: {ex.Message}", ex);
+            throw new PersistenceException($"data directory {directory} cannot be used: writing {FileName} failed: {ex.Message}", ex);
         }
     }
 }

@@ -128,7 +128,7 @@ public sealed class PluginSwitch
         }
         return _others.FirstOrDefault(plugin => plugin.Name == name)
                ?? throw new PersistenceException(
-                   $"Data directory {_directory} belongs to a persistence plugin named '{name}' (in {DataDirectoryOwner.FileName}), which this server does not have.");
+                   $"data directory {_directory} belongs to a persistence plugin named '{name}' (in {DataDirectoryOwner.FileName}), which this server does not have.");
     }
 
     /// <summary>
@@ -161,7 +161,7 @@ public sealed class PluginSwitch
     /// </summary>
     private List<string> SetAside(ICachePersistence plugin)
     {
-        var live = LiveFiles(plugin).ToList();
+        var live = LiveFiles(plugin);
         if (live.Count == 0)
         {
             return [];
@@ -186,7 +186,7 @@ public sealed class PluginSwitch
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new PersistenceException($"Data directory {_directory} cannot be used: {what} failed: {ex.Message}", ex);
+            throw new PersistenceException($"data directory {_directory} cannot be used: {what} failed: {ex.Message}", ex);
         }
     }
 
@@ -201,14 +201,22 @@ public sealed class PluginSwitch
         }
     }
 
-    private IEnumerable<string> LiveFiles(ICachePersistence plugin)
+    private List<string> LiveFiles(ICachePersistence plugin)
     {
-        if (!Directory.Exists(_directory))
+        try
         {
-            return [];
+            if (!Directory.Exists(_directory))
+            {
+                return [];
+            }
+            return Directory.EnumerateFiles(_directory)
+                .Where(path => Path.GetFileName(path) is var name && !name.EndsWith(RetiredSuffix, StringComparison.Ordinal)
+                                                                && plugin.OwnsFile(name))
+                .ToList();
         }
-        return Directory.EnumerateFiles(_directory)
-            .Where(path => Path.GetFileName(path) is var name && !name.EndsWith(RetiredSuffix, StringComparison.Ordinal)
-                                                            && plugin.OwnsFile(name));
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new PersistenceException($"data directory {_directory} cannot be used: {ex.Message}", ex);
+        }
     }
 }
