@@ -98,13 +98,14 @@ public sealed class PluginSwitch
         }
         PhaseReached?.Invoke(SwitchPhase.SourceRestored);
 
+        // What this plugin set aside when it last gave the directory away is older than the state it takes now; gone
+        // before it opens the directory, so that it never meets those names among its own.
+        ChangeFiles($"deleting {_selected.Name}'s files set aside earlier", () => DeleteSetAside(_selected));
         var summary = _selected.Adopt(cache);
         PhaseReached?.Invoke(SwitchPhase.TargetWritten);
         DataDirectoryOwner.Write(_directory, _selected.Name);
         PhaseReached?.Invoke(SwitchPhase.OwnerSwitched);
         var retired = SetAside(source);
-        // What this plugin set aside when it last gave the directory away is older than the state it now holds.
-        ChangeFiles($"deleting {_selected.Name}'s files set aside earlier", () => DeleteSetAside(_selected));
 
         _logger.LogInformation(
             "Data directory {Directory} switched from {Source} to {Target}: imported {Items} items ({Bytes} bytes) in {Milliseconds} ms; {SetAside}",
