@@ -34,6 +34,10 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
             {
                 return outcome;
             }
+            if (ReplyBacklog.IsFull(output))
+            {
+                return outcome | ProcessOutcome.Paused;
+            }
             // As in memcached, nothing is judged before a whole header has arrived.
             if (input.Length < BinaryHeader.Size)
             {

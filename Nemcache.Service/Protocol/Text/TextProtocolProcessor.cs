@@ -8,7 +8,8 @@ namespace Nemcache.Service.Protocol.Text;
 /// <summary>
 /// memcached's text protocol for one connection: frames command lines and data blocks out of the input, runs each
 /// command against the cache and writes its reply into the output, with memcached 1.6's replies for every error.
-/// Stateful only across a rejected data block that is still arriving (the bytes to swallow).
+/// Stateful only across a rejected data block that is still arriving (the bytes to swallow), and across a multi-key
+/// retrieval paused for its replies to drain (where its remaining keys begin).
 /// </summary>
 internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolProcessor
 {
@@ -20,10 +21,12 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
 
     private readonly MemCache _cache = context.Cache;
     private long _swallowRemaining;
+    /// <summary>Where in its line the unanswered keys of a paused retrieval begin; 0 when none is paused.</summary>
+    private int _resumeKeysAt;
     private byte[] _lineCopy = [];
     private MetaCommandProcessor? _meta;
 
-    private enum Status { Done, NeedMoreData, Close }
+    private enum Status { Done, NeedMoreData, Close, Paused }
 
     /// <summary>
     /// Runs every complete command at the front of <paramref name="input"/> and slices it past them. A command whose
@@ -37,6 +40,10 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             if (!InputSkipping.SkipPending(ref _swallowRemaining, ref input))
             {
                 return outcome;
+            }
+            if (ReplyBacklog.IsFull(output))
+            {
+                return outcome | ProcessOutcome.Paused;
             }
 
             var lineEnd = input.PositionOf((byte)'\n');
@@ -73,6 +80,8 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             {
                 case Status.NeedMoreData:
                     return outcome;
+                case Status.Paused:
+                    return outcome | ProcessOutcome.Paused;
                 case Status.Close:
                     input = rest;
                     return outcome | ProcessOutcome.Close;
@@ -93,9 +102,9 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         }
         var arguments = TextTokens.Count(line) - 1;
 
-        if (command.SequenceEqual("get"u8)) return Retrieve(ref tokens, arguments, withCas: false, touch: false, output, ref mutated);
+        if (command.SequenceEqual("get"u8)) return Retrieve(line, ref tokens, arguments, withCas: false, touch: false, output, ref mutated);
         if (command.SequenceEqual("set"u8)) return Store(StoreMode.Set, ref tokens, arguments, ref rest, output, ref mutated);
-        if (command.SequenceEqual("gets"u8)) return Retrieve(ref tokens, arguments, withCas: true, touch: false, output, ref mutated);
+        if (command.SequenceEqual("gets"u8)) return Retrieve(line, ref tokens, arguments, withCas: true, touch: false, output, ref mutated);
         if (command.SequenceEqual("add"u8)) return Store(StoreMode.Add, ref tokens, arguments, ref rest, output, ref mutated);
         if (command.SequenceEqual("replace"u8)) return Store(StoreMode.Replace, ref tokens, arguments, ref rest, output, ref mutated);
         if (command.SequenceEqual("append"u8)) return Store(StoreMode.Append, ref tokens, arguments, ref rest, output, ref mutated);
@@ -105,8 +114,8 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         if (command.SequenceEqual("incr"u8)) return Arithmetic(ref tokens, arguments, decrement: false, output, ref mutated);
         if (command.SequenceEqual("decr"u8)) return Arithmetic(ref tokens, arguments, decrement: true, output, ref mutated);
         if (command.SequenceEqual("touch"u8)) return Touch(ref tokens, arguments, output, ref mutated);
-        if (command.SequenceEqual("gat"u8)) return Retrieve(ref tokens, arguments, withCas: false, touch: true, output, ref mutated);
-        if (command.SequenceEqual("gats"u8)) return Retrieve(ref tokens, arguments, withCas: true, touch: true, output, ref mutated);
+        if (command.SequenceEqual("gat"u8)) return Retrieve(line, ref tokens, arguments, withCas: false, touch: true, output, ref mutated);
+        if (command.SequenceEqual("gats"u8)) return Retrieve(line, ref tokens, arguments, withCas: true, touch: true, output, ref mutated);
         if (command.SequenceEqual("flush_all"u8)) return FlushAll(ref tokens, arguments, output, ref mutated);
         if (command.SequenceEqual("stats"u8)) return Stats(ref tokens, arguments, output);
         if (command.SequenceEqual("version"u8)) return Version(output);
@@ -133,8 +142,10 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
     }
 
     /// <summary>get, gets, gat and gats: every key is checked before any is answered, so an error never follows
-    /// half a reply.</summary>
-    private Status Retrieve(ref TextTokens tokens, int arguments, bool withCas, bool touch, IBufferWriter<byte> output, ref bool mutated)
+    /// half a reply. When the replies back up the command pauses between keys and goes on at the next call, which
+    /// finds the same line at the front of the input.</summary>
+    private Status Retrieve(ReadOnlySpan<byte> line, ref TextTokens tokens, int arguments, bool withCas, bool touch,
+        IBufferWriter<byte> output, ref bool mutated)
     {
         var exptime = 0L;
         if (touch)
@@ -156,6 +167,13 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             output.Write(Error);
             return Status.Done;
         }
+        if (_resumeKeysAt > 0)
+        {
+            // Its keys were checked, and the command admitted, before its first reply.
+            var remaining = new TextTokens(line[_resumeKeysAt..]);
+            _resumeKeysAt = 0;
+            return AnswerKeys(line, ref remaining, exptime, withCas, touch, output, ref mutated);
+        }
 
         var check = tokens;
         while (check.TryNext(out var key))
@@ -171,8 +189,13 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         {
             return Status.Done;
         }
+        return AnswerKeys(line, ref tokens, exptime, withCas, touch, output, ref mutated);
+    }
 
-        while (tokens.TryNext(out var key))
+    private Status AnswerKeys(ReadOnlySpan<byte> line, ref TextTokens keys, long exptime, bool withCas, bool touch,
+        IBufferWriter<byte> output, ref bool mutated)
+    {
+        while (keys.TryNext(out var key))
         {
             CacheItem item;
             var hit = touch ? _cache.TryGetAndTouch(key, exptime, out item) : _cache.TryGet(key, out item);
@@ -182,6 +205,12 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             }
             mutated |= touch;
             WriteValue(output, key, item, withCas);
+            if (ReplyBacklog.IsFull(output))
+            {
+                line.Overlaps(key, out var keyAt);
+                _resumeKeysAt = keyAt + key.Length;
+                return Status.Paused;
+            }
         }
         output.Write(End);
         return Status.Done;
