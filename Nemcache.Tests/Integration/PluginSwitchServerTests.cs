@@ -159,10 +159,10 @@ public sealed class PluginSwitchServerTests
     }
 
     /// <summary>The new plugin has begun writing its copy: a Bitcask data file past the first three, or a
-    /// stream log being built that is already 1 MiB long.</summary>
+    /// stream log being built that already holds 64 KiB of records.</summary>
     private static bool IsPartWritten(string directory, string plugin) => plugin == Bitcask
         ? File.Exists(Path.Combine(directory, "data.3"))
-        : new FileInfo(Path.Combine(directory, "cachelog.bin.compacting")) is { Exists: true, Length: > 1 << 20 };
+        : new FileInfo(Path.Combine(directory, "cachelog.bin.compacting")) is { Exists: true, Length: > 64 << 10 };
 
     private static string ValueOf(int i) => $"{i:D6}".PadRight(1000, (char)('a' + i % 26));
 
