@@ -5,8 +5,8 @@ namespace Nemcache.Storage.Bitcask;
 
 /// <summary>
 /// Decides whether a directory may hold Bitcask files. A missing one is created, owner-only (0700). An existing one
-/// is accepted when it is empty or holds at least one name Nemcache writes: LOCK, PLUGIN, MERGE, data.*, merge.*, or
-/// the default plugin's cachelog.*. Anything else is someone else's directory and is refused,
+/// is accepted when it is empty or holds at least one name Nemcache writes: LOCK, PLUGIN, cas-epoch, MERGE, data.*,
+/// merge.*, or the default plugin's cachelog.*. Anything else is someone else's directory and is refused,
 /// as is a data.N file that is not ours (checked when the files are opened).
 /// </summary>
 internal static class DataDirectory
