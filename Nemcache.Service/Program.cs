@@ -48,6 +48,8 @@ builder.Services.AddSingleton(settings);
 builder.Services.AddSingleton(provider => new MemCache(settings.ToCacheOptions(), TimeProvider.System,
     provider.GetRequiredService<ILogger<MemCache>>()));
 builder.Services.AddSingleton(provider => PersistenceSelection.Create(settings, provider.GetRequiredService<ILoggerFactory>()));
+builder.Services.AddSingleton(provider => PersistenceSelection.CreateSwitch(settings,
+    provider.GetRequiredService<ICachePersistence>(), provider.GetRequiredService<ILoggerFactory>()));
 builder.Services.AddSingleton<ServerStatistics>();
 builder.Services.AddSingleton(provider => new ServerContext(
     provider.GetRequiredService<MemCache>(),
