@@ -1,0 +1,3 @@
+using Nemcache.Tools;
+
+return DataTool.Run(args, Console.Out, Console.Error, Console.OpenStandardOutput);
