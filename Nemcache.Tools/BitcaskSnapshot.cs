@@ -24,8 +24,25 @@ internal sealed class BitcaskSnapshot : IDisposable
         _warnings = warnings;
     }
 
-    public static BitcaskSnapshot Open(string directory, long now, ILogger warnings) =>
-        new(Recovery.Run(directory, now, warnings, new FileHandleBudget(OpenFiles, FileAccess.Read), readOnly: true), warnings);
+    /// <summary>How often recovery is run again when a file it listed was gone when it opened it.</summary>
+    private const int Attempts = 3;
+
+    /// <summary>Recovers the directory's state. A running server's merge may delete a file between the listing and
+    /// its opening; then the directory is read again, as it now stands.</summary>
+    public static BitcaskSnapshot Open(string directory, long now, ILogger warnings)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var handles = new FileHandleBudget(OpenFiles, FileAccess.Read);
+                return new BitcaskSnapshot(Recovery.Run(directory, now, warnings, handles, readOnly: true), warnings);
+            }
+            catch (FileNotFoundException) when (attempt < Attempts)
+            {
+            }
+        }
+    }
 
     /// <summary>Every live item, read in file and offset order; a value whose record no longer reads back is left out
     /// with a warning, as the server's load leaves it out.</summary>

@@ -1,3 +1,3 @@
 using Nemcache.Tools;
 
-return DataTool.Run(args, Console.Out, Console.Error, Console.OpenStandardOutput);
+return DataTool.Run(args, Console.Out, Console.Error, () => new BufferedStream(Console.OpenStandardOutput(), 1 << 16));
