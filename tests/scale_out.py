@@ -119,8 +119,10 @@ def batches(keys):
 
 
 def get_each(port, keys):
-    """Reads every key through its own get, as a client would while an instance is down: (hits, misses, errors)."""
+    """Reads every key through its own get, as a client would while an instance is down: (hits, misses, errors, the
+    first error line)."""
     hits = misses = errors = 0
+    first_error = None
     client = nemlib.Client(port)
     try:
         for key in keys:
@@ -134,9 +136,10 @@ def get_each(port, keys):
                 misses += 1
             else:
                 errors += 1
+                first_error = first_error or line.decode(errors="replace")
     finally:
         client.close()
-    return hits, misses, errors
+    return hits, misses, errors, first_error
 
 
 def held(port, keys):
@@ -201,9 +204,11 @@ def run_engine(name, start, args, ports, work):
             back = get_each(proxy_port, mine)
             others_after = get_each(proxy_port, others)
             print(f"scale_out {name} {signal_name}: {len(keys)} keys through nutcracker, spread "
-                  f"{'/'.join(str(len(o)) for o in owners)}, instance {RESTARTED} held {len(mine)}; while it was down: its keys {down[2]} errors {down[1]} misses {down[0]} hits, "
-                  f"the others' {others_while_down[0]}/{len(others)} hits; after its restart: its keys "
-                  f"{back[0]}/{len(mine)} hits, the others' {others_after[0]}/{len(others)} hits", flush=True)
+                  f"{'/'.join(str(len(o)) for o in owners)}, instance {RESTARTED} held {len(mine)}; "
+                  f"while it was down: its keys {down[2]} errors ({down[3]}) {down[1]} misses {down[0]} hits, "
+                  f"the others' {others_while_down[0]}/{len(others)} hits; "
+                  f"after its restart: its keys {back[0]}/{len(mine)} hits, the others' {others_after[0]}/{len(others)} hits",
+                  flush=True)
             if others_after[0] != len(others) or others_while_down[0] != len(others):
                 problems.append(f"{name} {signal_name}: the other instances' keys were not all served")
             if name != "memcached" and back[0] != len(mine):
