@@ -32,6 +32,20 @@ internal static class DataTool
             errors.WriteLine(Usage);
             return ExitCodes.Usage;
         }
+        try
+        {
+            return Run(verb, directory, chosen, output, errors, openDump);
+        }
+        catch (Exception ex) when (ex is PersistenceException or IOException or UnauthorizedAccessException)
+        {
+            errors.WriteLine($"nemcache-data: {ex.Message}");
+            return ExitCodes.Damaged;
+        }
+    }
+
+    private static int Run(string verb, string directory, DataFormat? chosen, TextWriter output, TextWriter errors,
+        Func<Stream> openDump)
+    {
         if (!Directory.Exists(directory))
         {
             errors.WriteLine($"nemcache-data: {directory} is not a directory");
@@ -54,40 +68,32 @@ internal static class DataTool
         }
 
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        try
+        switch (verb)
         {
-            switch (verb)
-            {
-                case "verify":
-                    var report = new VerifyReport(output);
-                    foreach (var format in present)
-                    {
-                        if (format == DataFormat.Stream)
-                        {
-                            StreamLogVerifier.Verify(directory, report);
-                        }
-                        else
-                        {
-                            BitcaskVerifier.Verify(directory, report);
-                        }
-                    }
-                    return report.Finish();
-                case "dump":
+            case "verify":
+                var report = new VerifyReport(output);
+                foreach (var format in present)
                 {
-                    using var stream = openDump();
-                    var dumped = WithLiveItems(present[0], directory, now, errors, items => MemcachedTextDump.Write(stream, items));
-                    errors.WriteLine($"nemcache-data: dumped {dumped} items");
-                    return ExitCodes.Clean;
+                    if (format == DataFormat.Stream)
+                    {
+                        StreamLogVerifier.Verify(directory, report);
+                    }
+                    else
+                    {
+                        BitcaskVerifier.Verify(directory, report);
+                    }
                 }
-                default:
-                    ReadStatistics(present[0], directory, now, errors).WriteTo(output);
-                    return ExitCodes.Clean;
+                return report.Finish();
+            case "dump":
+            {
+                using var stream = openDump();
+                var dumped = WithLiveItems(present[0], directory, now, errors, items => MemcachedTextDump.Write(stream, items));
+                errors.WriteLine($"nemcache-data: dumped {dumped} items");
+                return ExitCodes.Clean;
             }
-        }
-        catch (Exception ex) when (ex is PersistenceException or IOException or UnauthorizedAccessException)
-        {
-            errors.WriteLine($"nemcache-data: {ex.Message}");
-            return ExitCodes.Damaged;
+            default:
+                ReadStatistics(present[0], directory, now, errors).WriteTo(output);
+                return ExitCodes.Clean;
         }
     }
 

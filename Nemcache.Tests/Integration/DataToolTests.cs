@@ -100,9 +100,9 @@ public sealed class DataToolTests
         using var client = await server.ConnectAsync();
         await WriteItemsAsync(client);
         var hint = Path.Combine(server.DataDirectory, "data.1.hint");
-        await WaitUntilAsync(() => File.Exists(hint) && new FileInfo(hint).Length > 100);
-        var bytes = File.ReadAllBytes(hint);
-        bytes[60] ^= 0x01;
+        byte[]? bytes = null;
+        await WaitUntilAsync(() => TryReadWhole(hint, out bytes) && bytes.Length > 100);
+        bytes![60] ^= 0x01;
         File.WriteAllBytes(hint, bytes);
 
         var (exitCode, output) = await DataToolProcess.RunForTextAsync("verify", server.DataDirectory);
@@ -142,6 +142,53 @@ public sealed class DataToolTests
         finally
         {
             Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [TestCaseSource(nameof(Plugins))]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task Reads_a_copy_it_may_not_write_to(Dictionary<string, string> plugin)
+    {
+        var asRoot = Environment.UserName == "root";
+        if (asRoot && !File.Exists("/usr/sbin/runuser") && !File.Exists("/sbin/runuser"))
+        {
+            Assert.Ignore("running as root without runuser: no other user to read the copy as");
+        }
+        var copy = Path.Combine(Path.GetTempPath(), "nemcache-read-only-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using (var server = await ServerProcess.StartAsync(environment: plugin))
+            {
+                using var client = await server.ConnectAsync();
+                await WriteItemsAsync(client);
+                Assert.That(await server.TerminateAsync(), Is.EqualTo(0));
+                Directory.CreateDirectory(copy);
+                foreach (var file in Directory.GetFiles(server.DataDirectory))
+                {
+                    var target = Path.Combine(copy, Path.GetFileName(file));
+                    File.Copy(file, target);
+                    File.SetUnixFileMode(target, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+                }
+            }
+            File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead |
+                UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+
+            foreach (var verb in new[] { "verify", "stats", "dump" })
+            {
+                // root may write anything, so the copy is read as a user that may not.
+                var (exitCode, _, errors) = asRoot
+                    ? await DataToolProcess.RunAsUserAsync("nobody", verb, copy)
+                    : await DataToolProcess.RunAsync(verb, copy);
+                Assert.That(exitCode, Is.EqualTo(0), $"{verb}: {errors}");
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(copy))
+            {
+                File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                Directory.Delete(copy, recursive: true);
+            }
         }
     }
 
@@ -197,6 +244,21 @@ public sealed class DataToolTests
     private static string Fingerprint(string directory) => string.Join('\n', Directory.GetFiles(directory)
         .Order(StringComparer.Ordinal)
         .Select(f => $"{Path.GetFileName(f)} {new FileInfo(f).Length} {Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f)))}"));
+
+    /// <summary>The file's bytes once it exists and its writer has let go of it (it holds it exclusively while writing).</summary>
+    private static bool TryReadWhole(string path, out byte[] bytes)
+    {
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+            return true;
+        }
+        catch (IOException)
+        {
+            bytes = [];
+            return false;
+        }
+    }
 
     private static async Task WaitUntilAsync(Func<bool> condition)
     {

@@ -8,16 +8,22 @@ public static class DataToolProcess
     public static string Assembly => Path.Combine(AppContext.BaseDirectory, "nemcache-data.dll");
 
     /// <summary>Runs it to the end; stdout is kept as bytes, since a dump carries values byte for byte.</summary>
-    public static async Task<(int ExitCode, byte[] Output, string Errors)> RunAsync(params string[] arguments)
+    public static Task<(int ExitCode, byte[] Output, string Errors)> RunAsync(params string[] arguments) =>
+        RunCommandAsync(["dotnet", Assembly, .. arguments]);
+
+    /// <summary>Runs it as another user (root only: through runuser), for a directory that user may only read.</summary>
+    public static Task<(int ExitCode, byte[] Output, string Errors)> RunAsUserAsync(string user, params string[] arguments) =>
+        RunCommandAsync(["runuser", "-u", user, "--", "env", "DOTNET_CLI_HOME=/tmp", "dotnet", Assembly, .. arguments]);
+
+    private static async Task<(int ExitCode, byte[] Output, string Errors)> RunCommandAsync(string[] command)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(command[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(Assembly);
-        foreach (var argument in arguments)
+        foreach (var argument in command[1..])
         {
             start.ArgumentList.Add(argument);
         }
