@@ -8,7 +8,7 @@ namespace Nemcache.Tools;
 /// </summary>
 internal static class DataTool
 {
-    public const string Usage = """
+    private const string Usage = """
         usage: nemcache-data COMMAND [--format stream|bitcask] [DATA_DIR]
           verify   check every CRC, hint and file; exit 0 when clean, 1 when damaged
           dump     write the live items to stdout as memcached text-protocol set commands
@@ -28,8 +28,7 @@ internal static class DataTool
         }
         if (!TryParse(args, out var verb, out var directory, out var chosen, out var problem))
         {
-            errors.WriteLine($"nemcache-data: {problem}");
-            errors.WriteLine(Usage);
+            errors.WriteLine($"nemcache-data: {problem} (nemcache-data --help lists the commands)");
             return ExitCodes.Usage;
         }
         try

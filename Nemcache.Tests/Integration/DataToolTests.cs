@@ -201,6 +201,7 @@ public sealed class DataToolTests
         (exitCode, output) = await DataToolProcess.RunForTextAsync("repair");
         Assert.That(exitCode, Is.EqualTo(2));
         Assert.That(output, Does.StartWith("nemcache-data: unknown command repair"));
+        Assert.That(output.TrimEnd().Split('\n'), Has.Length.EqualTo(1), output);
     }
 
     /// <summary>Writes items that exercise the replay rules (overwrite, delete, touch, expiry, flags, a value holding
