@@ -68,6 +68,27 @@ public sealed class DataToolTests
     }
 
     [TestCaseSource(nameof(Plugins))]
+    public async Task A_pending_flush_all_becomes_the_dumped_items_expiry(Dictionary<string, string> plugin)
+    {
+        await using var server = await ServerProcess.StartAsync(environment: plugin);
+        using var client = await server.ConnectAsync();
+        await client.ExpectAsync("set forever 0 0 1\r\na\r\nset later 0 86400 1\r\nb\r\nset sooner 0 60 1\r\nc\r\n",
+            "STORED\r\nSTORED\r\nSTORED\r\n");
+        var flushAt = DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 600;
+        await client.ExpectAsync("flush_all 600\r\n", "OK\r\n");
+
+        var (exitCode, dump, errors) = await DataToolProcess.RunAsync("dump", server.DataDirectory);
+
+        Assert.That(exitCode, Is.EqualTo(0), errors);
+        var expiries = Encoding.Latin1.GetString(dump).Split("\r\n").Where(l => l.StartsWith("set "))
+            .ToDictionary(l => l.Split(' ')[1], l => long.Parse(l.Split(' ')[3]));
+        Assert.That(expiries.Keys, Is.EquivalentTo(new[] { "forever", "later", "sooner" }));
+        Assert.That(expiries["forever"], Is.InRange(flushAt - 5, flushAt + 5), "the flush's deadline");
+        Assert.That(expiries["later"], Is.EqualTo(expiries["forever"]), "the flush comes first");
+        Assert.That(expiries["sooner"], Is.LessThan(expiries["forever"] - 500), "its own expiry comes first");
+    }
+
+    [TestCaseSource(nameof(Plugins))]
     public async Task Verify_names_a_flipped_byte_in_a_running_servers_file(Dictionary<string, string> plugin)
     {
         await using var server = await ServerProcess.StartAsync(environment: plugin);
