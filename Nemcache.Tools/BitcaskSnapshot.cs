@@ -24,11 +24,14 @@ internal sealed class BitcaskSnapshot : IDisposable
         _warnings = warnings;
     }
 
-    /// <summary>How often recovery is run again when a file it listed was gone when it opened it.</summary>
-    private const int Attempts = 3;
+    /// <summary>How often recovery is tried when a running server's files were in flux, and the pause between.</summary>
+    private const int Attempts = 5;
+    private static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(500);
 
-    /// <summary>Recovers the directory's state. A running server's merge may delete a file between the listing and
-    /// its opening; then the directory is read again, as it now stands.</summary>
+    /// <summary>
+    /// Recovers the directory's state. A running server may delete a file (a merge) between the listing and its
+    /// opening, or hold a hint exclusively while it writes it; then the directory is read again, as it then stands.
+    /// </summary>
     public static BitcaskSnapshot Open(string directory, long now, ILogger warnings)
     {
         for (var attempt = 1; ; attempt++)
@@ -38,8 +41,9 @@ internal sealed class BitcaskSnapshot : IDisposable
                 var handles = new FileHandleBudget(OpenFiles, FileAccess.Read);
                 return new BitcaskSnapshot(Recovery.Run(directory, now, warnings, handles, readOnly: true), warnings);
             }
-            catch (FileNotFoundException) when (attempt < Attempts)
+            catch (IOException) when (attempt < Attempts)
             {
+                Thread.Sleep(Pause);
             }
         }
     }
