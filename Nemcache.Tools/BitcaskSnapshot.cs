@@ -24,13 +24,13 @@ internal sealed class BitcaskSnapshot : IDisposable
         _warnings = warnings;
     }
 
-    /// <summary>How often recovery is tried when a running server's files were in flux, and the pause between.</summary>
+    /// <summary>How often recovery is tried when a running server's files changed under it, and the pause between.</summary>
     private const int Attempts = 5;
     private static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(500);
 
     /// <summary>
     /// Recovers the directory's state. A running server may delete a file (a merge) between the listing and its
-    /// opening, or hold a hint exclusively while it writes it; then the directory is read again, as it then stands.
+    /// opening; then the directory is read again, as it then stands.
     /// </summary>
     public static BitcaskSnapshot Open(string directory, long now, ILogger warnings)
     {
@@ -41,7 +41,7 @@ internal sealed class BitcaskSnapshot : IDisposable
                 var handles = new FileHandleBudget(OpenFiles, FileAccess.Read);
                 return new BitcaskSnapshot(Recovery.Run(directory, now, warnings, handles, readOnly: true), warnings);
             }
-            catch (IOException) when (attempt < Attempts)
+            catch (FileNotFoundException) when (attempt < Attempts)
             {
                 Thread.Sleep(Pause);
             }

@@ -15,9 +15,13 @@ internal static class BitcaskVerifier
     /// <summary>How often the newest file is scanned again when it grew during a scan that ended in a torn record.</summary>
     private const int ScansOfAGrowingFile = 5;
 
+    /// <summary>How long a hint that fails its check is given to be finished by a server writing it.</summary>
+    private static readonly TimeSpan HintWritePause = TimeSpan.FromMilliseconds(500);
+
     public static void Verify(string directory, VerifyReport report)
     {
         var ids = new List<int>();
+        var orphanHints = new List<string>();
         foreach (var path in Directory.EnumerateFiles(directory, DataPrefix + "*"))
         {
             var name = Path.GetFileName(path);
@@ -29,8 +33,12 @@ internal static class BitcaskVerifier
                      Recovery.TryParseDataId(name[..^HintSuffix.Length], out var hinted) &&
                      !File.Exists(Path.Combine(directory, DataFileName(hinted))))
             {
-                report.Damage(name, "a hint without its data file: every record of that file is lost");
+                orphanHints.Add(path);
             }
+        }
+        foreach (var path in orphanHints)
+        {
+            ReportOrphanHint(path, report);
         }
         ids.Sort();
         // One file is open at a time; it is only read.
@@ -46,6 +54,29 @@ internal static class BitcaskVerifier
         foreach (var output in Directory.EnumerateFiles(directory, MergeOutputPrefix + "*"))
         {
             report.Note(Path.GetFileName(output), "a merge output: a merge under way, or one a crash interrupted (the server deletes it at start)");
+        }
+    }
+
+    /// <summary>
+    /// A hint whose data file is gone. One that never got past its header was begun for a file that a merge then
+    /// removed: it never listed a record, so nothing is lost with it. A complete one means its data file was lost.
+    /// </summary>
+    private static void ReportOrphanHint(string path, VerifyReport report)
+    {
+        var name = Path.GetFileName(path);
+        var hint = new FileInfo(path);
+        if (!hint.Exists)
+        {
+            // A running server's merge or restart removed it after the listing.
+            return;
+        }
+        if (hint.Length <= FileHeaderSize)
+        {
+            report.Note(name, "an unfinished hint of a data file that a merge removed (the server deletes it at start)");
+        }
+        else
+        {
+            report.Damage(name, "a hint without its data file: every record of that file is lost");
         }
     }
 
@@ -123,16 +154,39 @@ internal static class BitcaskVerifier
             return "no hint";
         }
         var hinted = new Fingerprint();
+        var before = new FileInfo(file.HintPath);
         bool intact;
         try
         {
             intact = HintFile.TryLoad(file, hinted.Add);
         }
-        catch (IOException ex) when (ex is not FileNotFoundException)
+        catch (FileNotFoundException)
         {
-            // The server holds a hint exclusively while it writes it.
-            report.Note(name, "being written; not checked");
-            return "hint not checked";
+            report.Note(name, "removed while verify ran (a merge replaced its data file)");
+            return "hint removed";
+        }
+        if (!intact)
+        {
+            // A running server may be writing it: look again once it had time to finish.
+            Thread.Sleep(HintWritePause);
+            hinted = new Fingerprint();
+            intact = HintFile.TryLoad(file, hinted.Add);
+            var after = new FileInfo(file.HintPath);
+            if (!intact && !File.Exists(file.Path))
+            {
+                report.Note(Path.GetFileName(file.Path), "removed while verify ran (a merge replaced it)");
+                return "removed";
+            }
+            if (!intact && after.Exists && (after.Length != before.Length || after.LastWriteTimeUtc != before.LastWriteTimeUtc))
+            {
+                report.Note(name, "being written; not checked");
+                return "hint not checked";
+            }
+            if (!intact && after.Length <= FileHeaderSize)
+            {
+                report.Note(name, "an unfinished hint, which lists nothing (the server ignores it and scans the data file)");
+                return "hint unfinished";
+            }
         }
         if (!intact)
         {
