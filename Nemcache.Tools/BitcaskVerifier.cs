@@ -153,18 +153,23 @@ internal static class BitcaskVerifier
         {
             return "no hint";
         }
-        var hinted = new Fingerprint();
-        var before = new FileInfo(file.HintPath);
-        bool intact;
         try
         {
-            intact = HintFile.TryLoad(file, hinted.Add);
+            return CheckHint(file, records, report);
         }
         catch (FileNotFoundException)
         {
             report.Note(name, "removed while verify ran (a merge replaced its data file)");
             return "hint removed";
         }
+    }
+
+    private static string CheckHint(DataFile file, Fingerprint records, VerifyReport report)
+    {
+        var name = Path.GetFileName(file.HintPath);
+        var hinted = new Fingerprint();
+        var before = new FileInfo(file.HintPath);
+        var intact = HintFile.TryLoad(file, hinted.Add);
         if (!intact)
         {
             // A running server may be writing it: look again once it had time to finish.
