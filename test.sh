@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test. On a fresh Debian machine with the .NET SDK it first installs the tools the integration tests run
-# that the SDK does not bring: libmemcached-tools (memccapable, the protocol conformance tool, and memcdump) and PHP's
-# command line with php-memcached (getAllKeys() over the key listings).
+# Runs every test. On a fresh Debian machine with the .NET SDK it first installs what the tests need that the SDK does
+# not bring: libmemcached-tools (memccapable, the protocol conformance tool, and memcdump), memcached (the reference
+# that nemcache-data's dumps are loaded into) and PHP's command line with php-memcached (getAllKeys() over the key
+# listings).
 #
 #   ./test.sh [extra dotnet test arguments, e.g. --filter Name~Bitcask]
 set -euo pipefail
@@ -9,6 +10,7 @@ cd "$(dirname "$0")"
 
 packages=()
 command -v memccapable >/dev/null && command -v memcdump >/dev/null || packages+=(libmemcached-tools)
+command -v memcached >/dev/null || packages+=(memcached)
 php -r 'exit(class_exists("Memcached") ? 0 : 1);' 2>/dev/null || packages+=(php-cli php-memcached)
 if [ ${#packages[@]} -gt 0 ]; then
     sudo=()
