@@ -26,6 +26,7 @@ internal sealed class PersistenceService(ServerContext context, ILogger<Persiste
         }
         logger.LogInformation("{Plugin}: {Details}", persistence.Name, summary.Details);
         context.Cache.Subscribe(persistence);
+        context.Cache.RefuseChangesWhile(() => persistence.Failure is not null);
         return Task.CompletedTask;
     }
 

@@ -8,4 +8,8 @@ public sealed record CacheOptions
 
     /// <summary>The largest value, in bytes, an item may carry (-I).</summary>
     public int MaxItemSize { get; init; } = CacheLimits.DefaultMaxItemSize;
+
+    /// <summary>Whether an item of these sizes fits <see cref="MaxItemSize"/>, by <see cref="CacheLimits.ItemFits"/>.</summary>
+    public bool ItemFits(int keyLength, uint flags, long valueLength) =>
+        CacheLimits.ItemFits(MaxItemSize, keyLength, flags, valueLength);
 }

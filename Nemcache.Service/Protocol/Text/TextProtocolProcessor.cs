@@ -15,8 +15,21 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
     /// <summary>memcached reads into a 16 KiB buffer and closes a connection whose line does not fit.</summary>
     public const int MaxCommandLine = 16 * 1024;
 
-    /// <summary>Multi-key retrievals may send longer lines; they are bounded too, so memory per connection is.</summary>
+    /// <summary>
+    /// memcached closes a connection that has sent this many bytes of a line without its newline, unless the line is a
+    /// get or gets: nothing else has a reason to be that long, and junk (another protocol) should not be buffered.
+    /// </summary>
+    public const int MaxUnterminatedLine = 2048;
+
+    /// <summary>How many spaces memcached lets stand before a get or gets whose line is longer than
+    /// <see cref="MaxUnterminatedLine"/>.</summary>
+    private const int MaxLeadingSpaces = 100;
+
+    /// <summary>Multi-key get and gets may send longer lines; they are bounded too, so memory per connection is.</summary>
     public const int MaxRetrievalLine = 1024 * 1024;
+
+    /// <summary>memcached's tokenizer keeps at most this many tokens of a line; the rest stays unsplit.</summary>
+    private const int MaxTokens = 23;
 
     private readonly MemCache _cache = context.Cache;
     private long _swallowRemaining;
@@ -42,11 +55,12 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             var lineEnd = input.PositionOf((byte)'\n');
             if (lineEnd is null)
             {
-                return input.Length > MaxCommandLine && input.Length > LineLimit(input) ? outcome | ProcessOutcome.Close : outcome;
+                var limit = IsRetrievalLine(input) ? MaxRetrievalLine : MaxUnterminatedLine;
+                return input.Length > limit ? outcome | ProcessOutcome.Close : outcome;
             }
 
             var lineBytes = input.Slice(0, lineEnd.Value);
-            if (lineBytes.Length > MaxCommandLine && lineBytes.Length > LineLimit(lineBytes))
+            if (lineBytes.Length > MaxCommandLine && (lineBytes.Length > MaxRetrievalLine || !IsRetrievalLine(lineBytes)))
             {
                 return outcome | ProcessOutcome.Close;
             }
@@ -127,9 +141,37 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             output.Write("ERROR: shutdown not enabled\r\n"u8);
             return Status.Done;
         }
+        // memcached still answers this long-undocumented spelling of get.
+        if (command.SequenceEqual("bget"u8)) return Retrieve(ref tokens, arguments, withCas: false, touch: false, output, ref mutated);
 
+        if (LooksLikeHttp(line, command))
+        {
+            return Status.Close;
+        }
         output.Write(Error);
         return Status.Done;
+    }
+
+    /// <summary>
+    /// memcached hangs up, without a reply, on an unknown command whose last token starts with "HTTP/": a browser or
+    /// an HTTP client tricked into talking to the cache (a cross-protocol request) gets nothing to work with. Like
+    /// memcached 1.6.18, only commands whose first letter starts none of the known commands are checked, and "last"
+    /// is the last of the tokens its tokenizer keeps.
+    /// </summary>
+    private static bool LooksLikeHttp(ReadOnlySpan<byte> line, ReadOnlySpan<byte> command)
+    {
+        if (command.Length < 2 || command[0] is (byte)'g' or (byte)'s' or (byte)'a' or (byte)'c' or (byte)'i' or (byte)'d' or (byte)'t'
+            || (command[0] == (byte)'m' && command.Length == 2))
+        {
+            return false;
+        }
+        var tokens = new TextTokens(line);
+        ReadOnlySpan<byte> last = default;
+        for (var kept = 0; kept < MaxTokens && tokens.TryNext(out var token); kept++)
+        {
+            last = token;
+        }
+        return last.StartsWith("HTTP/"u8);
     }
 
     /// <summary>get, gets, gat and gats: every key is checked before any is answered, so an error never follows
@@ -167,16 +209,20 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             }
         }
 
-        if (touch && RefusedWhilePersistenceFails(output))
-        {
-            return Status.Done;
-        }
-
+        var first = true;
         while (tokens.TryNext(out var key))
         {
             CacheItem item;
-            var hit = touch ? _cache.TryGetAndTouch(key, exptime, out item) : _cache.TryGet(key, out item);
-            if (!hit)
+            var result = touch ? _cache.TryGetAndTouch(key, exptime, out item) : _cache.TryGet(key, out item) ? ReadResult.Hit : ReadResult.Miss;
+            if (result == ReadResult.Refused && first)
+            {
+                WriteRefused(output);
+                return Status.Done;
+            }
+            first = false;
+            // A refusal that begins after the first key (persistence failed meanwhile) leaves that key untouched and
+            // unanswered, as a miss, rather than end half a reply with an error.
+            if (result != ReadResult.Hit)
             {
                 continue;
             }
@@ -239,15 +285,20 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             return Status.Done;
         }
 
-        if (length > _cache.Options.MaxItemSize)
+        if (!_cache.Options.ItemFits(key.Length, flags, length))
         {
             // Like memcached: refuse, discard the block as it arrives, and drop the old value a failed set would
             // otherwise leave behind as stale data.
-            Reply(output, TooLarge, noreply);
             _swallowRemaining = length + 2;
-            if (mode == StoreMode.Set && _cache.Delete(key) == DeleteResult.Deleted)
+            var dropped = mode == StoreMode.Set ? _cache.Delete(key) : DeleteResult.NotFound;
+            mutated |= dropped == DeleteResult.Deleted;
+            if (dropped == DeleteResult.Refused)
             {
-                mutated = true;
+                WriteRefused(output);
+            }
+            else
+            {
+                Reply(output, TooLarge, noreply);
             }
             return Status.Done;
         }
@@ -264,15 +315,16 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             Reply(output, BadDataChunk, noreply);
             return Status.Done;
         }
-        if (RefusedWhilePersistenceFails(output))
-        {
-            return Status.Done;
-        }
 
         var value = ValueArrays.Allocate((int)length);
         block.Slice(0, length).CopyTo(value);
         var result = _cache.Store(mode, key, flags, exptime, value, cas);
         mutated |= result == StoreResult.Stored;
+        if (result == StoreResult.Refused)
+        {
+            WriteRefused(output);
+            return Status.Done;
+        }
         Reply(output, result switch
         {
             StoreResult.Stored => Stored,
@@ -316,13 +368,14 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             return Status.Done;
         }
 
-        if (RefusedWhilePersistenceFails(output))
+        var result = _cache.Delete(key);
+        mutated |= result == DeleteResult.Deleted;
+        if (result == DeleteResult.Refused)
         {
+            WriteRefused(output);
             return Status.Done;
         }
-        var deleted = _cache.Delete(key) == DeleteResult.Deleted;
-        mutated |= deleted;
-        Reply(output, deleted ? Deleted : NotFound, noreply);
+        Reply(output, result == DeleteResult.Deleted ? Deleted : NotFound, noreply);
         return Status.Done;
     }
 
@@ -363,10 +416,6 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             return Status.Done;
         }
 
-        if (RefusedWhilePersistenceFails(output))
-        {
-            return Status.Done;
-        }
         switch (_cache.Increment(key, delta, decrement, out var item))
         {
             case ArithmeticResult.Updated:
@@ -379,6 +428,9 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
                 break;
             case ArithmeticResult.NonNumeric:
                 Reply(output, NonNumeric, noreply);
+                break;
+            case ArithmeticResult.Refused:
+                WriteRefused(output);
                 break;
             default:
                 Reply(output, NotFound, noreply);
@@ -399,13 +451,14 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             return Status.Done;
         }
 
-        if (RefusedWhilePersistenceFails(output))
+        var result = _cache.Touch(key, exptime);
+        mutated |= result == TouchResult.Touched;
+        if (result == TouchResult.Refused)
         {
+            WriteRefused(output);
             return Status.Done;
         }
-        var touched = _cache.Touch(key, exptime);
-        mutated |= touched;
-        Reply(output, touched ? Touched : NotFound, noreply);
+        Reply(output, result == TouchResult.Touched ? Touched : NotFound, noreply);
         return Status.Done;
     }
 
@@ -437,11 +490,11 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             }
         }
 
-        if (RefusedWhilePersistenceFails(output))
+        if (!_cache.FlushAll(delay))
         {
+            WriteRefused(output);
             return Status.Done;
         }
-        _cache.FlushAll(delay);
         mutated = true;
         Reply(output, Ok, noreply);
         return Status.Done;
@@ -525,19 +578,10 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
     }
 
     /// <summary>
-    /// While persistence cannot write (a full disk), a mutation is refused before it changes the cache: a change that
-    /// no log holds would vanish at the next restart. The error is sent even under noreply, as memcached sends its
-    /// SERVER_ERRORs, so that a client learns its write was not made.
+    /// The reply to a change the cache refused (<see cref="MemCache.RefuseChangesWhile"/>: persistence cannot write).
+    /// It is sent even under noreply, so that a client learns its write was not made.
     /// </summary>
-    private bool RefusedWhilePersistenceFails(IBufferWriter<byte> output)
-    {
-        if (context.Persistence?.Failure is null)
-        {
-            return false;
-        }
-        output.Write(PersistenceFailed);
-        return true;
-    }
+    private static void WriteRefused(IBufferWriter<byte> output) => output.Write(PersistenceFailed);
 
     private static void Reply(IBufferWriter<byte> output, ReadOnlySpan<byte> reply, bool noreply)
     {
@@ -554,16 +598,15 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         return tail[0] == (byte)'\r' && tail[1] == (byte)'\n';
     }
 
-    /// <summary>How long a line may grow: longer for the retrieval commands, whose lines carry many keys.</summary>
-    private static long LineLimit(ReadOnlySequence<byte> start)
+    /// <summary>Whether a line is a get or gets, which may grow past the other commands' limits because it carries
+    /// many keys: memcached's test, which allows up to <see cref="MaxLeadingSpaces"/> spaces before the command.</summary>
+    private static bool IsRetrievalLine(ReadOnlySequence<byte> start)
     {
-        Span<byte> head = stackalloc byte[5];
+        Span<byte> head = stackalloc byte[MaxLeadingSpaces + 5];
         var length = (int)Math.Min(head.Length, start.Length);
         start.Slice(0, length).CopyTo(head);
-        var prefix = head[..length];
-        return prefix.StartsWith("get "u8) || prefix.StartsWith("gets "u8) || prefix.StartsWith("gat "u8) || prefix.StartsWith("gats "u8)
-            ? MaxRetrievalLine
-            : MaxCommandLine;
+        var prefix = head[..length].TrimStart((byte)' ');
+        return length - prefix.Length <= MaxLeadingSpaces && (prefix.StartsWith("get "u8) || prefix.StartsWith("gets "u8));
     }
 
     private ReadOnlySpan<byte> CopyLine(ReadOnlySequence<byte> line)
