@@ -78,6 +78,37 @@ public sealed class SideBySideGoldenTests
         yield return Open("a long complete line is answered", new string('x', 3000) + "\r\nmn\r\n", "ERROR\r\nMN\r\n");
         yield return Open("a get of many keys", "get " + string.Concat(Enumerable.Repeat("k ", 1500)) + "\r\n", "END\r\n");
 
+        // Numbers are read as memcached's safe_strto* read them: C whitespace around them, "-0", and lengths, exptimes
+        // and delays kept to 32 bits.
+        yield return Open("exptime 4294967295 is -1, already expired", "set nu1 0 4294967295 1\r\nx\r\nget nu1\r\n", "STORED\r\nEND\r\n");
+        yield return Open("exptime 4294967296 is 0, never", "set nu2 0 4294967296 1\r\nx\r\nget nu2\r\n", "STORED\r\nVALUE nu2 0 1\r\nx\r\nEND\r\n");
+        yield return Open("length 4294967297 is 1", "set nu3 0 0 4294967297\r\nx\r\nget nu3\r\n", "STORED\r\nVALUE nu3 0 1\r\nx\r\nEND\r\n");
+        yield return Open("a tab before a number", "set nu4 \t5 0 1\r\nx\r\nget nu4\r\n", "STORED\r\nVALUE nu4 5 1\r\nx\r\nEND\r\n");
+        yield return Open("a carriage return ends a number", "set nu5 0 0 1\rx\r\ny\r\nget nu5\r\n", "STORED\r\nVALUE nu5 0 1\r\ny\r\nEND\r\n");
+        yield return Open("minus zero flags", "set nu6 -0 0 1\r\nx\r\nget nu6\r\n", "STORED\r\nVALUE nu6 0 1\r\nx\r\nEND\r\n");
+        yield return Open("negative flags", "set nu7 -1 0 1\r\nx\r\n", "CLIENT_ERROR bad command line format\r\nERROR\r\n");
+        yield return Open("a negative delta that wraps to a small one", "set nu8 0 0 1\r\n5\r\nincr nu8 -18446744073709551615\r\n", "STORED\r\n6\r\n");
+        yield return Open("gat exptime 4294967295 expires the item", "set nu9 0 0 1\r\nx\r\ngat 4294967295 nu9\r\nget nu9\r\n",
+            "STORED\r\nVALUE nu9 0 1\r\nx\r\nEND\r\nEND\r\n");
+        yield return Open("verbosity keeps 32 bits", "verbosity 4294967297\r\nverbosity -1\r\n", "OK\r\nCLIENT_ERROR bad command line format\r\n");
+
+        // noreply is whatever the last token says, even when that token is the length, the cas or the argument.
+        yield return Open("noreply as a set's length", "set nr1 0 0 noreply\r\nx\r\nmn\r\n", "ERROR\r\nMN\r\n");
+        yield return Open("noreply as a cas's unique", "cas nr2 0 0 1 noreply\r\nx\r\nmn\r\n", "ERROR\r\nMN\r\n");
+        yield return Open("noreply as incr's delta", "incr nr3 noreply\r\nmn\r\n", "MN\r\n");
+        yield return Open("noreply as touch's exptime", "touch nr4 noreply\r\nmn\r\n", "MN\r\n");
+
+        // The meta commands' own token checks.
+        var flags19 = string.Join(' ', Enumerable.Repeat("k", 17));
+        var flags18 = string.Join(' ', Enumerable.Repeat("v", 16));
+        yield return Open("mg of 19 tokens", $"mg mt1 {flags19}\r\n", "CLIENT_ERROR duplicate flag\r\n");
+        yield return Open("mg of 20 tokens", $"mg mt1 {flags19} q\r\n", "CLIENT_ERROR options flags are too long\r\n");
+        yield return Open("ms of 20 tokens takes no data block", $"ms mt2 1 {flags18} q\r\nmn\r\n", "CLIENT_ERROR options flags too long\r\nMN\r\n");
+        yield return Open("md of 20 tokens", $"md mt3 {flags19} q\r\n", "CLIENT_ERROR options flags too long\r\n");
+        yield return Open("ma of 20 tokens", $"ma mt4 {flags19} q\r\n", "CLIENT_ERROR options flags too long\r\n");
+        yield return Open("me without a key", "me\r\nmg\r\n", "CLIENT_ERROR bad command line format\r\nERROR\r\n");
+        yield return Open("me with a key that is not base64", "me a b c\r\n", "CLIENT_ERROR bad command line format\r\n");
+
         // Meta CAS: C makes set and replace a cas, which compares even with 0; md compares C0; add ignores C;
         // append compares only a non-zero C; ma's C0 is no check.
         yield return Open("ms C0 on an item is EX", "set mc1 0 0 1\r\nx\r\nms mc1 1 C0\r\ny\r\nmg mc1 v\r\n", "STORED\r\nEX\r\nVA 1\r\nx\r\n");

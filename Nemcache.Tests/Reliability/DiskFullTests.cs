@@ -43,7 +43,10 @@ public sealed class DiskFullTests
 
     private const int OverLimit = 2 * 1024 * 1024;
 
-    [TestCaseSource(nameof(TextMutations))]
+    private static IEnumerable<TestCaseData> TextMutationCases() => TextMutations.Select(mutation =>
+        new TestCaseData(mutation).SetName($"A_text_or_meta_mutation_is_refused_while_persistence_fails_and_changes_nothing({mutation[..mutation.IndexOf('\r')]})"));
+
+    [TestCaseSource(nameof(TextMutationCases))]
     public async Task A_text_or_meta_mutation_is_refused_while_persistence_fails_and_changes_nothing(string mutation)
     {
         await using var server = await FailingServer.StartAsync();

@@ -19,6 +19,9 @@ internal sealed class MetaCommandProcessor(ServerContext context)
     private static ReadOnlySpan<byte> ArithmeticReturns => "ckOt"u8;
     private static ReadOnlySpan<byte> KeyReturns => "kO"u8;
 
+    /// <summary>memcached refuses a meta command of more tokens than this (the command, the key and the flags).</summary>
+    private const int MaxTokens = 19;
+
     private readonly MemCache _cache = context.Cache;
     private readonly byte[] _decodedKey = new byte[CacheLimits.MaxKeyLength];
 
@@ -41,12 +44,18 @@ internal sealed class MetaCommandProcessor(ServerContext context)
         }
         if (arguments < 1 || !tokens.TryNext(out var keyToken))
         {
-            output.Write(TextReplies.Error);
+            // memcached's me checks its tokens itself, with another reply.
+            output.Write(command[1] == (byte)'e' ? TextReplies.BadCommandLine : TextReplies.Error);
             return true;
         }
         if (keyToken.Length > CacheLimits.MaxKeyLength)
         {
             output.Write(TextReplies.BadCommandLine);
+            return true;
+        }
+        if (arguments + 1 > MaxTokens && command[1] != (byte)'e')
+        {
+            output.Write(command[1] == (byte)'g' ? FlagsAreTooLong : FlagsTooLong);
             return true;
         }
         switch (command[1])
@@ -135,7 +144,7 @@ internal sealed class MetaCommandProcessor(ServerContext context)
         ref bool mutated, out long swallow)
     {
         swallow = 0;
-        if (!tokens.TryNext(out var lengthToken) || !TextTokens.TryParseInt64(lengthToken, out var length)
+        if (!tokens.TryNext(out var lengthToken) || !TextTokens.TryParseInt32(lengthToken, out var length)
             || length is < 0 or > int.MaxValue - 2)
         {
             output.Write(TextReplies.BadCommandLine);
@@ -336,7 +345,7 @@ internal sealed class MetaCommandProcessor(ServerContext context)
         var base64 = flagTokens.TryNext(out var flag) && flag.SequenceEqual("b"u8);
         if (!TryDecodeKey(keyToken, base64, out var key))
         {
-            output.Write(BadKeyEncoding);
+            output.Write(TextReplies.BadCommandLine);
             return;
         }
         if (_cache.TryGet(key, new ReadOptions { Inspect = true }, out var item, out var metadata) != ReadResult.Hit)

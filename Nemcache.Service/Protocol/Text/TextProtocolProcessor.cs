@@ -178,7 +178,7 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
     /// half a reply.</summary>
     private Status Retrieve(ref TextTokens tokens, int arguments, bool withCas, bool touch, IBufferWriter<byte> output, ref bool mutated)
     {
-        var exptime = 0L;
+        var exptime = 0;
         if (touch)
         {
             if (arguments < 1)
@@ -187,7 +187,7 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
                 return Status.Done;
             }
             tokens.TryNext(out var exptimeToken);
-            if (!TextTokens.TryParseInt64(exptimeToken, out exptime))
+            if (!TextTokens.TryParseInt32(exptimeToken, out exptime))
             {
                 output.Write(InvalidExptime);
                 return Status.Done;
@@ -271,13 +271,15 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         {
             tokens.TryNext(out casToken);
         }
-        var noreply = tokens.TryNext(out var last) && last.SequenceEqual(NoReply);
+        // memcached's noreply is whatever the last token says, even when that token is the length or the cas.
+        var last = tokens.TryNext(out var extra) ? extra : mode == StoreMode.Cas ? casToken : lengthToken;
+        var noreply = last.SequenceEqual(NoReply);
 
         var cas = 0UL;
         if (key.Length > CacheLimits.MaxKeyLength
             || !TextTokens.TryParseFlags(flagsToken, out var flags)
-            || !TextTokens.TryParseInt64(exptimeToken, out var exptime)
-            || !TextTokens.TryParseInt64(lengthToken, out var length)
+            || !TextTokens.TryParseInt32(exptimeToken, out var exptime)
+            || !TextTokens.TryParseInt32(lengthToken, out var length)
             || length is < 0 or > int.MaxValue - 2
             || (mode == StoreMode.Cas && !TextTokens.TryParseUInt64(casToken, out cas)))
         {
@@ -395,7 +397,8 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         }
         tokens.TryNext(out key);
         tokens.TryNext(out argument);
-        noreply = tokens.TryNext(out var last) && last.SequenceEqual(NoReply);
+        // memcached's noreply is whatever the last token says, even when that token is the argument.
+        noreply = (tokens.TryNext(out var last) ? last : argument).SequenceEqual(NoReply);
         if (key.Length > CacheLimits.MaxKeyLength)
         {
             Reply(output, BadCommandLine, noreply);
@@ -445,7 +448,7 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         {
             return Status.Done;
         }
-        if (!TextTokens.TryParseInt64(exptimeToken, out var exptime))
+        if (!TextTokens.TryParseInt32(exptimeToken, out var exptime))
         {
             Reply(output, InvalidExptime, noreply);
             return Status.Done;
@@ -470,7 +473,7 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             output.Write(Error);
             return Status.Done;
         }
-        var delay = 0L;
+        var delay = 0;
         var noreply = false;
         if (arguments > 0)
         {
@@ -482,7 +485,7 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             else
             {
                 noreply = arguments == 2 && tokens.TryNext(out var last) && last.SequenceEqual(NoReply);
-                if (!TextTokens.TryParseInt64(first, out delay))
+                if (!TextTokens.TryParseInt32(first, out delay))
                 {
                     Reply(output, InvalidExptime, noreply);
                     return Status.Done;
@@ -567,12 +570,12 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         tokens.TryNext(out var levelToken);
         var last = tokens.TryNext(out var second) ? second : levelToken;
         var noreply = last.SequenceEqual(NoReply);
-        if (!TextTokens.TryParseUInt64(levelToken, out var level) || level > int.MaxValue)
+        if (!TextTokens.TryParseFlags(levelToken, out var level))
         {
             Reply(output, BadCommandLine, noreply);
             return Status.Done;
         }
-        context.Verbosity = (int)level;
+        context.Verbosity = (int)Math.Min(level, int.MaxValue);
         Reply(output, Ok, noreply);
         return Status.Done;
     }
