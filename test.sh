@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Runs every test. On a fresh Debian machine with the .NET SDK it first installs the one tool the tests need that the
-# SDK does not bring: libmemcached-tools (memccapable, the protocol conformance tool the integration tests run).
+# Runs every test. On a fresh Debian machine with the .NET SDK it first installs what the tests need that the SDK
+# does not bring: libmemcached-tools (memccapable, the protocol conformance tool the integration tests run) and
+# memcached (the reference the side-by-side golden tests send the same bytes to).
 #
 #   ./test.sh [extra dotnet test arguments, e.g. --filter Name~Bitcask]
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! command -v memccapable >/dev/null; then
+if ! command -v memccapable >/dev/null || [ ! -x /usr/bin/memcached ]; then
     sudo=()
     [ "$(id -u)" = 0 ] || sudo=(sudo)
     "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq libmemcached-tools >/dev/null
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq libmemcached-tools memcached >/dev/null
 fi
 
 log=$(mktemp)
