@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test. On a fresh Debian machine with the .NET SDK it first installs what the tests need that the SDK does
 # not bring: libmemcached-tools (memccapable, the protocol conformance tool, and memcdump), memcached (the reference
-# that nemcache-data's dumps are loaded into) and PHP's command line with php-memcached (getAllKeys() over the key
-# listings).
+# the side-by-side golden tests compare with, and that nemcache-data's dumps are loaded into) and PHP's command line
+# with php-memcached (getAllKeys() over the key listings).
 #
 #   ./test.sh [extra dotnet test arguments, e.g. --filter Name~Bitcask]
 set -euo pipefail

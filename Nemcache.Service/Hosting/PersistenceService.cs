@@ -28,6 +28,7 @@ internal sealed class PersistenceService(ServerContext context, PluginSwitch plu
         }
         logger.LogInformation("{Plugin}: {Details}", persistence.Name, summary.Details);
         context.Cache.Subscribe(persistence);
+        context.Cache.RefuseChangesWhile(() => persistence.Failure is not null);
         return Task.CompletedTask;
     }
 

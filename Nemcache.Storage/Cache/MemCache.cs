@@ -31,6 +31,7 @@ public sealed class MemCache
     private long _observerFailures;
     private long _storeTooLarge;
     private long _reclaimRuns;
+    private Func<bool> _changesRefused = static () => false;
 
     public MemCache(CacheOptions options, TimeProvider? time = null, ILogger<MemCache>? logger = null)
     {
@@ -61,10 +62,24 @@ public sealed class MemCache
         while (Interlocked.CompareExchange(ref _observers, next, current) != current);
     }
 
-    public bool TryGet(ReadOnlySpan<byte> key, out CacheItem item) => Read(key, touchExptime: null, out item);
+    /// <summary>
+    /// Makes the cache refuse every change a client asks for while <paramref name="refused"/> returns true: each entry
+    /// point that could change an item (store, delete, invalidate, touch, incr and decr, flush, and a read that touches
+    /// or creates) answers Refused before it looks at the key, having changed nothing. This is the one place that
+    /// decides whether a mutation may run; the host passes the persistence plugin's failure, because a change that no
+    /// log holds would be lost at the next restart (docs/architecture.md). Restores, expiry reclaiming and capacity
+    /// eviction are not a client's changes and go on.
+    /// </summary>
+    public void RefuseChangesWhile(Func<bool> refused) => _changesRefused = refused;
+
+    private bool ChangesRefused => _changesRefused();
+
+    public bool TryGet(ReadOnlySpan<byte> key, out CacheItem item) =>
+        TryGet(key, new ReadOptions(), out item, out _) == ReadResult.Hit;
 
     /// <summary>gat/gats: a hit also gets the new expiry.</summary>
-    public bool TryGetAndTouch(ReadOnlySpan<byte> key, long exptime, out CacheItem item) => Read(key, exptime, out item);
+    public ReadResult TryGetAndTouch(ReadOnlySpan<byte> key, long exptime, out CacheItem item) =>
+        TryGet(key, new ReadOptions { TouchExptime = exptime }, out item, out _);
 
     /// <summary>
     /// set, add, replace, append, prepend and cas. <paramref name="value"/> becomes the cache's own: the caller must not
@@ -82,7 +97,11 @@ public sealed class MemCache
     {
         ValidateKey(key);
         stored = default;
-        if (value.Length > Options.MaxItemSize)
+        if (ChangesRefused)
+        {
+            return StoreResult.Refused;
+        }
+        if (!Options.ItemFits(key.Length, options.Flags, value.Length))
         {
             Interlocked.Increment(ref _storeTooLarge);
             return StoreResult.TooLarge;
@@ -115,7 +134,8 @@ public sealed class MemCache
                 if (entry.Cas != options.CompareCas)
                 {
                     // Meta set's invalidation: an older CAS may still store, but what it stores is marked stale.
-                    if (!options.Invalidate || options.CompareCas > entry.Cas)
+                    // A CAS of 0 (meta set's C0) is no older one: it compares, and fails, as in memcached.
+                    if (!options.Invalidate || options.CompareCas == 0 || options.CompareCas > entry.Cas)
                     {
                         shard.Counters.CasBadValue++;
                         return StoreResult.Exists;
@@ -127,12 +147,12 @@ public sealed class MemCache
 
             var appends = !vivifies && mode is StoreMode.Append or StoreMode.Prepend;
             var newValue = !appends ? value : mode == StoreMode.Append ? Concat(entry!.Value, value) : Concat(value, entry!.Value);
-            if (newValue.Length > Options.MaxItemSize)
+            var newFlags = appends ? entry!.Flags : options.Flags;
+            if (!Options.ItemFits(key.Length, newFlags, newValue.Length))
             {
                 return StoreResult.TooLarge;
             }
 
-            var newFlags = appends ? entry!.Flags : options.Flags;
             var expiresAt = appends ? entry!.ExpiresAt : ExpiryClock.ToAbsolute(vivifies ? options.VivifyExptime!.Value : options.Exptime, now);
             if (ExpiryClock.HasExpired(expiresAt, now))
             {
@@ -155,24 +175,28 @@ public sealed class MemCache
     }
 
     /// <summary>
-    /// delete. With a non-zero <paramref name="casUnique"/> (binary and meta protocols) the item is deleted only if its
-    /// CAS still matches.
+    /// delete. With <paramref name="compareCas"/> (binary and meta protocols) the item is deleted only if its CAS is
+    /// that one; meta delete's C0 compares with 0, and so never matches, as in memcached.
     /// </summary>
-    public DeleteResult Delete(ReadOnlySpan<byte> key, ulong casUnique = 0) =>
-        RemoveOrInvalidate(key, casUnique, invalidate: false, exptime: null);
+    public DeleteResult Delete(ReadOnlySpan<byte> key, ulong? compareCas = null) =>
+        RemoveOrInvalidate(key, compareCas, invalidate: false, exptime: null);
 
     /// <summary>
     /// Meta delete's I: instead of removing the item, marks it stale and gives it a new CAS, so that readers are told to
     /// recache it while they may still use it; <paramref name="exptime"/>, when given, limits how long it stays. The
     /// stale mark and the CAS live only in memory (see docs/architecture.md): only a new expiry is published.
     /// </summary>
-    public DeleteResult Invalidate(ReadOnlySpan<byte> key, ulong casUnique, long? exptime) =>
-        RemoveOrInvalidate(key, casUnique, invalidate: true, exptime);
+    public DeleteResult Invalidate(ReadOnlySpan<byte> key, ulong? compareCas, long? exptime) =>
+        RemoveOrInvalidate(key, compareCas, invalidate: true, exptime);
 
     /// <summary>touch: gives a live item a new expiry.</summary>
-    public bool Touch(ReadOnlySpan<byte> key, long exptime)
+    public TouchResult Touch(ReadOnlySpan<byte> key, long exptime)
     {
         ValidateKey(key);
+        if (ChangesRefused)
+        {
+            return TouchResult.Refused;
+        }
         var now = Now();
         var shard = ShardFor(key);
         lock (shard.Gate)
@@ -181,11 +205,11 @@ public sealed class MemCache
             if (entry is null)
             {
                 shard.Counters.TouchMisses++;
-                return false;
+                return TouchResult.NotFound;
             }
             shard.Counters.TouchHits++;
             TouchLocked(shard, entry, exptime, now);
-            return true;
+            return TouchResult.Touched;
         }
     }
 
@@ -203,9 +227,13 @@ public sealed class MemCache
     public ArithmeticResult Increment(ReadOnlySpan<byte> key, in ArithmeticOptions options, out CacheItem item)
     {
         ValidateKey(key);
+        item = default;
+        if (ChangesRefused)
+        {
+            return ArithmeticResult.Refused;
+        }
         var now = Now();
         var shard = ShardFor(key);
-        item = default;
         lock (shard.Gate)
         {
             var entry = FindLive(shard, key, now);
@@ -245,17 +273,22 @@ public sealed class MemCache
 
     /// <summary>
     /// flush_all. A delay of 0 (or one that lands in the past) empties the cache now and cancels a pending flush; a
-    /// later one replaces any pending flush and empties the cache when it comes, as memcached does.
+    /// later one replaces any pending flush and empties the cache when it comes, as memcached does. Returns false,
+    /// having changed nothing, while changes are refused.
     /// </summary>
-    public void FlushAll(long delay = 0)
+    public bool FlushAll(long delay = 0)
     {
+        if (ChangesRefused)
+        {
+            return false;
+        }
         Interlocked.Increment(ref _flushCommands);
         var now = Now();
         var at = delay <= 0 ? now : ExpiryClock.ToAbsolute(delay, now);
         if (at <= now)
         {
             FlushNow(now, notify: true);
-            return;
+            return true;
         }
 
         EnterAll();
@@ -268,6 +301,7 @@ public sealed class MemCache
         {
             ExitAll();
         }
+        return true;
     }
 
     /// <summary>
@@ -410,14 +444,14 @@ public sealed class MemCache
     }
 
     /// <summary>
-    /// A store refused before its value was read because the value is over the item size limit: counted, and a set also
-    /// drops the key's old value, as memcached does, so that it is not served stale. True when an item was dropped (a
-    /// change persistence must record).
+    /// A store refused before its value was read because the item would not fit the item size limit: counted, and a set
+    /// also drops the key's old value, as memcached does, so that it is not served stale. Deleted when an item was
+    /// dropped (a change persistence must record); Refused when changes are refused, so nothing was dropped.
     /// </summary>
-    public bool RefuseTooLarge(StoreMode mode, ReadOnlySpan<byte> key)
+    public DeleteResult RefuseTooLarge(StoreMode mode, ReadOnlySpan<byte> key)
     {
         Interlocked.Increment(ref _storeTooLarge);
-        return mode == StoreMode.Set && Delete(key) == DeleteResult.Deleted;
+        return mode == StoreMode.Set ? Delete(key) : DeleteResult.NotFound;
     }
 
     /// <summary>
@@ -575,11 +609,18 @@ public sealed class MemCache
 
     /// <summary>
     /// A read with the meta get's options (and meta debug's look-only one). A miss with
-    /// <see cref="ReadOptions.VivifyExptime"/> creates an empty item and counts as a hit that won the recache.
+    /// <see cref="ReadOptions.VivifyExptime"/> creates an empty item and counts as a hit that won the recache. A read
+    /// that would touch or create is refused while changes are.
     /// </summary>
-    public bool TryGet(ReadOnlySpan<byte> key, in ReadOptions options, out CacheItem item, out ItemMetadata metadata)
+    public ReadResult TryGet(ReadOnlySpan<byte> key, in ReadOptions options, out CacheItem item, out ItemMetadata metadata)
     {
         ValidateKey(key);
+        if ((options.TouchExptime is not null || options.VivifyExptime is not null) && !options.Inspect && ChangesRefused)
+        {
+            item = default;
+            metadata = default;
+            return ReadResult.Refused;
+        }
         var now = Now();
         var shard = ShardFor(key);
         var counts = !options.Inspect;
@@ -594,7 +635,7 @@ public sealed class MemCache
                 {
                     item = default;
                     metadata = default;
-                    return false;
+                    return ReadResult.Miss;
                 }
                 entry = PutLocked(shard, null, key, [], 0, ExpiryClock.ToAbsolute(vivifyExptime, now));
                 entry.WinTokenSent = true;
@@ -626,17 +667,21 @@ public sealed class MemCache
                 entry.WinTokenSent |= won;
                 item = entry.ToItem();
                 metadata = new ItemMetadata(fetchedBefore, idleSeconds, entry.Stale, won, tokenSentBefore);
-                return true;
+                return ReadResult.Hit;
             }
         }
 
         EvictWhileOverLimit();
-        return true;
+        return ReadResult.Hit;
     }
 
-    private DeleteResult RemoveOrInvalidate(ReadOnlySpan<byte> key, ulong casUnique, bool invalidate, long? exptime)
+    private DeleteResult RemoveOrInvalidate(ReadOnlySpan<byte> key, ulong? compareCas, bool invalidate, long? exptime)
     {
         ValidateKey(key);
+        if (ChangesRefused)
+        {
+            return DeleteResult.Refused;
+        }
         var now = Now();
         var shard = ShardFor(key);
         lock (shard.Gate)
@@ -647,7 +692,7 @@ public sealed class MemCache
                 shard.Counters.DeleteMisses++;
                 return DeleteResult.NotFound;
             }
-            if (casUnique != 0 && entry.Cas != casUnique)
+            if (compareCas is { } cas && entry.Cas != cas)
             {
                 return DeleteResult.Exists;
             }
@@ -668,9 +713,6 @@ public sealed class MemCache
             return DeleteResult.Deleted;
         }
     }
-
-    private bool Read(ReadOnlySpan<byte> key, long? touchExptime, out CacheItem item) =>
-        TryGet(key, new ReadOptions { TouchExptime = touchExptime }, out item, out _);
 
     /// <summary>The live entry for a key, or null; an expired one found on the way is reclaimed.</summary>
     private CacheEntry? FindLive(CacheShard shard, ReadOnlySpan<byte> key, long now)

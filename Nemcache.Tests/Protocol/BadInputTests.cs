@@ -110,7 +110,7 @@ public sealed class BadInputTests
     public async Task Declared_length_beyond_int_is_a_client_error()
     {
         using var client = await _server.ConnectAsync();
-        await client.ExpectAsync("set huge 0 0 9999999999\r\nversion\r\n", "CLIENT_ERROR bad command line format\r\nVERSION 1.6.18-nemcache\r\n");
+        await client.ExpectAsync("set huge 0 0 2147483648\r\nversion\r\n", "CLIENT_ERROR bad command line format\r\nVERSION 1.6.18-nemcache\r\n");
     }
 
     [Test]
