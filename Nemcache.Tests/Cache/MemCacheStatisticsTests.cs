@@ -14,7 +14,7 @@ public sealed class MemCacheStatisticsTests
     public void Evictions_count_items_with_an_expiry_and_items_never_read()
     {
         var clock = new ManualTimeProvider();
-        var cache = new MemCache(new CacheOptions { MemoryLimitBytes = 20 * 1024, MaxItemSize = 1024 }, clock);
+        var cache = new MemCache(new CacheOptions { MemoryLimitBytes = 20 * 1024, MaxItemSize = 2048 }, clock);
         var value = new byte[1000];
         cache.Store(StoreMode.Set, B("read"), 0, 1000, value);
         Thread.Sleep(20);
@@ -58,9 +58,9 @@ public sealed class MemCacheStatisticsTests
     {
         var cache = new MemCache(new CacheOptions(), new ManualTimeProvider());
         cache.Store(StoreMode.Set, B("k"), 0, 0, B("old"));
-        Assert.That(cache.RefuseTooLarge(StoreMode.Add, B("k")), Is.False);
+        Assert.That(cache.RefuseTooLarge(StoreMode.Add, B("k")), Is.EqualTo(DeleteResult.NotFound));
         Assert.That(cache.TryGet(B("k"), out _), Is.True);
-        Assert.That(cache.RefuseTooLarge(StoreMode.Set, B("k")), Is.True);
+        Assert.That(cache.RefuseTooLarge(StoreMode.Set, B("k")), Is.EqualTo(DeleteResult.Deleted));
         Assert.That(cache.TryGet(B("k"), out _), Is.False);
         Assert.That(cache.GetStatistics().StoreTooLarge, Is.EqualTo(2));
     }
