@@ -16,34 +16,37 @@ namespace Nemcache.Service.Networking;
 /// </summary>
 internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger) : IHostedService
 {
-    private const int Backlog = 1024;
-
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<long, Task> _connections = new();
-    private Socket? _listener;
-    private Task _acceptLoop = Task.CompletedTask;
+    private readonly List<Socket> _listeners = [];
+    private readonly List<Task> _acceptLoops = [];
     private long _nextConnectionId;
-
-    /// <summary>The endpoint actually bound; tests read the port from here.</summary>
-    public IPEndPoint? LocalEndPoint => _listener?.LocalEndPoint as IPEndPoint;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var settings = context.Settings;
-        var endPoint = new IPEndPoint(settings.Listen, settings.Port);
-        var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
+        foreach (var endPoint in settings.ListenEndPoints)
         {
-            listener.Bind(endPoint);
-            listener.Listen(Backlog);
+            var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
+                {
+                    // IPv6 only, as memcached binds it, so that -l 0.0.0.0,:: or -l '*' can take both families' port.
+                    listener.DualMode = false;
+                }
+                listener.Bind(endPoint);
+                listener.Listen(settings.ListenBacklog);
+            }
+            catch (SocketException ex)
+            {
+                listener.Dispose();
+                CloseListeners();
+                throw new StartupException($"cannot listen on {endPoint}: {ex.Message}");
+            }
+            _listeners.Add(listener);
         }
-        catch (SocketException ex)
-        {
-            listener.Dispose();
-            throw new StartupException($"cannot listen on {endPoint}: {ex.Message}");
-        }
-        _listener = listener;
-        _acceptLoop = AcceptLoopAsync(listener);
+        _acceptLoops.AddRange(_listeners.Select(AcceptLoopAsync));
         logger.LogInformation("Nemcache {Version} listening: {Settings}", ServerContext.Version, settings.Describe());
         return Task.CompletedTask;
     }
@@ -51,13 +54,21 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
-        _listener?.Dispose();
-        await _acceptLoop;
+        CloseListeners();
+        await Task.WhenAll(_acceptLoops);
         var open = _connections.Values.ToArray();
         if (open.Length > 0)
         {
             logger.LogInformation("Waiting for {Count} connections to finish", open.Length);
             await Task.WhenAll(open).WaitAsync(cancellationToken);
+        }
+    }
+
+    private void CloseListeners()
+    {
+        foreach (var listener in _listeners)
+        {
+            listener.Dispose();
         }
     }
 
