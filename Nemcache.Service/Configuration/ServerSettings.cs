@@ -64,5 +64,6 @@ public sealed record ServerSettings
     public string Describe() =>
         $"listen {string.Join(", ", ListenEndPoints)}, memory limit {MemoryLimitMegabytes} MB, max item size {MaxItemSize} B, " +
         $"connection limit {ConnectionLimit}, persistence {(UseBitcask ? "bitcask" : "stream")} in {Path.GetFullPath(DataDirectory)}, " +
-        $"sync {Sync.ToString().ToLowerInvariant()}" + (Sync == SyncMode.Interval ? $" every {SyncInterval.TotalMilliseconds:0} ms" : "");
+        $"sync {Sync.ToString().ToLowerInvariant()}" + (Sync == SyncMode.Interval ? $" every {SyncInterval.TotalMilliseconds:0} ms" : "") +
+        $", verbosity {Verbosity}" + (PidFile is null ? "" : $", pid file {Path.GetFullPath(PidFile)}");
 }
