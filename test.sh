@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Runs every test. On a fresh Debian machine with the .NET SDK it first installs the one tool the tests need that the
-# SDK does not bring: libmemcached-tools (memccapable, the protocol conformance tool the integration tests run).
+# Runs every test. On a fresh Debian machine with the .NET SDK it first installs what the tests need that the SDK does
+# not bring: libmemcached-tools (memccapable, the protocol conformance tool the integration tests run) and systemd
+# (systemd-analyze, which checks packaging/nemcache.service).
 #
 #   ./test.sh [extra dotnet test arguments, e.g. --filter Name~Bitcask]
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! command -v memccapable >/dev/null; then
+missing=()
+command -v memccapable >/dev/null || missing+=(libmemcached-tools)
+command -v systemd-analyze >/dev/null || missing+=(systemd)
+if [ "${#missing[@]}" -gt 0 ]; then
     sudo=()
     [ "$(id -u)" = 0 ] || sudo=(sudo)
     "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq libmemcached-tools >/dev/null
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 log=$(mktemp)
