@@ -89,10 +89,11 @@ builder.Services.AddSingleton(provider => new ServerContext(
     provider.GetRequiredService<ICachePersistence>(),
     settings,
     provider.GetRequiredService<ServerStatistics>()));
+// First, so that a SIGHUP during a long restore does not end the process either.
+builder.Services.AddHostedService<HangupSignal>();
 builder.Services.AddHostedService<PersistenceService>();
 builder.Services.AddHostedService<TcpServer>();
 builder.Services.AddHostedService<PidFile>();
-builder.Services.AddHostedService<HangupSignal>();
 builder.Services.AddHostedService<ExpiryReclaimer>();
 builder.Services.AddHostedService<CompactionSignal>();
 

@@ -6,16 +6,16 @@ using Nemcache.Service.Configuration;
 namespace Nemcache.Service.Hosting;
 
 /// <summary>
-/// -P: writes the process id to the file once the server listens (registered after the listener, so a supervisor that
-/// reads it finds a server that accepts connections), and removes it at a graceful shutdown. The id goes to a temporary
-/// file first and is renamed into place, so that a reader never sees a half-written file. A pid file that cannot be
-/// written stops startup: a supervisor relying on it would otherwise lose track of the server.
+/// -P: writes the process id to the file once every service has started, so a supervisor that reads it finds a server
+/// that accepts connections, and removes it once every service has stopped, after the final flush. The id goes to a
+/// temporary file first and is renamed into place, so that a reader never sees a half-written file. A pid file that
+/// cannot be written stops startup: a supervisor relying on it would otherwise lose track of the server.
 /// </summary>
-internal sealed class PidFile(ServerSettings settings, ILogger<PidFile> logger) : IHostedService
+internal sealed class PidFile(ServerSettings settings, ILogger<PidFile> logger) : IHostedLifecycleService
 {
     private const string TemporarySuffix = ".tmp";
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public Task StartedAsync(CancellationToken cancellationToken)
     {
         if (settings.PidFile is not { } path)
         {
@@ -34,7 +34,7 @@ internal sealed class PidFile(ServerSettings settings, ILogger<PidFile> logger) 
         return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
+    public Task StoppedAsync(CancellationToken cancellationToken)
     {
         if (settings.PidFile is not { } path)
         {
@@ -54,4 +54,9 @@ internal sealed class PidFile(ServerSettings settings, ILogger<PidFile> logger) 
         }
         return Task.CompletedTask;
     }
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
