@@ -6,8 +6,9 @@ using Nemcache.Service.Configuration;
 namespace Nemcache.Service.Hosting;
 
 /// <summary>
-/// -P: writes the process id to the file once every service has started, so a supervisor that reads it finds a server
-/// that accepts connections, and removes it once every service has stopped, after the final flush. The id goes to a
+/// -P: writes the process id to the file once the server listens (it is registered after the listener), so a supervisor
+/// that reads it finds a server that accepts connections, and removes it once every service has stopped, after the
+/// final flush. The id goes to a
 /// temporary file first and is renamed into place, so that a reader never sees a half-written file. A pid file that
 /// cannot be written stops startup: a supervisor relying on it would otherwise lose track of the server.
 /// </summary>
@@ -15,7 +16,7 @@ internal sealed class PidFile(ServerSettings settings, ILogger<PidFile> logger) 
 {
     private const string TemporarySuffix = ".tmp";
 
-    public Task StartedAsync(CancellationToken cancellationToken)
+    public Task StartAsync(CancellationToken cancellationToken)
     {
         if (settings.PidFile is not { } path)
         {
@@ -56,7 +57,7 @@ internal sealed class PidFile(ServerSettings settings, ILogger<PidFile> logger) 
     }
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

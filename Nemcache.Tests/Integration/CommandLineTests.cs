@@ -116,6 +116,28 @@ public sealed class CommandLineTests
         Assert.That(output.Trim(), Does.StartWith("nemcache: -d/--daemon: not supported: ").And.Not.Contain("\n"));
     }
 
+    [Test]
+    public async Task A_pid_file_that_cannot_be_written_stops_startup_in_one_line()
+    {
+        var dataDirectory = ServerProcess.NewDataDirectory();
+        try
+        {
+            var (exitCode, output) = await ServerProcess.RunUntilExitAsync(null, "-p", ServerProcess.FreePort().ToString(),
+                "--data-dir", dataDirectory, "-P", "/nonexistent/memcached.pid");
+            Assert.That(exitCode, Is.EqualTo(1), output);
+            var errors = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(line => !line.Contains(" info: ")).ToList();
+            Assert.That(errors, Has.Count.EqualTo(1), output);
+            Assert.That(errors[0], Does.StartWith("nemcache: -P/--pidfile (NEMCACHE_PID_FILE): cannot write /nonexistent/memcached.pid"));
+        }
+        finally
+        {
+            if (Directory.Exists(dataDirectory))
+            {
+                Directory.Delete(dataDirectory, recursive: true);
+            }
+        }
+    }
+
     [TestCase("-h")]
     [TestCase("--help")]
     public async Task Help_prints_the_flags_and_exits_0(string flag)
