@@ -17,6 +17,7 @@ public sealed class ServerContext(MemCache cache, ICachePersistence? persistence
     public ServerSettings Settings { get; } = settings;
     public ServerStatistics Statistics { get; } = statistics;
 
-    /// <summary>Set by `verbosity`; kept and reported like memcached's, which only changes its own logging.</summary>
-    public int Verbosity { get; set; }
+    /// <summary>-v at startup, then set by `verbosity`; kept and reported like memcached's, which only changes its own
+    /// logging.</summary>
+    public int Verbosity { get; set; } = settings.Verbosity;
 }
