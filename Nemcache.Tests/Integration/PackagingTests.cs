@@ -13,6 +13,20 @@ public sealed class PackagingTests
     private const string InstalledExecutable = "/opt/nemcache/Nemcache.Service";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
+    /// <summary>The server needs only the .NET runtime: its host, configuration and logging come as packages, not
+    /// as the ASP.NET Core shared framework.</summary>
+    [Test]
+    public void The_server_needs_only_the_dotnet_runtime()
+    {
+        var runtimeConfig = Path.Combine(AppContext.BaseDirectory, "Nemcache.Service.runtimeconfig.json");
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(runtimeConfig));
+        var options = json.RootElement.GetProperty("runtimeOptions");
+        var frameworks = options.TryGetProperty("frameworks", out var list)
+            ? list.EnumerateArray().Select(f => f.GetProperty("name").GetString()).ToList()
+            : [options.GetProperty("framework").GetProperty("name").GetString()];
+        Assert.That(frameworks, Is.EqualTo(new[] { "Microsoft.NETCore.App" }));
+    }
+
     /// <summary>
     /// systemd-analyze verify checks every directive and that ExecStart's program exists, so the unit is checked with
     /// ExecStart pointing at the server this test run built instead of /opt/nemcache. It exits 0 even for an unknown
