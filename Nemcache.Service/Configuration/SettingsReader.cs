@@ -13,10 +13,12 @@ namespace Nemcache.Service.Configuration;
 /// </summary>
 public static class SettingsReader
 {
+    private const long Megabyte = 1024 * 1024;
+
     /// <summary>Largest -m: a terabyte, in megabytes.</summary>
     private const long MaxMemoryLimitMegabytes = 1024L * 1024;
 
-    public static IConfiguration BuildConfiguration(CommandLine commandLine, IDictionary<string, string?>? environment = null)
+    private static IConfiguration BuildConfiguration(CommandLine commandLine, IDictionary<string, string?>? environment = null)
     {
         var builder = new ConfigurationBuilder();
         if (environment is null)
@@ -72,8 +74,6 @@ public static class SettingsReader
             BitcaskMergeMinDeadBytes = ReadInteger(config, SettingNames.BitcaskMergeMinDeadBytes, defaults.BitcaskMergeMinDeadBytes, 0, long.MaxValue),
         };
     }
-
-    private const long Megabyte = 1024 * 1024;
 
     private static void RejectUnknown(IConfiguration config)
     {
