@@ -84,7 +84,7 @@ public static class SettingNames
         new('B', "protocol", FlagUse.Ignored, null, "<name>", "only auto (the default) is honoured",
             "every connection's first byte picks text or binary, as -B auto does", HonouredValue: "auto"),
         new('I', "max-item-size", FlagUse.Setting, MaxItemSize, "<num>",
-            "largest value, with a k or m suffix (default: 1m, min: 1k, max: 1g, at most half of -m)"),
+            "largest value, with a k, m or g suffix (default: 1m, min: 1k, max: 1g, at most half of -m)"),
         new('S', "enable-sasl", FlagUse.Refused, null, null, "SASL: not supported", Unauthenticated),
         new('F', "disable-flush-all", FlagUse.Refused, null, null, "not supported", "flush_all cannot be disabled in Nemcache"),
         new('X', "disable-dumping", FlagUse.Refused, null, null, "not supported", "key dumps cannot be disabled in Nemcache"),
@@ -113,7 +113,7 @@ public static class SettingNames
         var lines = new List<string> { BuildInfo.Describe(), "", "Flags (memcached's; flags win over NEMCACHE_ variables):" };
         foreach (var flag in Flags)
         {
-            var names = (flag.Short is { } s ? $"-{s}" : "   ") + (flag.Long is { } l ? $"{(flag.Short is null ? "  " : ", ")}--{l}" : "");
+            var names = (flag.Short is { } s ? $"-{s}" : "   ") + (flag.Long is { } l ? $"{(flag.Short is null ? " " : ", ")}--{l}" : "");
             var left = flag.ValueName is null ? names : names + (flag.Long is null ? " " : "=") + flag.ValueName;
             var variable = flag.Key is { } key && flag.Use is FlagUse.Setting or FlagUse.Count ? $" [{EnvironmentPrefix}{key}]" : "";
             lines.Add($"  {left,-30} {flag.Help}{variable}");
