@@ -210,7 +210,7 @@ internal static class BitcaskVerifier
     private sealed class Fingerprint
     {
         private const int FixedFields = 1 + 8 + 8 + 2 + 4 + 8;
-        private uint _crc = uint.MaxValue;
+        private readonly System.IO.Hashing.Crc32 _crc = Crc32C.Create();
 
         public long Count { get; private set; }
 
@@ -223,10 +223,11 @@ internal static class BitcaskVerifier
             BinaryPrimitives.WriteUInt16LittleEndian(fields[17..], (ushort)record.KeySize);
             BinaryPrimitives.WriteInt32LittleEndian(fields[19..], record.ValueSize);
             BinaryPrimitives.WriteInt64LittleEndian(fields[23..], record.RecordOffset);
-            _crc = Crc32C.Append(Crc32C.Append(_crc, fields), key);
+            _crc.Append(fields);
+            _crc.Append(key);
             Count++;
         }
 
-        public bool Matches(Fingerprint other) => other.Count == Count && other._crc == _crc;
+        public bool Matches(Fingerprint other) => other.Count == Count && other._crc.GetCurrentHashAsUInt32() == _crc.GetCurrentHashAsUInt32();
     }
 }

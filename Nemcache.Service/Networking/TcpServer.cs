@@ -16,9 +16,6 @@ namespace Nemcache.Service.Networking;
 /// </summary>
 internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger) : IHostedService
 {
-    /// <summary>memcached's default -b (tcp_backlog).</summary>
-    internal const int Backlog = 1024;
-
     /// <summary>
     /// How long shutdown waits for open connections to send their last replies. A client that does not read them would
     /// otherwise hold the process until the host gives up (its 15-second shutdown timeout) without persistence being
@@ -29,31 +26,39 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _aborting = new();
     private readonly ConcurrentDictionary<long, Task> _connections = new();
-    private Socket? _listener;
-    private Task _acceptLoop = Task.CompletedTask;
+    private readonly List<Socket> _listeners = [];
+    private readonly List<Task> _acceptLoops = [];
     private long _nextConnectionId;
-
-    /// <summary>The endpoint actually bound; tests read the port from here.</summary>
-    public IPEndPoint? LocalEndPoint => _listener?.LocalEndPoint as IPEndPoint;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var settings = context.Settings;
-        var endPoint = new IPEndPoint(settings.Listen, settings.Port);
-        var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
+        foreach (var endPoint in settings.ListenEndPoints)
         {
-            listener.Bind(endPoint);
-            listener.Listen(Backlog);
+            var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
+                {
+                    // IPv6 only, as memcached binds it, so that -l 0.0.0.0,:: or -l '*' can take both families' port.
+                    listener.DualMode = false;
+                }
+                listener.Bind(endPoint);
+                listener.Listen(settings.ListenBacklog);
+            }
+            catch (SocketException ex)
+            {
+                listener.Dispose();
+                CloseListeners();
+                throw new StartupException($"cannot listen on {endPoint}: {ex.Message}");
+            }
+            _listeners.Add(listener);
         }
-        catch (SocketException ex)
+        foreach (var listener in _listeners)
         {
-            listener.Dispose();
-            throw new StartupException($"cannot listen on {endPoint}: {ex.Message}");
+            context.Statistics.Connections.AddListener(listener);
         }
-        _listener = listener;
-        context.Statistics.Connections.AddListener(listener);
-        _acceptLoop = AcceptLoopAsync(listener);
+        _acceptLoops.AddRange(_listeners.Select(AcceptLoopAsync));
         logger.LogInformation("Nemcache {Version} listening: {Settings}", ServerContext.Version, settings.Describe());
         return Task.CompletedTask;
     }
@@ -61,12 +66,8 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
-        if (_listener is not null)
-        {
-            context.Statistics.Connections.Remove(_listener);
-            _listener.Dispose();
-        }
-        await _acceptLoop;
+        CloseListeners();
+        await Task.WhenAll(_acceptLoops);
         var open = _connections.Values.ToArray();
         if (open.Length == 0)
         {
@@ -90,6 +91,15 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
                 // that is left to do.
                 logger.LogWarning("Stopping with {Count} connections still open", open.Count(c => !c.IsCompleted));
             }
+        }
+    }
+
+    private void CloseListeners()
+    {
+        foreach (var listener in _listeners)
+        {
+            context.Statistics.Connections.Remove(listener);
+            listener.Dispose();
         }
     }
 

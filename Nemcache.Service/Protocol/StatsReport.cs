@@ -23,6 +23,8 @@ public static class StatsReport
         Add("uptime", (long)(now - server.StartedAt).TotalSeconds);
         Add("time", now.ToUnixTimeSeconds());
         Add("version", ServerContext.Version);
+        Add("nemcache_version", BuildInfo.Version);
+        Add("nemcache_commit", BuildInfo.Commit);
         Add("pointer_size", IntPtr.Size * 8);
         Add("rusage_user", process.UserProcessorTime.TotalSeconds.ToString("F6", CultureInfo.InvariantCulture));
         Add("rusage_system", process.PrivilegedProcessorTime.TotalSeconds.ToString("F6", CultureInfo.InvariantCulture));
@@ -102,7 +104,7 @@ public static class StatsReport
         Add("stat_key_prefix", ":");
         Add("detail_enabled", "no");
         Add("cas_enabled", "yes");
-        Add("tcp_backlog", Networking.TcpServer.Backlog);
+        Add("tcp_backlog", settings.ListenBacklog);
         Add("binding_protocol", "auto-negotiate");
         Add("auth_enabled_sasl", "no");
         Add("auth_enabled_ascii", "no");

@@ -1,3 +1,4 @@
+using Nemcache.Service.Protocol;
 using Nemcache.Tests.Support;
 using static Nemcache.Tests.Support.BinaryPacket;
 
@@ -160,7 +161,7 @@ public sealed class BinaryProtocolTests
         using var client = await ConnectAsync();
         await client.SendAsync([.. Request(BinaryPacket.Version), .. Request(Verbosity, extras: BigEndian(1)), .. Request(Noop),
             .. Request(Set, "b7", StoreExtras(0, 0), "x"), .. Request(Flush), .. Request(Get, "b7"), .. Request(Quit), .. Request(Noop)]);
-        Assert.That((await client.ReadResponseAsync()).ValueText, Is.EqualTo("1.6.18-nemcache"));
+        Assert.That((await client.ReadResponseAsync()).ValueText, Is.EqualTo(ServerContext.Version));
         Assert.That((await client.ReadResponseAsync()).Status, Is.EqualTo(Success));
         Assert.That((await client.ReadResponseAsync()).Opcode, Is.EqualTo(Noop));
         await client.ReadResponseAsync();

@@ -58,5 +58,5 @@ internal static class StreamLogFormat
     /// field followed by its payload, as they lie on disk.
     /// </summary>
     public static uint FrameChecksum(ReadOnlySpan<byte> lengthField, ReadOnlySpan<byte> payload) =>
-        ~Crc32C.Append(Crc32C.Append(uint.MaxValue, lengthField), payload);
+        Crc32C.Compute(lengthField, payload);
 }
