@@ -24,6 +24,7 @@ public sealed class StreamArchiver : ICachePersistence
     private readonly StreamArchiverOptions _options;
     private readonly ILogger<StreamArchiver> _logger;
     private readonly string _logPath;
+    private readonly FailureLatch _failures;
     private readonly GroupSync _groupSync;
     private readonly CancellationTokenSource _stopping = new();
 
@@ -36,9 +37,7 @@ public sealed class StreamArchiver : ICachePersistence
     private MemCache? _cache;
     private StreamLogWriter? _writer;
     private ulong _sequence;
-    private Exception? _failure;
     private DataDirectoryLock? _lock;
-    private long _failureCount;
     private Task _background = Task.CompletedTask;
     private Task? _compaction;
     private long _recordsWritten;
@@ -55,12 +54,13 @@ public sealed class StreamArchiver : ICachePersistence
         _options = options;
         _logger = logger;
         _logPath = Path.Combine(persistence.DataDirectory, StreamLogFormat.LogFileName);
-        _groupSync = new GroupSync(SyncCurrentLog);
+        _failures = new FailureLatch(LogOutage);
+        _groupSync = new GroupSync(SyncCurrentLog, _failures);
     }
 
     public string Name => "stream";
 
-    public string? Failure => Volatile.Read(ref _failure)?.Message;
+    public string? Failure => _failures.Current?.Message;
 
     /// <summary>Called at each phase of a compaction; tests copy the data directory there to see what a crash at that
     /// point would leave.</summary>
@@ -73,6 +73,15 @@ public sealed class StreamArchiver : ICachePersistence
         lock (_gate)
         {
             _writer!.SpaceLeft = bytesLeft;
+        }
+    }
+
+    /// <summary>Makes the next fsync of the current log fail with an I/O error.</summary>
+    internal void SimulateFailingFsync()
+    {
+        lock (_gate)
+        {
+            _writer!.FailNextSync = true;
         }
     }
 
@@ -165,9 +174,9 @@ public sealed class StreamArchiver : ICachePersistence
 
     public ValueTask CommitAsync(CancellationToken cancellationToken = default)
     {
-        if (Volatile.Read(ref _failure) is { } failure)
+        if (_failures.Current is { } failure)
         {
-            return ValueTask.FromException(new PersistenceException(OneLine($"{StreamLogFormat.LogFileName} lost a record: {failure.Message}"), failure));
+            return ValueTask.FromException(new PersistenceException(OneLine($"{StreamLogFormat.LogFileName} may miss a record: {failure.Message}"), failure));
         }
         if (_persistence.Sync != SyncMode.Always)
         {
@@ -210,7 +219,7 @@ public sealed class StreamArchiver : ICachePersistence
         yield return Stat("stream_records_written", Interlocked.Read(ref _recordsWritten));
         yield return Stat("stream_compactions", Interlocked.Read(ref _compactions));
         yield return Stat("stream_fsyncs", _groupSync.SyncCount);
-        yield return Stat("stream_write_failures", Interlocked.Read(ref _failureCount));
+        yield return Stat("stream_write_failures", _failures.Count);
         yield return Stat("stream_last_restore_items", _lastRestore?.Items ?? 0);
         yield return Stat("stream_last_restore_bytes", _lastRestore?.Bytes ?? 0);
         yield return Stat("stream_last_restore_ms", (long)(_lastRestore?.Elapsed.TotalMilliseconds ?? 0));
@@ -281,19 +290,16 @@ public sealed class StreamArchiver : ICachePersistence
     }
 
     /// <summary>
-    /// The log now misses a change the cache made, so commits fail until a compaction has rewritten the log from the
-    /// cache; the background loop starts one at its next check.
+    /// The log now misses (or, after a failed fsync, may miss) a change the cache made, so mutations are refused and
+    /// commits fail until a compaction has rewritten the log from the cache; the background loop starts one at its
+    /// next check.
     /// </summary>
-    private void RememberFailure(Exception ex)
-    {
-        Interlocked.Increment(ref _failureCount);
-        // Logged once per outage, not once per record: a full disk fails every write until it is repaired.
-        if (Interlocked.Exchange(ref _failure, ex) is null)
-        {
-            _logger.LogError("{File}: a write failed, commits fail until a compaction rewrites the log: {Error}",
-                StreamLogFormat.LogFileName, ex.Message);
-        }
-    }
+    private void RememberFailure(Exception ex) => _failures.Record(ex);
+
+    /// <summary>Logged once per outage, not once per record: a full disk fails every write until it is repaired.</summary>
+    private void LogOutage(Exception ex) =>
+        _logger.LogError("{File}: a write or fsync failed; mutations are refused until a compaction rewrites the log: {Error}",
+            StreamLogFormat.LogFileName, ex.Message);
 
     private void PrepareDirectory()
     {
@@ -343,7 +349,8 @@ public sealed class StreamArchiver : ICachePersistence
             {
                 if (_persistence.Sync == SyncMode.Interval && _groupSync.HasUnsynced)
                 {
-                    await SyncForIntervalAsync();
+                    // A failed fsync is recorded in the latch by the group sync itself.
+                    await Quietly(_groupSync.SyncAsync().AsTask());
                 }
                 if (Stopwatch.GetElapsedTime(lastCompactionCheck) >= _options.CompactionCheckInterval)
                 {
@@ -360,22 +367,11 @@ public sealed class StreamArchiver : ICachePersistence
         }
     }
 
-    private async Task SyncForIntervalAsync()
-    {
-        try
-        {
-            await _groupSync.SyncAsync();
-        }
-        catch (PersistenceException ex)
-        {
-            RememberFailure(ex);
-        }
-    }
 
     /// <summary>Past the size threshold and at least twice what a rewrite would write, or needed to repair a lost write.</summary>
     private bool CompactionIsDue()
     {
-        if (Volatile.Read(ref _failure) is not null)
+        if (_failures.Current is not null)
         {
             return true;
         }
@@ -398,14 +394,12 @@ public sealed class StreamArchiver : ICachePersistence
         var started = Stopwatch.GetTimestamp();
         long start;
         ulong sequence;
-        long failuresBefore;
-        Exception? failureBefore;
+        long repair;
         lock (_gate)
         {
             start = _writer!.Length;
             sequence = _sequence;
-            failuresBefore = Interlocked.Read(ref _failureCount);
-            failureBefore = _failure;
+            repair = _failures.BeginRepair();
         }
 
         long before, after;
@@ -450,12 +444,10 @@ public sealed class StreamArchiver : ICachePersistence
                     // The new log is in use either way; only the rename's durability is in doubt.
                     RememberFailure(ex);
                 }
-                // Every change the cache made before this compaction began is in the snapshot, so a lost write from
-                // then is repaired; one lost while it ran may be missing from both logs.
-                if (failureBefore is not null && Interlocked.Read(ref _failureCount) == failuresBefore)
-                {
-                    Volatile.Write(ref _failure, null);
-                }
+                // Every change the cache made before this compaction began is in the snapshot, and the new log is
+                // fsynced, so a write or fsync that failed before then is repaired; one that failed while it ran may
+                // be missing from both logs.
+                _failures.Repaired(repair);
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
