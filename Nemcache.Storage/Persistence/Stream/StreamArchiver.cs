@@ -43,6 +43,7 @@ public sealed class StreamArchiver : ICachePersistence
     private long _recordsWritten;
     private long _compactions;
     private RestoreSummary? _lastRestore;
+    private bool _holdsDamage;
     private int _disposed;
 
     public StreamArchiver(PersistenceOptions persistence, StreamArchiverOptions options, ILogger<StreamArchiver> logger)
@@ -116,13 +117,22 @@ public sealed class StreamArchiver : ICachePersistence
         try
         {
             scan = StreamLogReader.Read(_logPath, replay.Apply);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new PersistenceException(OneLine($"cannot use {_logPath}: {ex.Message}"), ex);
+        }
+        ReportDamage(scan, SetDamageAside(scan));
+        try
+        {
             _writer = scan.HasHeader ? StreamLogWriter.OpenAt(_logPath, scan.GoodLength) : StreamLogWriter.Create(_logPath);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new PersistenceException(OneLine($"cannot use {_logPath}: {ex.Message}"), ex);
         }
-        ReportDamage(scan);
+        // The damage stays in the log until a compaction rewrites it; until then every start would report it again.
+        _holdsDamage = scan.Skipped.Count > 0;
 
         _cache = cache;
         _sequence = scan.LastSequence;
@@ -318,7 +328,27 @@ public sealed class StreamArchiver : ICachePersistence
         }
     }
 
-    private void ReportDamage(LogScan scan)
+    /// <summary>
+    /// Keeps every damaged byte before the log changes: the bytes a cut drops are copied out, and a log with skipped
+    /// damage gets a second name, which keeps its bytes when a compaction renames the new log over it. Returns the
+    /// names, for the warnings. A start that cannot do this stops rather than destroy them.
+    /// </summary>
+    private (string? Cut, string? Skipped) SetDamageAside(LogScan scan)
+    {
+        try
+        {
+            var cut = scan.Cut is { Length: > 0 } damage ? DamagedLogFiles.CopyTail(_logPath, damage.Offset) : null;
+            var skipped = scan.Skipped.Count > 0 ? DamagedLogFiles.Link(_logPath) : null;
+            return (cut, skipped);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new PersistenceException(OneLine(
+                $"cannot set aside the damaged part of {_logPath} before repairing it: {ex.Message}"), ex);
+        }
+    }
+
+    private void ReportDamage(LogScan scan, (string? Cut, string? Skipped) asides)
     {
         if (!scan.HasHeader && scan.FileLength > 0)
         {
@@ -329,10 +359,15 @@ public sealed class StreamArchiver : ICachePersistence
         {
             _logger.LogWarning("{File}: skipped a damaged record, {Damage}", StreamLogFormat.LogFileName, damage);
         }
+        if (asides.Skipped is { } linked)
+        {
+            _logger.LogWarning("{File}: the log as it was is kept as {Aside}; the next compaction rewrites the log without the damage",
+                StreamLogFormat.LogFileName, linked);
+        }
         if (scan.Cut is { } cut)
         {
-            _logger.LogWarning("{File}: dropped {Bytes} bytes from offset {Offset} ({Reason}); the log now ends at the last good record",
-                StreamLogFormat.LogFileName, cut.Length, cut.Offset, cut.Reason);
+            _logger.LogWarning("{File}: dropped {Bytes} bytes from offset {Offset} ({Reason}); the log now ends at the last good record; the dropped bytes are kept as {Aside}",
+                StreamLogFormat.LogFileName, cut.Length, cut.Offset, cut.Reason, asides.Cut);
         }
     }
 
@@ -371,7 +406,7 @@ public sealed class StreamArchiver : ICachePersistence
     /// <summary>Past the size threshold and at least twice what a rewrite would write, or needed to repair a lost write.</summary>
     private bool CompactionIsDue()
     {
-        if (_failures.Current is not null)
+        if (_failures.Current is not null || Volatile.Read(ref _holdsDamage))
         {
             return true;
         }
@@ -448,6 +483,7 @@ public sealed class StreamArchiver : ICachePersistence
                 // fsynced, so a write or fsync that failed before then is repaired; one that failed while it ran may
                 // be missing from both logs.
                 _failures.Repaired(repair);
+                _holdsDamage = false;
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -13,16 +13,16 @@ internal sealed class LogScan
     public long GoodLength { get; set; }
     public long Records { get; set; }
     public ulong LastSequence { get; set; }
-    /// <summary>Damaged records inside the log whose framing still held, so replay stepped over them.</summary>
+    /// <summary>Damaged stretches inside the log that replay stepped over to the next intact record.</summary>
     public List<LogDamage> Skipped { get; } = [];
-    /// <summary>Where the framing broke, if it did: everything from there to the end is dropped.</summary>
+    /// <summary>A damaged tail, if there is one: no intact record follows it, so everything from there is dropped.</summary>
     public LogDamage? Cut { get; set; }
 }
 
 /// <summary>
 /// Reads cachelog.bin front to back and hands every good record to the caller. Damage is reported with its offset
-/// rather than thrown: a record whose checksum or contents are wrong is skipped when the next frame is intact, and
-/// otherwise the log is cut at that record (<see cref="LogScan.Cut"/>), which is what a torn tail looks like.
+/// rather than thrown: replay steps over a damaged stretch to the next intact record (<see cref="LogScan.Skipped"/>),
+/// and only when no intact record follows is the log cut there (<see cref="LogScan.Cut"/>): that is a torn tail.
 /// </summary>
 internal static class StreamLogReader
 {
@@ -52,17 +52,17 @@ internal static class StreamLogReader
             var frame = ReadFrame(file, offset, length, ref payload);
             if (frame.Failure is { } failure)
             {
-                var next = offset + frame.Size;
-                if (frame.Size > 0 && next < length && FrameIsIntact(file, next, length, ref payload))
+                var next = NextIntactFrame(file, offset, frame.Size, length, scan.LastSequence, ref payload);
+                if (next is null)
                 {
-                    scan.Skipped.Add(new LogDamage(offset, frame.Size, failure));
-                    offset = next;
-                    file.Position = offset;
-                    continue;
+                    scan.Cut = new LogDamage(offset, length - offset, failure);
+                    scan.GoodLength = offset;
+                    break;
                 }
-                scan.Cut = new LogDamage(offset, length - offset, failure);
-                scan.GoodLength = offset;
-                break;
+                scan.Skipped.Add(new LogDamage(offset, next.Value - offset, failure));
+                offset = next.Value;
+                file.Position = offset;
+                continue;
             }
 
             var record = Parse(payload.AsSpan(0, frame.Size - StreamLogFormat.FrameHeaderSize), scan.LastSequence, out var problem);
@@ -142,6 +142,33 @@ internal static class StreamLogReader
     {
         file.Position = offset;
         return ReadFrame(file, offset, fileLength, ref payload).Failure is null;
+    }
+
+    /// <summary>
+    /// Where replay goes on after the damaged frame at <paramref name="damaged"/>: the frame its length points at when
+    /// that one is intact (only this record was hit), else the first offset after it where a whole record checks out
+    /// (<see cref="LogResync"/>), else null: nothing intact follows, so this is the log's tail.
+    /// </summary>
+    private static long? NextIntactFrame(FileStream file, long damaged, int damagedSize, long fileLength, ulong lastSequence,
+        ref byte[] payload)
+    {
+        var next = damaged + damagedSize;
+        if (damagedSize > 0 && next < fileLength && FrameIsIntact(file, next, fileLength, ref payload))
+        {
+            return next;
+        }
+        var candidates = new LogResync(file.SafeFileHandle, damaged, fileLength, lastSequence);
+        while (candidates.Next() is { } candidate)
+        {
+            file.Position = candidate;
+            var frame = ReadFrame(file, candidate, fileLength, ref payload);
+            if (frame.Failure is null
+                && Parse(payload.AsSpan(0, frame.Size - StreamLogFormat.FrameHeaderSize), lastSequence, out _) is not null)
+            {
+                return candidate;
+            }
+        }
+        return null;
     }
 
     private static LogRecord? Parse(ReadOnlySpan<byte> bytes, ulong lastSequence, out string? problem)
