@@ -13,10 +13,6 @@ namespace Nemcache.Storage.Persistence.Stream;
 /// </summary>
 public sealed class StreamArchiver : ICachePersistence
 {
-    /// <summary>What a store record costs beyond its key and value, roughly: frame header, field tags, lengths,
-    /// sequence, flags and expiry. Only used to estimate how large a compacted log would be.</summary>
-    private const int EstimatedRecordOverhead = 32;
-
     /// <summary>Tail left for the final copy under the lock; the rest is copied while writers go on.</summary>
     private const long FinalTailBytes = 64 * 1024;
 
@@ -44,6 +40,11 @@ public sealed class StreamArchiver : ICachePersistence
     private long _compactions;
     private RestoreSummary? _lastRestore;
     private bool _holdsDamage;
+    private LogSizeBound _bound;
+    private int _checkQueued;
+
+    /// <summary>The log's length, for the lock-free check in <see cref="CommitAsync"/>; written under <see cref="_gate"/>.</summary>
+    private long _logLength;
     private int _disposed;
 
     public StreamArchiver(PersistenceOptions persistence, StreamArchiverOptions options, ILogger<StreamArchiver> logger)
@@ -55,6 +56,7 @@ public sealed class StreamArchiver : ICachePersistence
         _options = options;
         _logger = logger;
         _logPath = Path.Combine(persistence.DataDirectory, StreamLogFormat.LogFileName);
+        _bound = LogSizeBound.For(0, options.CompactBytes);
         _failures = new FailureLatch(LogOutage);
         _groupSync = new GroupSync(SyncCurrentLog, _failures);
     }
@@ -133,10 +135,12 @@ public sealed class StreamArchiver : ICachePersistence
         }
         // The damage stays in the log until a compaction rewrites it; until then every start would report it again.
         _holdsDamage = scan.Skipped.Count > 0;
+        _logLength = _writer.Length;
 
         _cache = cache;
         _sequence = scan.LastSequence;
         var load = replay.LoadInto(cache);
+        UpdateBound();
         if (load.FlushedWhileDown)
         {
             // The log still holds the pending flush and the items it killed; without this marker the next start would
@@ -178,6 +182,13 @@ public sealed class StreamArchiver : ICachePersistence
             {
                 return;
             }
+            // Checked now, not at the next tick: at a high write rate a second's writes can outgrow the live data. The
+            // bound may be stale (the live data grew since it was set), so the check sets it again before it decides.
+            if (_logLength > _bound.CompactAt && _compaction is not { IsCompleted: false }
+                && Interlocked.Exchange(ref _checkQueued, 1) == 0)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(static self => self.CheckCompaction(), this, preferLocal: false);
+            }
         }
         _groupSync.MarkWritten();
     }
@@ -188,6 +199,10 @@ public sealed class StreamArchiver : ICachePersistence
         {
             return ValueTask.FromException(new PersistenceException(OneLine($"{StreamLogFormat.LogFileName} may miss a record: {failure.Message}"), failure));
         }
+        if (Volatile.Read(ref _logLength) >= Volatile.Read(ref _bound).StallAt)
+        {
+            return CommitWhenCompactedAsync(cancellationToken);
+        }
         if (_persistence.Sync != SyncMode.Always)
         {
             return ValueTask.CompletedTask;
@@ -196,6 +211,36 @@ public sealed class StreamArchiver : ICachePersistence
         return synced.IsCompleted || !cancellationToken.CanBeCanceled
             ? synced
             : new ValueTask(synced.AsTask().WaitAsync(cancellationToken));
+    }
+
+    /// <summary>
+    /// Backpressure: the log has reached its bound because writers outran the compaction, so this commit (and with it
+    /// the connection's next batch) waits until a compaction has shrunk the log. The change itself is already in the
+    /// log; only the reply waits, so per-key order holds and no cache lock is held meanwhile.
+    /// </summary>
+    private async ValueTask CommitWhenCompactedAsync(CancellationToken cancellationToken)
+    {
+        // The bound may be stale: the live data may have grown since it was set.
+        while (Volatile.Read(ref _logLength) >= UpdateBound().StallAt)
+        {
+            var compactions = Interlocked.Read(ref _compactions);
+            Task compaction;
+            try
+            {
+                compaction = CompactAsync();
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw new PersistenceException($"{StreamLogFormat.LogFileName} is closed", ex);
+            }
+            await compaction.WaitAsync(cancellationToken);
+            if (Interlocked.Read(ref _compactions) == compactions && Volatile.Read(ref _logLength) >= Volatile.Read(ref _bound).StallAt)
+            {
+                throw new PersistenceException(
+                    $"{StreamLogFormat.LogFileName} reached its bound of {Volatile.Read(ref _bound).StallAt} bytes and could not be compacted");
+            }
+        }
+        await CommitAsync(cancellationToken);
     }
 
     /// <summary>
@@ -296,6 +341,7 @@ public sealed class StreamArchiver : ICachePersistence
         }
         _sequence = record.Sequence;
         _recordsWritten++;
+        Volatile.Write(ref _logLength, writer.Length);
         return true;
     }
 
@@ -403,25 +449,38 @@ public sealed class StreamArchiver : ICachePersistence
     }
 
 
-    /// <summary>Past the size threshold and at least twice what a rewrite would write, or needed to repair a lost write.</summary>
-    private bool CompactionIsDue()
+    private void CheckCompaction()
     {
-        if (_failures.Current is not null || Volatile.Read(ref _holdsDamage))
+        try
         {
-            return true;
+            if (CompactionIsDue())
+            {
+                _ = CompactAsync();
+            }
         }
-        long length;
-        lock (_gate)
+        catch (InvalidOperationException)
         {
-            length = _writer?.Length ?? 0;
+            // Disposed meanwhile: nothing left to compact.
         }
-        if (length <= _options.CompactBytes || _cache is null)
+        finally
         {
-            return false;
+            Volatile.Write(ref _checkQueued, 0);
         }
-        var statistics = _cache.GetStatistics();
-        var liveBytes = statistics.Bytes + statistics.CurrentItems * (EstimatedRecordOverhead - CacheLimits.ItemOverheadBytes);
-        return length >= 2 * liveBytes;
+    }
+
+    /// <summary>Past the size bound, or needed to repair a lost write or to drop damage.</summary>
+    private bool CompactionIsDue() =>
+        _failures.Current is not null || Volatile.Read(ref _holdsDamage) || Volatile.Read(ref _logLength) > UpdateBound().CompactAt;
+
+    /// <summary>Sets the log's bound from the cache's live data now. Takes the cache's locks: never call it under
+    /// <see cref="_gate"/> or from <see cref="OnChange"/>.</summary>
+    private LogSizeBound UpdateBound()
+    {
+        var statistics = _cache!.GetStatistics();
+        var liveBytes = statistics.Bytes + statistics.CurrentItems * (LogSizeBound.EstimatedRecordOverhead - CacheLimits.ItemOverheadBytes);
+        var bound = LogSizeBound.For(liveBytes, _options.CompactBytes);
+        Volatile.Write(ref _bound, bound);
+        return bound;
     }
 
     private void Compact(MemCache cache, CancellationToken stopping)
@@ -466,6 +525,7 @@ public sealed class StreamArchiver : ICachePersistence
                 compactor.CopyTail(before);
                 _writer = compactor.Install();
                 after = _writer.Length;
+                Volatile.Write(ref _logLength, after);
                 lock (_syncGate)
                 {
                     old.Dispose();
@@ -492,6 +552,7 @@ public sealed class StreamArchiver : ICachePersistence
             return;
         }
 
+        UpdateBound();
         Interlocked.Increment(ref _compactions);
         _logger.LogInformation("{File}: compacted {Before} bytes to {After} bytes in {Milliseconds} ms",
             StreamLogFormat.LogFileName, before, after, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
