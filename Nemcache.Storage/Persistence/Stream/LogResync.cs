@@ -12,7 +12,8 @@ namespace Nemcache.Storage.Persistence.Stream;
 /// <c>sequence</c> (<c>08</c>), a sequence number, one change's tag and that change's length, which must end exactly at
 /// the frame's end. The sequence must lie between the last one read before the damage and that plus the bytes the
 /// damage covers (a record takes more than a byte), since sequence numbers never decrease along the log and the
-/// records in between were lost. A record with sequence 0 (none read yet) starts with the change's tag.
+/// records in between were lost; before any record was read, any sequence will do (a compacted log's snapshot
+/// carries the old log's last one). A record with sequence 0 starts with the change's tag.
 /// </para>
 /// </summary>
 internal sealed class LogResync
@@ -86,8 +87,9 @@ internal sealed class LogResync
         if (payload[0] == SequenceTag)
         {
             position = 1;
-            if (!TryReadVarint(payload, ref position, out var sequence)
-                || sequence < _lastSequence || sequence - _lastSequence > (ulong)(offset - _damaged) + 1)
+            // With no record read yet, the first may be a compaction's snapshot, whose sequence can be anything.
+            if (!TryReadVarint(payload, ref position, out var sequence) || sequence < _lastSequence
+                || _lastSequence != 0 && sequence - _lastSequence > (ulong)(offset - _damaged) + 1)
             {
                 return false;
             }

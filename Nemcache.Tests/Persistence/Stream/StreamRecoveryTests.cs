@@ -88,6 +88,32 @@ public sealed class StreamRecoveryTests : StreamArchiverFixture
     }
 
     [Test]
+    public async Task Damage_to_the_first_record_of_a_compacted_log_costs_only_that_record()
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            await Server.SetAsync("k", $"version {i}");
+        }
+        for (var i = 0; i < 5; i++)
+        {
+            await Server.SetAsync($"key{i}", $"value {i}");
+        }
+        await Server.Plugin.CompactAsync();
+        await Server.StopAsync();
+        var log = File.ReadAllBytes(LogPath);
+        var frames = StreamArchivers.FrameOffsets(log);
+        var first = StreamArchivers.Records(log)[0];
+        Assert.That(first.Sequence, Is.EqualTo(25UL), "snapshot records carry the old log's last sequence");
+        log[frames[0] + 7] ^= 0x80;
+
+        var state = await RestoreFromAsync(log);
+
+        Assert.That(state, Has.Count.EqualTo(5), "all but the damaged record's key");
+        Assert.That(state.Keys, Does.Not.Contain(first.Store.Key.ToStringUtf8()));
+        Assert.That(Warnings.First(), Does.Contain($"skipped a damaged record, {frames[1] - frames[0]} bytes at offset {frames[0]}"));
+    }
+
+    [Test]
     public async Task A_flipped_byte_in_the_last_record_truncates_it()
     {
         var log = await WriteThreeRecordsAsync();
