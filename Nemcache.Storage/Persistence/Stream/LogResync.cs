@@ -54,7 +54,10 @@ internal sealed class LogResync
             if (_position >= _chunkStart + _chunkLength - Lookahead && _chunkStart + _chunkLength < _fileLength
                 || _position < _chunkStart || _position >= _chunkStart + _chunkLength)
             {
-                Load(_position);
+                if (!Load(_position))
+                {
+                    return null;
+                }
             }
             var offset = _position++;
             if (LooksLikeFrame(_chunk.AsSpan((int)(offset - _chunkStart), (int)Math.Min(Lookahead, _chunkStart + _chunkLength - offset)), offset))
@@ -65,10 +68,12 @@ internal sealed class LogResync
         return null;
     }
 
-    private void Load(long start)
+    /// <summary>Reads the chunk that starts at <paramref name="start"/>; false if the file ended early.</summary>
+    private bool Load(long start)
     {
         _chunkStart = start;
         _chunkLength = RandomAccess.Read(_file, _chunk.AsSpan(0, (int)Math.Min(_chunk.Length, _fileLength - start)), start);
+        return _chunkLength > 0;
     }
 
     private bool LooksLikeFrame(ReadOnlySpan<byte> bytes, long offset)

@@ -255,7 +255,8 @@ public sealed class StreamArchiver : ICachePersistence
             {
                 return running;
             }
-            if (_cache is null || _writer is null)
+            // Once DisposeAsync has begun, it has awaited or is awaiting the last compaction: no new one may start.
+            if (_cache is null || _writer is null || Volatile.Read(ref _disposed) == 1)
             {
                 throw new InvalidOperationException("The archiver compacts only between Restore and DisposeAsync.");
             }
@@ -447,7 +448,6 @@ public sealed class StreamArchiver : ICachePersistence
         {
         }
     }
-
 
     private void CheckCompaction()
     {
