@@ -115,6 +115,27 @@ public sealed class StreamRecoveryTests : StreamArchiverFixture
     }
 
     [Test]
+    public async Task Random_bytes_over_several_records_cost_only_those_records()
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            await Server.SetAsync($"key{i}", $"value {i} ".PadRight(40, '.'));
+        }
+        await Server.StopAsync();
+        var log = File.ReadAllBytes(LogPath);
+        var frames = StreamArchivers.FrameOffsets(log);
+        // From inside record 30 to inside record 36, garbage of a fixed seed.
+        var start = frames[30] + 5;
+        new Random(11).NextBytes(log.AsSpan(start, frames[36] + 3 - start));
+
+        var state = await RestoreFromAsync(log);
+
+        var lost = Enumerable.Range(30, 7).Select(i => $"key{i}");
+        Assert.That(state.Keys, Is.EquivalentTo(Enumerable.Range(0, 100).Select(i => $"key{i}").Except(lost)));
+        Assert.That(Warnings.First(), Does.Contain($"skipped a damaged record, {frames[37] - frames[30]} bytes at offset {frames[30]}"));
+    }
+
+    [Test]
     public async Task A_flipped_byte_in_the_last_record_truncates_it()
     {
         var log = await WriteThreeRecordsAsync();
