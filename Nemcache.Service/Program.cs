@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Nemcache.Service.Configuration;
 using Nemcache.Service.Hosting;
+using Nemcache.Service.Monitoring;
 using Nemcache.Service.Networking;
 using Nemcache.Service.Protocol;
 using Nemcache.Storage.Cache;
@@ -47,18 +48,24 @@ builder.Services.AddSingleton(settings);
 builder.Services.AddSingleton(provider => new MemCache(settings.ToCacheOptions(), TimeProvider.System,
     provider.GetRequiredService<ILogger<MemCache>>()));
 builder.Services.AddSingleton(provider => PersistenceSelection.Create(settings, provider.GetRequiredService<ILoggerFactory>()));
+builder.Services.AddSingleton(provider => PersistenceSelection.CreateSwitch(settings,
+    provider.GetRequiredService<ICachePersistence>(), provider.GetRequiredService<ILoggerFactory>()));
 builder.Services.AddSingleton<ServerStatistics>();
 builder.Services.AddSingleton(provider => new ServerContext(
     provider.GetRequiredService<MemCache>(),
     provider.GetRequiredService<ICachePersistence>(),
     settings,
     provider.GetRequiredService<ServerStatistics>()));
+builder.Services.AddSingleton<ServerMetrics>();
 builder.Services.AddHostedService<PersistenceService>();
+builder.Services.AddHostedService<PrometheusEndpoint>();
 builder.Services.AddHostedService<TcpServer>();
 builder.Services.AddHostedService<ExpiryReclaimer>();
 builder.Services.AddHostedService<CompactionSignal>();
 
 using var host = builder.Build();
+// The instruments exist from the start for any metrics listener (dotnet-counters too), not only the Prometheus endpoint.
+host.Services.GetRequiredService<ServerMetrics>();
 try
 {
     await host.RunAsync();

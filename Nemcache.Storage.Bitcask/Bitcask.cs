@@ -769,8 +769,17 @@ public sealed class Bitcask : IDisposable
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException)
         {
-            // The file was merged away meanwhile, or the disk refused; either way the next start scans instead.
+            // The file was merged away meanwhile, or the disk refused; either way the next start scans instead. The
+            // hint begun for it goes: left behind its merged-away file, the next start would take it for a lost file.
             _logger.LogDebug(ex, "No hint written for {File}", file.Path);
+            try
+            {
+                File.Delete(file.HintPath);
+            }
+            catch (IOException)
+            {
+                // A hint the disk will not let go of is ignored at the next start, having no valid trailer.
+            }
         }
     }
 

@@ -24,7 +24,6 @@ public sealed class BitcaskStore : ICachePersistence
     private readonly BitcaskOptions _options;
     private readonly ILogger<BitcaskStore> _logger;
     private readonly TimeProvider _time;
-    private readonly IBitcaskImporter? _importer;
     private Bitcask? _engine;
     private Exception? _failure;
     private MemCache? _cache;
@@ -34,16 +33,14 @@ public sealed class BitcaskStore : ICachePersistence
     private RestoreSummary? _lastRestore;
 
     /// <param name="time">The cache's clock: it tells an immediate flush_all from a delayed one, and expiry.</param>
-    /// <param name="importer">Fills a Bitcask directory that has no data yet from another plugin's files.</param>
     public BitcaskStore(PersistenceOptions persistence, BitcaskOptions options, ILogger<BitcaskStore> logger,
-        TimeProvider? time = null, IBitcaskImporter? importer = null)
+        TimeProvider? time = null)
     {
         options.Validate();
         _persistence = persistence;
         _options = options;
         _logger = logger;
         _time = time ?? TimeProvider.System;
-        _importer = importer;
     }
 
     private static readonly TimeSpan RepairRetryInterval = TimeSpan.FromSeconds(1);
@@ -65,11 +62,6 @@ public sealed class BitcaskStore : ICachePersistence
         var engine = Bitcask.Open(_persistence, _options, _logger, _time);
         _engine = engine;
         cache.UseCasSequence(CasEpochFile.Start(_persistence.DataDirectory, _logger));
-        if (engine.LastRecovery.Files == 0 && _importer is not null)
-        {
-            var imported = _importer.Import(engine);
-            _logger.LogInformation("Imported {Items} items into the new Bitcask directory", imported);
-        }
 
         cache.EnsureCapacity(engine.GetStatistics().Keys);
         var (items, bytes, damaged) = LoadInParallel(engine, cache);
@@ -93,6 +85,56 @@ public sealed class BitcaskStore : ICachePersistence
         _lastRestore = new RestoreSummary(items, bytes, elapsed, details);
         return _lastRestore;
     }
+
+    /// <summary>
+    /// Takes the cache's state as the engine's: a flush marker retires whatever the directory's data files held (the
+    /// next merge drops them), every live item is written anew, a pending delayed flush is scheduled again, and the
+    /// new files and the directory are fsynced before this returns.
+    /// </summary>
+    public RestoreSummary Adopt(MemCache cache)
+    {
+        _cache = cache;
+        var started = Stopwatch.GetTimestamp();
+        var engine = Bitcask.Open(_persistence, _options, _logger, _time);
+        _engine = engine;
+        if (engine.LastRecovery.Files > 0)
+        {
+            engine.Flush();
+        }
+        long items = 0, bytes = 0;
+        cache.VisitItemsInOrder(item =>
+        {
+            engine.Put(item.Key, item.Value, item.Flags, item.ExpiresAt);
+            items++;
+            bytes += item.Key.Length + item.Value.Length;
+        });
+        if (cache.PendingFlushAt is { } flushAt)
+        {
+            engine.ScheduleFlush(flushAt);
+        }
+        engine.SyncAsync().AsTask().GetAwaiter().GetResult();
+        try
+        {
+            DirectorySync.Flush(engine.DirectoryPath);
+        }
+        catch (IOException ex)
+        {
+            throw new PersistenceException($"Data directory {engine.DirectoryPath} cannot be used: {ex.Message}", ex);
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        _logger.LogInformation("wrote {Keys} keys ({Bytes} bytes) from the cache as new data files in {Milliseconds} ms",
+            items, bytes, (long)elapsed.TotalMilliseconds);
+        _lastRestore = new RestoreSummary(items, bytes, elapsed,
+            string.Create(CultureInfo.InvariantCulture, $"{items} keys written from the cache"));
+        return _lastRestore;
+    }
+
+    /// <summary>Data files, their hints, merge outputs and MERGE are the engine's; LOCK and PLUGIN are the directory's.</summary>
+    public bool OwnsFile(string fileName) =>
+        fileName == BitcaskFormat.MergeCommitFileName ||
+        fileName.StartsWith(BitcaskFormat.DataPrefix, StringComparison.Ordinal) ||
+        fileName.StartsWith(BitcaskFormat.MergeOutputPrefix, StringComparison.Ordinal);
 
     /// <summary>
     /// Reads the live values (one thread, front to back through the files) while another thread stores them in the

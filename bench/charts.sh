@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Draws the benchmark results as PNG charts in docs/: the median TPS per combination from bench/results/throughput.csv
-# (docs/throughput.png) and the restart times from bench/results/restart.csv (docs/restart.png). Uses gnuplot
+# (docs/throughput.png), the restart times from bench/results/restart.csv (docs/restart.png) and the p99 latencies from
+# bench/results/latency-rates.csv (docs/latency.png). Uses gnuplot
 # (Debian's gnuplot-nox), installing it when run as root.
 #
-#   bench/charts.sh        (after throughput.sh and restart.sh)
+#   bench/charts.sh        (after throughput.sh, restart.sh and latency.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -64,4 +65,31 @@ set grid ytics
 plot "$work/restart.dat" using 2:xtic(1) title "time to first get, all keys back"
 PLOT
     echo "docs/restart.png"
+fi
+
+if [ -f bench/results/latency-rates.csv ]; then
+    # One row per combination: label, memcached p99, Nemcache p99 (microseconds, log scale).
+    tail -n +2 bench/results/latency-rates.csv | awk -F, '
+        $5 == "memcached" { m[$1 " " $2 " " $3 "B " $4 "%"] = $13 }
+        $5 == "nemcache"  { n[$1 " " $2 " " $3 "B " $4 "%"] = $13; order[++count] = $1 " " $2 " " $3 "B " $4 "%" }
+        END { for (i = 1; i <= count; i++) printf "\"%s\" %s %s\n", order[i], m[order[i]], n[order[i]] }' \
+        > "$work/latency.dat"
+    gnuplot <<PLOT
+set terminal pngcairo size 1400,620 font "DejaVu Sans,10"
+set bmargin 9
+set rmargin 6
+set output "docs/latency.png"
+set title "p99 latency, open loop at a share of memcached's peak rate (both measured alternately in the same run)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set ylabel "microseconds (log scale)"
+set logscale y
+set xtics rotate by -30
+set key top left
+set grid ytics
+plot "$work/latency.dat" using 2:xtic(1) title "memcached 1.6.18", "" using 3 title "Nemcache"
+PLOT
+    echo "docs/latency.png"
 fi

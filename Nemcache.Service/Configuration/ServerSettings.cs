@@ -29,6 +29,9 @@ public sealed record ServerSettings
     /// <summary>Bitcask: ...and their dead bytes pass this.</summary>
     public long BitcaskMergeMinDeadBytes { get; init; } = 64L * 1024 * 1024;
 
+    /// <summary>Where the Prometheus endpoint listens (NEMCACHE_METRICS_LISTEN); null, the default, leaves it off.</summary>
+    public IPEndPoint? MetricsListen { get; init; }
+
     public CacheOptions ToCacheOptions() => new()
     {
         MemoryLimitBytes = MemoryLimitMegabytes * 1024 * 1024,
@@ -46,5 +49,6 @@ public sealed record ServerSettings
     public string Describe() =>
         $"listen {Listen}:{Port}, memory limit {MemoryLimitMegabytes} MB, max item size {MaxItemSize} B, " +
         $"connection limit {ConnectionLimit}, persistence {(UseBitcask ? "bitcask" : "stream")} in {Path.GetFullPath(DataDirectory)}, " +
-        $"sync {Sync.ToString().ToLowerInvariant()}" + (Sync == SyncMode.Interval ? $" every {SyncInterval.TotalMilliseconds:0} ms" : "");
+        $"sync {Sync.ToString().ToLowerInvariant()}" + (Sync == SyncMode.Interval ? $" every {SyncInterval.TotalMilliseconds:0} ms" : "") +
+        (MetricsListen is null ? "" : $", metrics on http://{MetricsListen}/metrics");
 }

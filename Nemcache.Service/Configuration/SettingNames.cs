@@ -21,12 +21,13 @@ public static class SettingNames
     public const string BitcaskMaxFileBytes = "BITCASK_MAX_FILE_BYTES";
     public const string BitcaskMergeFragmentation = "BITCASK_MERGE_FRAGMENTATION";
     public const string BitcaskMergeMinDeadBytes = "BITCASK_MERGE_MIN_DEAD_BYTES";
+    public const string MetricsListen = "METRICS_LISTEN";
 
     /// <summary>Every key there is; any other NEMCACHE_ variable or flag is a typo and stops startup.</summary>
     public static readonly IReadOnlySet<string> All = new HashSet<string>
     {
         Port, Listen, MemoryLimit, ConnectionLimit, MaxItemSize, DataDirectory, UseBitcask, Sync, SyncInterval,
-        StreamCompactBytes, BitcaskMaxFileBytes, BitcaskMergeFragmentation, BitcaskMergeMinDeadBytes,
+        StreamCompactBytes, BitcaskMaxFileBytes, BitcaskMergeFragmentation, BitcaskMergeMinDeadBytes, MetricsListen,
     };
 
     /// <summary>memcached-style flags, for the CommandLine provider.</summary>
@@ -38,6 +39,7 @@ public static class SettingNames
         ["-c"] = ConnectionLimit, ["--conn-limit"] = ConnectionLimit,
         ["-I"] = MaxItemSize, ["--max-item-size"] = MaxItemSize,
         ["--data-dir"] = DataDirectory,
+        ["--metrics-listen"] = MetricsListen,
     };
 
     /// <summary>How a key is named in an error message: its flags and its environment variable.</summary>

@@ -65,6 +65,7 @@ public static class SettingsReader
             BitcaskMaxFileBytes = ReadInteger(config, SettingNames.BitcaskMaxFileBytes, defaults.BitcaskMaxFileBytes, 4096, long.MaxValue),
             BitcaskMergeFragmentation = ReadFraction(config, SettingNames.BitcaskMergeFragmentation, defaults.BitcaskMergeFragmentation),
             BitcaskMergeMinDeadBytes = ReadInteger(config, SettingNames.BitcaskMergeMinDeadBytes, defaults.BitcaskMergeMinDeadBytes, 0, long.MaxValue),
+            MetricsListen = ReadMetricsListen(config),
         };
     }
 
@@ -165,6 +166,30 @@ public static class SettingsReader
             throw new SettingsException($"{SettingNames.Describe(SettingNames.Listen)}: '{text}' is not an IP address");
         }
         return address;
+    }
+
+    /// <summary>A port alone (on the loopback address, so that metrics are not exposed by accident) or address:port.</summary>
+    private static IPEndPoint? ReadMetricsListen(IConfiguration config)
+    {
+        var text = config[SettingNames.MetricsListen]?.Trim();
+        if (string.IsNullOrEmpty(text))
+        {
+            return null;
+        }
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 1 and <= 65535)
+        {
+            return new IPEndPoint(IPAddress.Loopback, port);
+        }
+        if (text.StartsWith("localhost:", StringComparison.Ordinal))
+        {
+            text = "127.0.0.1" + text["localhost".Length..];
+        }
+        if (IPEndPoint.TryParse(text, out var endPoint) && endPoint.Port is >= 1 and <= 65535 && text.Contains(':'))
+        {
+            return endPoint;
+        }
+        throw new SettingsException(
+            $"{SettingNames.Describe(SettingNames.MetricsListen)}: '{text}' is not a port (1 to 65535) or address:port");
     }
 
     private static string ReadDirectory(IConfiguration config, string fallback)

@@ -12,13 +12,22 @@ namespace Nemcache.Service.Networking;
 /// <summary>
 /// The listener: accepts connections up to the limit (refusing the next one the way memcached does, with
 /// "ERROR Too many open connections") and runs each one. At shutdown it stops accepting and waits for the open
-/// connections to finish the batch they are running.
+/// connections to finish the batch they are running, for at most <see cref="DrainGrace"/>; then it resets those left.
 /// </summary>
 internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger) : IHostedService
 {
-    private const int Backlog = 1024;
+    /// <summary>memcached's default -b (tcp_backlog).</summary>
+    internal const int Backlog = 1024;
+
+    /// <summary>
+    /// How long shutdown waits for open connections to send their last replies. A client that does not read them would
+    /// otherwise hold the process until the host gives up (its 15-second shutdown timeout) without persistence being
+    /// flushed; this leaves most of that time for the flush.
+    /// </summary>
+    public static readonly TimeSpan DrainGrace = TimeSpan.FromSeconds(5);
 
     private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _aborting = new();
     private readonly ConcurrentDictionary<long, Task> _connections = new();
     private Socket? _listener;
     private Task _acceptLoop = Task.CompletedTask;
@@ -43,6 +52,7 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
             throw new StartupException($"cannot listen on {endPoint}: {ex.Message}");
         }
         _listener = listener;
+        context.Statistics.Connections.AddListener(listener);
         _acceptLoop = AcceptLoopAsync(listener);
         logger.LogInformation("Nemcache {Version} listening: {Settings}", ServerContext.Version, settings.Describe());
         return Task.CompletedTask;
@@ -51,13 +61,35 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
-        _listener?.Dispose();
+        if (_listener is not null)
+        {
+            context.Statistics.Connections.Remove(_listener);
+            _listener.Dispose();
+        }
         await _acceptLoop;
         var open = _connections.Values.ToArray();
-        if (open.Length > 0)
+        if (open.Length == 0)
         {
-            logger.LogInformation("Waiting for {Count} connections to finish", open.Length);
-            await Task.WhenAll(open).WaitAsync(cancellationToken);
+            return;
+        }
+        logger.LogInformation("Waiting for {Count} connections to finish", open.Length);
+        var finished = Task.WhenAll(open);
+        if (await Task.WhenAny(finished, Task.Delay(DrainGrace, cancellationToken)) != finished)
+        {
+            var left = open.Count(connection => !connection.IsCompleted);
+            logger.LogWarning("Resetting {Count} connections that did not take their replies within {Grace} s", left,
+                DrainGrace.TotalSeconds);
+            await _aborting.CancelAsync();
+            try
+            {
+                await finished.WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                // A connection still committing to a disk that does not answer: stopping persistence next is all
+                // that is left to do.
+                logger.LogWarning("Stopping with {Count} connections still open", open.Count(c => !c.IsCompleted));
+            }
         }
     }
 
@@ -88,11 +120,12 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
             }
             var id = Interlocked.Increment(ref _nextConnectionId);
             var connection = new ClientConnection(client, context, logger);
-            _connections[id] = Task.Run(async () =>
+            context.Statistics.Connections.AddClient(client);
+            var run = Task.Run(async () =>
             {
                 try
                 {
-                    await connection.RunAsync(_stopping.Token);
+                    await connection.RunAsync(_stopping.Token, _aborting.Token);
                 }
                 catch (Exception ex)
                 {
@@ -100,9 +133,13 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
                 }
                 finally
                 {
-                    _connections.TryRemove(id, out _);
+                    context.Statistics.Connections.Remove(client);
                 }
             });
+            _connections[id] = run;
+            // Removed by a continuation registered only once the entry exists: a connection that ends at once must
+            // not leave its entry behind.
+            _ = run.ContinueWith(done => _connections.TryRemove(KeyValuePair.Create(id, done)), TaskScheduler.Default);
         }
     }
 

@@ -29,6 +29,8 @@ public sealed class MemCache
     private long _flushAt = NoPendingFlush;
     private long _flushCommands;
     private long _observerFailures;
+    private long _storeTooLarge;
+    private long _reclaimRuns;
 
     public MemCache(CacheOptions options, TimeProvider? time = null, ILogger<MemCache>? logger = null)
     {
@@ -82,6 +84,7 @@ public sealed class MemCache
         stored = default;
         if (value.Length > Options.MaxItemSize)
         {
+            Interlocked.Increment(ref _storeTooLarge);
             return StoreResult.TooLarge;
         }
 
@@ -407,11 +410,97 @@ public sealed class MemCache
     }
 
     /// <summary>
+    /// A store refused before its value was read because the value is over the item size limit: counted, and a set also
+    /// drops the key's old value, as memcached does, so that it is not served stale. True when an item was dropped (a
+    /// change persistence must record).
+    /// </summary>
+    public bool RefuseTooLarge(StoreMode mode, ReadOnlySpan<byte> key)
+    {
+        Interlocked.Increment(ref _storeTooLarge);
+        return mode == StoreMode.Set && Delete(key) == DeleteResult.Deleted;
+    }
+
+    /// <summary>
+    /// Calls <paramref name="visit"/> with a summary of every live item, shard by shard. Each shard's summaries are
+    /// copied under its lock and visited after it is released, so a slow visit (writing a key listing) holds no lock.
+    /// </summary>
+    public void VisitSummaries(Action<ItemSummary> visit)
+    {
+        var buffer = new List<ItemSummary>();
+        foreach (var shard in _shards)
+        {
+            buffer.Clear();
+            var now = Now();
+            lock (shard.Gate)
+            {
+                for (var entry = shard.Newest; entry is not null; entry = entry.Older)
+                {
+                    if (!ExpiryClock.HasExpired(entry.ExpiresAt, now))
+                    {
+                        buffer.Add(Summarize(entry, now));
+                    }
+                }
+            }
+            foreach (var summary in buffer)
+            {
+                visit(summary);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The <paramref name="limit"/> most recently used live items, most recent first, over all shards. Each shard's
+    /// list is in use order, so a shard's walk stops at the first entry older than all of the newest kept so far:
+    /// memory is bounded by <paramref name="limit"/>, not by the cache.
+    /// </summary>
+    public List<ItemSummary> MostRecentlyUsed(int limit)
+    {
+        if (limit <= 0)
+        {
+            return [];
+        }
+        var newest = new PriorityQueue<ItemSummary, long>(limit + 1);
+        foreach (var shard in _shards)
+        {
+            var now = Now();
+            lock (shard.Gate)
+            {
+                for (var entry = shard.Newest; entry is not null; entry = entry.Older)
+                {
+                    if (newest.Count == limit && newest.TryPeek(out _, out var oldestKept) && entry.LastAccess <= oldestKept)
+                    {
+                        break;
+                    }
+                    if (!ExpiryClock.HasExpired(entry.ExpiresAt, now))
+                    {
+                        newest.Enqueue(Summarize(entry, now), entry.LastAccess);
+                        if (newest.Count > limit)
+                        {
+                            newest.Dequeue();
+                        }
+                    }
+                }
+            }
+        }
+        var listed = new List<ItemSummary>(newest.Count);
+        while (newest.TryDequeue(out var summary, out _))
+        {
+            listed.Add(summary);
+        }
+        listed.Reverse();
+        return listed;
+    }
+
+    private static ItemSummary Summarize(CacheEntry entry, long now) => new(entry.Key, entry.Value.Length, entry.ExpiresAt,
+        now - (Environment.TickCount64 - entry.LastAccess) / 1000, entry.Cas, entry.Fetched, entry.Footprint);
+
+    /// <summary>
     /// Removes every expired item and publishes an expiry eviction for each, so that expired memory is reclaimed even
     /// when nobody asks for those keys again. Returns how many were removed.
     /// </summary>
     public int ReclaimExpired()
     {
+        Interlocked.Increment(ref _reclaimRuns);
         var removed = 0;
         var expired = new List<CacheEntry>();
         foreach (var shard in _shards)
@@ -420,6 +509,7 @@ public sealed class MemCache
             lock (shard.Gate)
             {
                 expired.Clear();
+                shard.Counters.CrawlerItemsChecked += shard.Count;
                 foreach (var entry in shard.Entries)
                 {
                     if (ExpiryClock.HasExpired(entry.ExpiresAt, now))
@@ -430,7 +520,8 @@ public sealed class MemCache
                 foreach (var entry in expired)
                 {
                     RemoveLocked(shard, entry);
-                    shard.Counters.Reclaimed++;
+                    CountReclaimed(shard, entry);
+                    shard.Counters.CrawlerReclaimed++;
                     Publish(CacheChange.Evicted(entry.Key, EvictionReason.Expiry));
                 }
                 removed += expired.Count;
@@ -443,26 +534,28 @@ public sealed class MemCache
     {
         var total = new ShardCounters();
         long items = 0;
+        var oldestAccess = long.MaxValue;
         foreach (var shard in _shards)
         {
             lock (shard.Gate)
             {
-                var c = shard.Counters;
                 items += shard.Count;
-                total.GetHits += c.GetHits; total.GetMisses += c.GetMisses;
-                total.GetExpired += c.GetExpired; total.GetFlushed += c.GetFlushed;
-                total.Sets += c.Sets;
-                total.TouchHits += c.TouchHits; total.TouchMisses += c.TouchMisses;
-                total.DeleteHits += c.DeleteHits; total.DeleteMisses += c.DeleteMisses;
-                total.IncrHits += c.IncrHits; total.IncrMisses += c.IncrMisses;
-                total.DecrHits += c.DecrHits; total.DecrMisses += c.DecrMisses;
-                total.CasHits += c.CasHits; total.CasMisses += c.CasMisses; total.CasBadValue += c.CasBadValue;
-                total.Evictions += c.Evictions; total.Reclaimed += c.Reclaimed; total.TotalItems += c.TotalItems;
-                total.Bytes += c.Bytes;
+                total.Add(shard.Counters);
+                oldestAccess = Math.Min(oldestAccess, shard.Oldest?.LastAccess ?? long.MaxValue);
             }
         }
-        return new CacheStatistics(total, items, Volatile.Read(ref _flushCommands), Volatile.Read(ref _observerFailures),
-            Options.MemoryLimitBytes);
+        var nowTicks = Environment.TickCount64;
+        var figures = new CacheFigures
+        {
+            CurrentItems = items,
+            FlushCommands = Volatile.Read(ref _flushCommands),
+            ObserverFailures = Volatile.Read(ref _observerFailures),
+            StoreTooLarge = Volatile.Read(ref _storeTooLarge),
+            ReclaimRuns = Volatile.Read(ref _reclaimRuns),
+            OldestItemIdleSeconds = oldestAccess == long.MaxValue ? 0 : (nowTicks - oldestAccess) / 1000,
+            LastEvictedIdleSeconds = total.LastEvictedIdleMilliseconds / 1000,
+        };
+        return new CacheStatistics(total, figures, Options.MemoryLimitBytes);
     }
 
     /// <summary>`stats reset`: zeroes the command counters of every shard.</summary>
@@ -476,6 +569,8 @@ public sealed class MemCache
             }
         }
         Interlocked.Exchange(ref _flushCommands, 0);
+        Interlocked.Exchange(ref _storeTooLarge, 0);
+        Interlocked.Exchange(ref _reclaimRuns, 0);
     }
 
     /// <summary>
@@ -589,7 +684,7 @@ public sealed class MemCache
             return entry;
         }
         shard.Counters.GetExpired++;
-        shard.Counters.Reclaimed++;
+        CountReclaimed(shard, entry);
         RemoveLocked(shard, entry);
         Publish(CacheChange.Evicted(entry.Key, EvictionReason.Expiry));
         return null;
@@ -680,10 +775,26 @@ public sealed class MemCache
                 }
                 var reason = ExpiryClock.HasExpired(victim.ExpiresAt, now) ? EvictionReason.Expiry : EvictionReason.Capacity;
                 RemoveLocked(victimShard, victim);
-                if (reason == EvictionReason.Capacity) victimShard.Counters.Evictions++; else victimShard.Counters.Reclaimed++;
+                if (reason == EvictionReason.Capacity) CountEvicted(victimShard, victim); else CountReclaimed(victimShard, victim);
                 Publish(CacheChange.Evicted(victim.Key, reason));
             }
         }
+    }
+
+    private static void CountReclaimed(CacheShard shard, CacheEntry entry)
+    {
+        shard.Counters.Reclaimed++;
+        if (!entry.Fetched) shard.Counters.ExpiredUnfetched++;
+    }
+
+    private static void CountEvicted(CacheShard shard, CacheEntry entry)
+    {
+        ref var counters = ref shard.Counters;
+        counters.Evictions++;
+        if (entry.ExpiresAt != 0) counters.EvictedNonzero++;
+        if (!entry.Fetched) counters.EvictedUnfetched++;
+        counters.LastEvictionTicks = Environment.TickCount64;
+        counters.LastEvictedIdleMilliseconds = counters.LastEvictionTicks - entry.LastAccess;
     }
 
     private void FlushNow(long now, bool notify)

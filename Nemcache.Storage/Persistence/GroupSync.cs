@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Nemcache.Storage.Persistence;
 
 /// <summary>
@@ -99,6 +101,7 @@ public sealed class GroupSync
             var failure = Failures.Current is { } earlier ? Refusal(earlier) : null;
             if (failure is null)
             {
+                var started = Stopwatch.GetTimestamp();
                 try
                 {
                     _fsync();
@@ -108,6 +111,7 @@ public sealed class GroupSync
                     failure = new PersistenceException($"fsync failed: {ex.Message}", ex);
                     Failures.Record(failure);
                 }
+                PersistenceMeter.FsyncDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
             }
 
             lock (_gate)

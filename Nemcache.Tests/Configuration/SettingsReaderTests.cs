@@ -60,4 +60,26 @@ public sealed class SettingsReaderTests
         Assert.That(error!.Message, Does.Contain(message));
         Assert.That(error.Message, Does.Not.Contain("\n"));
     }
+
+    [TestCase(null, null)]
+    [TestCase("9150", "127.0.0.1:9150")]
+    [TestCase("0.0.0.0:9150", "0.0.0.0:9150")]
+    [TestCase("localhost:9150", "127.0.0.1:9150")]
+    [TestCase("[::1]:9150", "[::1]:9150")]
+    public void Metrics_endpoint_is_off_by_default_and_on_loopback_for_a_port_alone(string? value, string? endPoint)
+    {
+        var settings = Read(new Dictionary<string, string?> { ["NEMCACHE_METRICS_LISTEN"] = value });
+        Assert.That(settings.MetricsListen?.ToString(), Is.EqualTo(endPoint));
+        Assert.That(Read(null, "--metrics-listen", "9151").MetricsListen?.ToString(), Is.EqualTo("127.0.0.1:9151"));
+    }
+
+    [TestCase("0")]
+    [TestCase("65536")]
+    [TestCase("127.0.0.1")]
+    [TestCase("nowhere:80")]
+    public void A_bad_metrics_endpoint_names_the_setting(string value)
+    {
+        var error = Assert.Throws<SettingsException>(() => Read(null, "--metrics-listen", value));
+        Assert.That(error!.Message, Does.Contain("--metrics-listen (NEMCACHE_METRICS_LISTEN)"));
+    }
 }

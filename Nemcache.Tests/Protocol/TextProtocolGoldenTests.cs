@@ -71,8 +71,8 @@ public sealed class TextProtocolGoldenTests
         yield return Case("NUL ends the line", "set nul\u0000b 0 0 1\r\nx\r\nget nul\u0000b\r\n", "ERROR\r\nERROR\r\nEND\r\n");
         yield return Case("tab is part of a key", "set k\tk 0 0 1\r\nx\r\nget k\tk\r\n", "STORED\r\nVALUE k\tk 0 1\r\nx\r\nEND\r\n");
         yield return Case("bad chunk under noreply", "set g20 0 0 1 noreply\r\nxyz\r\n", "ERROR\r\n");
-        yield return Case("stats subcommands", "stats items\r\nstats reset\r\nstats detail\r\nstats foo\r\n",
-            "END\r\nRESET\r\nCLIENT_ERROR usage: stats detail on|off|dump\r\nERROR\r\n");
+        yield return Case("stats subcommands", "stats sizes\r\nstats reset\r\nstats detail\r\nstats foo\r\n",
+            "STAT sizes_status disabled\r\nEND\r\nRESET\r\nCLIENT_ERROR usage: stats detail on|off|dump\r\nERROR\r\n");
         yield return Case("numbers with plus sign and extra spaces", "set  g21  0 0 +1\r\nx\r\nget g21\r\n", "STORED\r\nVALUE g21 0 1\r\nx\r\nEND\r\n");
         yield return Case("append and prepend", "set g22 7 0 1\r\nb\r\nappend g22 0 0 1\r\nc\r\nprepend g22 0 0 1\r\na\r\nprepend g22-missing 0 0 1\r\nx\r\nget g22\r\n",
             "STORED\r\nSTORED\r\nSTORED\r\nNOT_STORED\r\nVALUE g22 7 3\r\nabc\r\nEND\r\n");

@@ -171,6 +171,8 @@ public sealed class DiskFullTests
         public string? Failure { get; set; }
         public void OnChange(in CacheChange change) { }
         public RestoreSummary Restore(MemCache cache) => new(0, 0, TimeSpan.Zero, "");
+        public RestoreSummary Adopt(MemCache cache) => Restore(cache);
+        public bool OwnsFile(string fileName) => false;
         public ValueTask CommitAsync(CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
         public Task CompactAsync() => Task.CompletedTask;
         public IEnumerable<KeyValuePair<string, string>> GetStats() => [];

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Buffers.Text;
+using Nemcache.Service.Protocol.Stats;
 using Nemcache.Storage.Cache;
 using static Nemcache.Service.Protocol.Binary.BinaryOpcode;
 
@@ -33,6 +34,10 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
             if (!InputSkipping.SkipPending(ref _swallowRemaining, ref input))
             {
                 return outcome;
+            }
+            if (ReplyBacklog.IsFull(output))
+            {
+                return outcome | ProcessOutcome.Paused;
             }
             // As in memcached, nothing is judged before a whole header has arrived.
             if (input.Length < BinaryHeader.Size)
@@ -267,10 +272,7 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
     {
         var head = _extrasAndKey.AsSpan(0, (int)extrasAndKey.Length);
         extrasAndKey.CopyTo(head);
-        if (header.Opcode is Set or SetQ && _cache.Delete(head[header.ExtrasLength..]) == DeleteResult.Deleted)
-        {
-            mutated = true;
-        }
+        mutated |= _cache.RefuseTooLarge(header.Opcode is Set or SetQ ? StoreMode.Set : StoreMode.Add, head[header.ExtrasLength..]);
         WriteError(output, header, BinaryStatus.ValueTooLarge);
     }
 
@@ -326,11 +328,9 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
             _cache.ResetStatistics();
             Reply(output, header, BinaryStatus.Success);
         }
-        else if (group.SequenceEqual("items"u8) || group.SequenceEqual("slabs"u8) || group.SequenceEqual("sizes"u8)
-                 || group.SequenceEqual("conns"u8))
+        else if (BinaryStatsGroups.Find(context, group) is { } stats)
         {
-            // No slab allocator: these listings are empty, as in the text protocol.
-            Reply(output, header, BinaryStatus.Success);
+            WriteStats(output, header, stats);
         }
         else
         {

@@ -165,14 +165,10 @@ internal sealed class MetaCommandProcessor(ServerContext context)
         {
             error = InvalidSetMode;
         }
-        if (error.IsEmpty && length > _cache.Options.MaxItemSize)
+        if (error.IsEmpty && mode is { } refusedMode && length > _cache.Options.MaxItemSize)
         {
             error = TextReplies.TooLarge;
-            // As with set: a refused value must not leave the old one behind as stale data.
-            if (mode == StoreMode.Set && _cache.Delete(key) == DeleteResult.Deleted)
-            {
-                mutated = true;
-            }
+            mutated |= _cache.RefuseTooLarge(refusedMode, key);
         }
         if (!error.IsEmpty)
         {

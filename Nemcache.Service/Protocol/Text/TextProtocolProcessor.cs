@@ -1,5 +1,6 @@
 using System.Buffers;
 using Nemcache.Service.Protocol.Meta;
+using Nemcache.Service.Protocol.Stats;
 using Nemcache.Storage.Cache;
 using static Nemcache.Service.Protocol.Text.TextReplies;
 
@@ -8,7 +9,8 @@ namespace Nemcache.Service.Protocol.Text;
 /// <summary>
 /// memcached's text protocol for one connection: frames command lines and data blocks out of the input, runs each
 /// command against the cache and writes its reply into the output, with memcached 1.6's replies for every error.
-/// Stateful only across a rejected data block that is still arriving (the bytes to swallow).
+/// Stateful only across a rejected data block that is still arriving (the bytes to swallow), and across a multi-key
+/// retrieval paused for its replies to drain (where its remaining keys begin).
 /// </summary>
 internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolProcessor
 {
@@ -20,10 +22,12 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
 
     private readonly MemCache _cache = context.Cache;
     private long _swallowRemaining;
+    /// <summary>Where in its line the unanswered keys of a paused retrieval begin; 0 when none is paused.</summary>
+    private int _resumeKeysAt;
     private byte[] _lineCopy = [];
     private MetaCommandProcessor? _meta;
 
-    private enum Status { Done, NeedMoreData, Close }
+    private enum Status { Done, NeedMoreData, Close, Paused }
 
     /// <summary>
     /// Runs every complete command at the front of <paramref name="input"/> and slices it past them. A command whose
@@ -37,6 +41,10 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             if (!InputSkipping.SkipPending(ref _swallowRemaining, ref input))
             {
                 return outcome;
+            }
+            if (ReplyBacklog.IsFull(output))
+            {
+                return outcome | ProcessOutcome.Paused;
             }
 
             var lineEnd = input.PositionOf((byte)'\n');
@@ -73,6 +81,8 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             {
                 case Status.NeedMoreData:
                     return outcome;
+                case Status.Paused:
+                    return outcome | ProcessOutcome.Paused;
                 case Status.Close:
                     input = rest;
                     return outcome | ProcessOutcome.Close;
@@ -93,9 +103,9 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         }
         var arguments = TextTokens.Count(line) - 1;
 
-        if (command.SequenceEqual("get"u8)) return Retrieve(ref tokens, arguments, withCas: false, touch: false, output, ref mutated);
+        if (command.SequenceEqual("get"u8)) return Retrieve(line, ref tokens, arguments, withCas: false, touch: false, output, ref mutated);
         if (command.SequenceEqual("set"u8)) return Store(StoreMode.Set, ref tokens, arguments, ref rest, output, ref mutated);
-        if (command.SequenceEqual("gets"u8)) return Retrieve(ref tokens, arguments, withCas: true, touch: false, output, ref mutated);
+        if (command.SequenceEqual("gets"u8)) return Retrieve(line, ref tokens, arguments, withCas: true, touch: false, output, ref mutated);
         if (command.SequenceEqual("add"u8)) return Store(StoreMode.Add, ref tokens, arguments, ref rest, output, ref mutated);
         if (command.SequenceEqual("replace"u8)) return Store(StoreMode.Replace, ref tokens, arguments, ref rest, output, ref mutated);
         if (command.SequenceEqual("append"u8)) return Store(StoreMode.Append, ref tokens, arguments, ref rest, output, ref mutated);
@@ -105,10 +115,11 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         if (command.SequenceEqual("incr"u8)) return Arithmetic(ref tokens, arguments, decrement: false, output, ref mutated);
         if (command.SequenceEqual("decr"u8)) return Arithmetic(ref tokens, arguments, decrement: true, output, ref mutated);
         if (command.SequenceEqual("touch"u8)) return Touch(ref tokens, arguments, output, ref mutated);
-        if (command.SequenceEqual("gat"u8)) return Retrieve(ref tokens, arguments, withCas: false, touch: true, output, ref mutated);
-        if (command.SequenceEqual("gats"u8)) return Retrieve(ref tokens, arguments, withCas: true, touch: true, output, ref mutated);
+        if (command.SequenceEqual("gat"u8)) return Retrieve(line, ref tokens, arguments, withCas: false, touch: true, output, ref mutated);
+        if (command.SequenceEqual("gats"u8)) return Retrieve(line, ref tokens, arguments, withCas: true, touch: true, output, ref mutated);
         if (command.SequenceEqual("flush_all"u8)) return FlushAll(ref tokens, arguments, output, ref mutated);
-        if (command.SequenceEqual("stats"u8)) return Stats(ref tokens, arguments, output);
+        if (command.SequenceEqual("stats"u8)) { TextStatsCommands.Stats(context, ref tokens, arguments, output); return Status.Done; }
+        if (command.SequenceEqual("lru_crawler"u8)) { TextStatsCommands.LruCrawler(context, ref tokens, arguments, output); return Status.Done; }
         if (command.SequenceEqual("version"u8)) return Version(output);
         if (command.SequenceEqual("verbosity"u8)) return Verbosity(ref tokens, arguments, output);
         if (command.SequenceEqual("quit"u8)) return Status.Close;
@@ -133,8 +144,10 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
     }
 
     /// <summary>get, gets, gat and gats: every key is checked before any is answered, so an error never follows
-    /// half a reply.</summary>
-    private Status Retrieve(ref TextTokens tokens, int arguments, bool withCas, bool touch, IBufferWriter<byte> output, ref bool mutated)
+    /// half a reply. When the replies back up the command pauses between keys and goes on at the next call, which
+    /// finds the same line at the front of the input.</summary>
+    private Status Retrieve(ReadOnlySpan<byte> line, ref TextTokens tokens, int arguments, bool withCas, bool touch,
+        IBufferWriter<byte> output, ref bool mutated)
     {
         var exptime = 0L;
         if (touch)
@@ -156,6 +169,13 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             output.Write(Error);
             return Status.Done;
         }
+        if (_resumeKeysAt > 0)
+        {
+            // Its keys were checked, and the command admitted, before its first reply.
+            var remaining = new TextTokens(line[_resumeKeysAt..]);
+            _resumeKeysAt = 0;
+            return AnswerKeys(line, ref remaining, exptime, withCas, touch, output, ref mutated);
+        }
 
         var check = tokens;
         while (check.TryNext(out var key))
@@ -171,8 +191,13 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         {
             return Status.Done;
         }
+        return AnswerKeys(line, ref tokens, exptime, withCas, touch, output, ref mutated);
+    }
 
-        while (tokens.TryNext(out var key))
+    private Status AnswerKeys(ReadOnlySpan<byte> line, ref TextTokens keys, long exptime, bool withCas, bool touch,
+        IBufferWriter<byte> output, ref bool mutated)
+    {
+        while (keys.TryNext(out var key))
         {
             CacheItem item;
             var hit = touch ? _cache.TryGetAndTouch(key, exptime, out item) : _cache.TryGet(key, out item);
@@ -182,6 +207,12 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             }
             mutated |= touch;
             WriteValue(output, key, item, withCas);
+            if (ReplyBacklog.IsFull(output))
+            {
+                line.Overlaps(key, out var keyAt);
+                _resumeKeysAt = keyAt + key.Length;
+                return Status.Paused;
+            }
         }
         output.Write(End);
         return Status.Done;
@@ -245,10 +276,7 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             // otherwise leave behind as stale data.
             Reply(output, TooLarge, noreply);
             _swallowRemaining = length + 2;
-            if (mode == StoreMode.Set && _cache.Delete(key) == DeleteResult.Deleted)
-            {
-                mutated = true;
-            }
+            mutated |= _cache.RefuseTooLarge(mode, key);
             return Status.Done;
         }
 
@@ -445,53 +473,6 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         mutated = true;
         Reply(output, Ok, noreply);
         return Status.Done;
-    }
-
-    private Status Stats(ref TextTokens tokens, int arguments, IBufferWriter<byte> output)
-    {
-        if (arguments == 0)
-        {
-            WriteStats(output, StatsReport.General(context));
-            return Status.Done;
-        }
-        tokens.TryNext(out var group);
-        if (group.SequenceEqual("settings"u8))
-        {
-            WriteStats(output, StatsReport.Settings(context));
-        }
-        else if (group.SequenceEqual("items"u8) || group.SequenceEqual("slabs"u8) || group.SequenceEqual("sizes"u8)
-                 || group.SequenceEqual("conns"u8))
-        {
-            // Nemcache has no slab allocator; these listings are empty, as the protocol allows.
-            output.Write(End);
-        }
-        else if (group.SequenceEqual("reset"u8))
-        {
-            _cache.ResetStatistics();
-            output.Write(Reset);
-        }
-        else if (group.SequenceEqual("detail"u8))
-        {
-            output.Write(StatsDetailUsage);
-        }
-        else
-        {
-            output.Write(Error);
-        }
-        return Status.Done;
-    }
-
-    private static void WriteStats(IBufferWriter<byte> output, List<KeyValuePair<string, string>> stats)
-    {
-        foreach (var (name, value) in stats)
-        {
-            output.Write(Stat);
-            ReplyWriter.WriteAscii(output, name);
-            output.Write(" "u8);
-            ReplyWriter.WriteAscii(output, value);
-            output.Write(NewLine);
-        }
-        output.Write(End);
     }
 
     /// <summary>version: memcached ignores any tokens after it.</summary>

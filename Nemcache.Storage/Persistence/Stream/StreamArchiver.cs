@@ -88,19 +88,28 @@ public sealed class StreamArchiver : ICachePersistence
         }
     }
 
-    public RestoreSummary Restore(MemCache cache)
+    public RestoreSummary Restore(MemCache cache) => Open(cache, RestoreLocked);
+
+    /// <summary>Takes the cache's state as the log's: a new cachelog.bin, written beside the old one and renamed over
+    /// it once fsynced, replaces whatever log the directory held.</summary>
+    public RestoreSummary Adopt(MemCache cache) => Open(cache, AdoptLocked);
+
+    /// <summary>The log holds the plugin's state; LOCK and PLUGIN are the directory's, and a compaction file left by a
+    /// crash is deleted at every start.</summary>
+    public bool OwnsFile(string fileName) => fileName == StreamLogFormat.LogFileName;
+
+    private RestoreSummary Open(MemCache cache, Func<MemCache, long, RestoreSummary> load)
     {
         if (_cache is not null)
         {
-            throw new InvalidOperationException("Restore runs once, before Subscribe.");
+            throw new InvalidOperationException("Restore or Adopt runs once, before Subscribe.");
         }
         var started = Stopwatch.GetTimestamp();
         PrepareDirectory();
         _lock = DataDirectoryLock.Acquire(_persistence.DataDirectory);
         try
         {
-            cache.UseCasSequence(CasEpochFile.Start(_persistence.DataDirectory, _logger));
-            return RestoreLocked(cache, started);
+            return load(cache, started);
         }
         catch
         {
@@ -113,6 +122,7 @@ public sealed class StreamArchiver : ICachePersistence
 
     private RestoreSummary RestoreLocked(MemCache cache, long started)
     {
+        cache.UseCasSequence(CasEpochFile.Start(_persistence.DataDirectory, _logger));
 
         var replay = new StreamLogReplay();
         LogScan scan;
@@ -157,6 +167,48 @@ public sealed class StreamArchiver : ICachePersistence
             load.Items, load.Bytes, StreamLogFormat.LogFileName, (long)elapsed.TotalMilliseconds);
         var details = $"{scan.Records} records, {scan.Skipped.Count} skipped, {scan.FileLength - scan.GoodLength} bytes dropped";
         _lastRestore = new RestoreSummary(load.Items, load.Bytes, elapsed, details);
+        _background = RunBackgroundAsync(_stopping.Token);
+        return _lastRestore;
+    }
+
+    private RestoreSummary AdoptLocked(MemCache cache, long started)
+    {
+        long items = 0, bytes = 0;
+        var building = Path.Combine(_persistence.DataDirectory, StreamLogFormat.CompactionFileName);
+        StreamLogWriter? writer = null;
+        try
+        {
+            writer = StreamLogWriter.Create(building);
+            // Written as a compaction's snapshot is, with sequence 0: the new log has no history before it.
+            if (cache.PendingFlushAt is { } deadline)
+            {
+                writer.Append(LogRecord.ForFlush(deadline, pending: true, 0));
+            }
+            foreach (var item in cache.SnapshotItems())
+            {
+                writer.Append(LogRecord.ForItem(item, 0));
+                items++;
+                bytes += item.Key.Length + item.Value.Length;
+            }
+            writer.Sync();
+            File.Move(building, _logPath, overwrite: true);
+            DirectorySync.Flush(_persistence.DataDirectory);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            writer?.Dispose();
+            throw new PersistenceException(OneLine($"cannot write {_logPath}: {ex.Message}"), ex);
+        }
+
+        _writer = writer;
+        _cache = cache;
+        _sequence = 0;
+        _logLength = writer.Length;
+        UpdateBound();
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        _logger.LogInformation("wrote {Items} items ({Bytes} bytes) from the cache as a new {File} in {Milliseconds} ms",
+            items, bytes, StreamLogFormat.LogFileName, (long)elapsed.TotalMilliseconds);
+        _lastRestore = new RestoreSummary(items, bytes, elapsed, $"{items} records written from the cache");
         _background = RunBackgroundAsync(_stopping.Token);
         return _lastRestore;
     }
@@ -271,7 +323,10 @@ public sealed class StreamArchiver : ICachePersistence
         {
             logBytes = _writer?.Length ?? 0;
         }
+        var liveBytes = Math.Min(logBytes, EstimatedLiveBytes());
         yield return Stat("stream_log_bytes", logBytes);
+        yield return Stat("stream_live_bytes", liveBytes);
+        yield return Stat("stream_dead_bytes", logBytes - liveBytes);
         yield return Stat("stream_records_written", Interlocked.Read(ref _recordsWritten));
         yield return Stat("stream_compactions", Interlocked.Read(ref _compactions));
         yield return Stat("stream_fsyncs", _groupSync.SyncCount);
@@ -476,11 +531,20 @@ public sealed class StreamArchiver : ICachePersistence
     /// <see cref="_gate"/> or from <see cref="OnChange"/>.</summary>
     private LogSizeBound UpdateBound()
     {
-        var statistics = _cache!.GetStatistics();
-        var liveBytes = statistics.Bytes + statistics.CurrentItems * (LogSizeBound.EstimatedRecordOverhead - CacheLimits.ItemOverheadBytes);
-        var bound = LogSizeBound.For(liveBytes, _options.CompactBytes);
+        var bound = LogSizeBound.For(EstimatedLiveBytes(), _options.CompactBytes);
         Volatile.Write(ref _bound, bound);
         return bound;
+    }
+
+    /// <summary>About what a compaction would write now: each live item as one store record. 0 before a restore.</summary>
+    private long EstimatedLiveBytes()
+    {
+        if (_cache is null)
+        {
+            return 0;
+        }
+        var statistics = _cache.GetStatistics();
+        return statistics.Bytes + statistics.CurrentItems * (LogSizeBound.EstimatedRecordOverhead - CacheLimits.ItemOverheadBytes);
     }
 
     private void Compact(MemCache cache, CancellationToken stopping)

@@ -1,9 +1,10 @@
 using System.Runtime.InteropServices;
 
-namespace Nemcache.Storage.Persistence.Stream;
+namespace Nemcache.Storage.Persistence;
 
 /// <summary>
-/// fsync on a directory, which makes a rename in it durable. .NET opens no directory as a file, so this goes to libc.
+/// fsync on a directory, which makes a file created, renamed or deleted in it durable. .NET opens no directory as a
+/// file, so this goes to libc. Shared by both plugins and the data directory's owner marker.
 /// </summary>
 internal static class DirectorySync
 {

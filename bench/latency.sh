@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Tail latency of Nemcache against memcached 1.6, side by side in the same run, with an open-loop load generator
+# (bench/Nemcache.LoadGenerator): requests leave on a fixed schedule whatever the replies do, and each latency is
+# measured from the time its request was due, into an HdrHistogram. So a stall shows in full instead of hiding by
+# holding back the requests behind it.
+#
+#   bench/latency.sh [rates] [connections] [compaction] [restart]     (default: all four)
+#
+#   rates        for each mix and value size: memcached's peak (closed loop), then both servers open loop at
+#                FRACTIONS of that peak, alternating server by server; p50, p99, p99.9 and max
+#   connections  closed loop at 1, 32, 256 and 1,000 connections, 90/10 at 100 B: throughput and p99 of both
+#   compaction   Nemcache alone for 60 s, 10/90 at half of memcached's peak, with a compaction or merge asked for
+#                (SIGUSR1) at 20 s and 40 s: the worst latencies while it runs
+#   restart      Nemcache filled with RESTART_ITEMS items, restarted, then 90/10 open loop over those keys for the first
+#                10 s after the port opens: the latencies while the collector first meets the restored heap
+#
+# Settings (environment):
+#   MODES        Nemcache persistence modes (bench_mode_environment in lib.sh)      (default: stream bitcask)
+#   MIXES        get/set mixes                                                         (default: 90/10 10/90)
+#   VALUE_SIZES  value sizes in bytes                                                  (default: 100 4096)
+#   FRACTIONS    shares of memcached's peak to drive at, in percent                    (default: 25 50 75)
+#   DURATION     seconds per open-loop run, the first WARMUP of them not recorded       (default: 12)
+#   WARMUP       seconds                                                               (default: 2)
+#   CONCURRENCY  connections for the rate runs                                         (default: 32)
+#   KEYS         key space of the rate runs, preloaded                                 (default: 100000)
+#   RESTART_ITEMS items for the restart run                                            (default: 1000000)
+#
+# Writes bench/results/latency-<section>.csv; bench/charts.sh draws them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+
+MODES=${MODES:-stream bitcask}
+MIXES=${MIXES:-90/10 10/90}
+VALUE_SIZES=${VALUE_SIZES:-100 4096}
+FRACTIONS=${FRACTIONS:-25 50 75}
+DURATION=${DURATION:-12}
+WARMUP=${WARMUP:-2}
+CONCURRENCY=${CONCURRENCY:-32}
+KEYS=${KEYS:-100000}
+RESTART_ITEMS=${RESTART_ITEMS:-1000000}
+SECTIONS=${*:-rates connections compaction restart}
+
+bench_require_tools
+bench_build
+dotnet build bench/Nemcache.LoadGenerator -c Release -v quiet -nologo >/dev/null
+GENERATOR="$PWD/bench/Nemcache.LoadGenerator/bin/Release/net10.0/Nemcache.LoadGenerator.dll"
+HEADER=$(dotnet "$GENERATOR" --csv-header)
+work=$(mktemp -d)
+trap 'bench_stop ${MEMCACHED_PID:-} ${NEMCACHE_PID:-}; rm -rf "$work"' EXIT
+mkdir -p bench/results
+
+# load PORT LABEL RATE MIX SIZE [extra generator options]: one generator run; prints its CSV line.
+load() {
+    local port=$1 label=$2 rate=$3 mix=$4 size=$5
+    shift 5
+    dotnet "$GENERATOR" --port "$port" --label "$label" --rate "$rate" --duration "$DURATION" --warmup "$WARMUP" \
+        --connections "$CONCURRENCY" --get-share "$(awk "BEGIN { print ${mix%/*} / 100 }")" --value-size "$size" \
+        --keys "$KEYS" "$@"
+}
+
+# start_pair MODE: memcached and Nemcache in MODE on fresh ports and a fresh data directory.
+start_pair() {
+    MEMCACHED_PORT=$(bench_free_port)
+    NEMCACHE_PORT=$(bench_free_port)
+    bench_start_memcached "$MEMCACHED_PORT"
+    # shellcheck disable=SC2046
+    bench_start_nemcache "$NEMCACHE_PORT" "$work/data-$1-$RANDOM" $(bench_mode_environment "$1")
+}
+
+section_rates() {
+    local csv=bench/results/latency-rates.csv
+    echo "mode,mix,value_bytes,fraction,$HEADER" > "$csv"
+    for mode in $MODES; do
+        for mix in $MIXES; do
+            for size in $VALUE_SIZES; do
+                start_pair "$mode"
+                local peak
+                peak=$(load "$MEMCACHED_PORT" memcached 0 "$mix" "$size" | cut -d, -f4)
+                load "$NEMCACHE_PORT" nemcache 0 "$mix" "$size" --preload true >/dev/null
+                for fraction in $FRACTIONS; do
+                    local rate=$((peak * fraction / 100))
+                    for server in memcached nemcache; do
+                        local port=$MEMCACHED_PORT
+                        [ "$server" = nemcache ] && port=$NEMCACHE_PORT
+                        local line
+                        line=$(load "$port" "$server" "$rate" "$mix" "$size" --preload false)
+                        echo "$mode,$mix,$size,$fraction,$line" | tee -a "$csv"
+                    done
+                done
+                bench_stop "$MEMCACHED_PID" "$NEMCACHE_PID"
+                MEMCACHED_PID= NEMCACHE_PID=
+            done
+        done
+    done
+}
+
+section_connections() {
+    local csv=bench/results/latency-connections.csv
+    echo "mode,connections,$HEADER" > "$csv"
+    for mode in $MODES; do
+        start_pair "$mode"
+        for connections in 1 32 256 1000; do
+            for server in memcached nemcache; do
+                local port=$MEMCACHED_PORT
+                [ "$server" = nemcache ] && port=$NEMCACHE_PORT
+                local line
+                line=$(CONCURRENCY=$connections load "$port" "$server" 0 90/10 100)
+                echo "$mode,$connections,$line" | tee -a "$csv"
+            done
+        done
+        bench_stop "$MEMCACHED_PID" "$NEMCACHE_PID"
+        MEMCACHED_PID= NEMCACHE_PID=
+    done
+}
+
+section_compaction() {
+    local csv=bench/results/latency-compaction.csv
+    echo "mode,$HEADER" > "$csv"
+    for mode in $MODES; do
+        start_pair "$mode"
+        local peak
+        peak=$(load "$MEMCACHED_PORT" memcached 0 10/90 4096 | cut -d, -f4)
+        bench_stop "$MEMCACHED_PID"
+        MEMCACHED_PID=
+        ( sleep 22; kill -USR1 "$NEMCACHE_PID"; sleep 20; kill -USR1 "$NEMCACHE_PID" ) &
+        local line
+        line=$(DURATION=62 load "$NEMCACHE_PORT" "nemcache-$mode" $((peak / 2)) 10/90 4096 --histogram "bench/results/latency-compaction-$mode.hgrm")
+        wait
+        echo "$mode,$line" | tee -a "$csv"
+        bench_stop "$NEMCACHE_PID"
+        NEMCACHE_PID=
+    done
+}
+
+section_restart() {
+    local csv=bench/results/latency-restart.csv
+    echo "mode,$HEADER" > "$csv"
+    for mode in $MODES; do
+        start_pair "$mode"
+        local peak
+        peak=$(KEYS=$RESTART_ITEMS load "$MEMCACHED_PORT" memcached 0 90/10 100 | cut -d, -f4)
+        bench_stop "$MEMCACHED_PID"
+        MEMCACHED_PID=
+        local dir=$work/restart-$mode
+        bench_stop "$NEMCACHE_PID"
+        # shellcheck disable=SC2046
+        bench_start_nemcache "$NEMCACHE_PORT" "$dir" $(bench_mode_environment "$mode") NEMCACHE_MEMORY_LIMIT_MB=1024
+        KEYS=$RESTART_ITEMS load "$NEMCACHE_PORT" fill 1 90/10 100 --duration 1 --warmup 0.5 >/dev/null
+        bench_stop "$NEMCACHE_PID"
+        # shellcheck disable=SC2046
+        bench_start_nemcache "$NEMCACHE_PORT" "$dir" $(bench_mode_environment "$mode") NEMCACHE_MEMORY_LIMIT_MB=1024
+        local line
+        line=$(DURATION=10 WARMUP=0.001 KEYS=$RESTART_ITEMS load "$NEMCACHE_PORT" "nemcache-$mode" $((peak / 2)) 90/10 100 \
+            --preload false --histogram "bench/results/latency-restart-$mode.hgrm")
+        echo "$mode,$line" | tee -a "$csv"
+        bench_stop "$NEMCACHE_PID"
+        NEMCACHE_PID=
+    done
+}
+
+for section in $SECTIONS; do
+    "section_$section"
+done
