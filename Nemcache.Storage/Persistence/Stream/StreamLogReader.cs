@@ -52,7 +52,7 @@ internal static class StreamLogReader
             var frame = ReadFrame(file, offset, length, ref payload);
             if (frame.Failure is { } failure)
             {
-                var next = NextIntactFrame(file, offset, frame.Size, length, scan.LastSequence, ref payload);
+                var next = NextIntactFrame(file, offset, length, scan.LastSequence, ref payload);
                 if (next is null)
                 {
                     scan.Cut = new LogDamage(offset, length - offset, failure);
@@ -106,8 +106,8 @@ internal static class StreamLogReader
         return true;
     }
 
-    /// <summary>A frame read at some offset: its whole size, and why it is unusable if it is. Size 0 means the framing
-    /// itself is lost (no length to step over).</summary>
+    /// <summary>A frame read at some offset: its whole size, and why it is unusable if it is (then the size is what its
+    /// length field claims, or 0 when that cannot be right).</summary>
     private readonly record struct Frame(int Size, string? Failure);
 
     /// <summary>Reads the frame at the stream's position (which is <paramref name="offset"/>) into
@@ -138,25 +138,14 @@ internal static class StreamLogReader
         return StreamLogFormat.FrameChecksum(header[4..], body) == crc ? new Frame(size, null) : new Frame(size, "checksum mismatch");
     }
 
-    private static bool FrameIsIntact(FileStream file, long offset, long fileLength, ref byte[] payload)
-    {
-        file.Position = offset;
-        return ReadFrame(file, offset, fileLength, ref payload).Failure is null;
-    }
-
     /// <summary>
-    /// Where replay goes on after the damaged frame at <paramref name="damaged"/>: the frame its length points at when
-    /// that one is intact (only this record was hit), else the first offset after it where a whole record checks out
-    /// (<see cref="LogResync"/>), else null: nothing intact follows, so this is the log's tail.
+    /// Where replay goes on after the damaged frame at <paramref name="damaged"/>: the first offset after its first
+    /// byte where a whole record checks out (<see cref="LogResync"/>), or null when none does: then this is the log's
+    /// tail. The scan starts inside the damaged frame rather than where its length points, since a damaged length can
+    /// point past intact records (even exactly at a later frame, when records have one size).
     /// </summary>
-    private static long? NextIntactFrame(FileStream file, long damaged, int damagedSize, long fileLength, ulong lastSequence,
-        ref byte[] payload)
+    private static long? NextIntactFrame(FileStream file, long damaged, long fileLength, ulong lastSequence, ref byte[] payload)
     {
-        var next = damaged + damagedSize;
-        if (damagedSize > 0 && next < fileLength && FrameIsIntact(file, next, fileLength, ref payload))
-        {
-            return next;
-        }
         var candidates = new LogResync(file.SafeFileHandle, damaged, fileLength, lastSequence);
         while (candidates.Next() is { } candidate)
         {

@@ -115,6 +115,27 @@ public sealed class StreamRecoveryTests : StreamArchiverFixture
     }
 
     [Test]
+    public async Task A_damaged_length_that_points_exactly_at_a_later_frame_costs_only_its_record()
+    {
+        // Records of one size: a length damaged to cover two frames lands exactly on the third.
+        for (var i = 0; i < 10; i++)
+        {
+            await Server.SetAsync($"key{i}", "same size");
+        }
+        await Server.StopAsync();
+        var log = File.ReadAllBytes(LogPath);
+        var frames = StreamArchivers.FrameOffsets(log);
+        var length = BinaryPrimitives.ReadUInt32LittleEndian(log.AsSpan(frames[4] + 4));
+        BinaryPrimitives.WriteUInt32LittleEndian(log.AsSpan(frames[4] + 4), length + (uint)(frames[5] - frames[4]));
+
+        var state = await RestoreFromAsync(log);
+
+        Assert.That(state.Keys, Is.EquivalentTo(Enumerable.Range(0, 10).Where(i => i != 4).Select(i => $"key{i}")),
+            "the intact record the damaged length stepped over is kept");
+        Assert.That(Warnings.First(), Does.Contain($"skipped a damaged record, {frames[5] - frames[4]} bytes at offset {frames[4]}"));
+    }
+
+    [Test]
     public async Task Random_bytes_over_several_records_cost_only_those_records()
     {
         for (var i = 0; i < 100; i++)
