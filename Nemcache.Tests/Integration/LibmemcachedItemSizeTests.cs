@@ -56,27 +56,8 @@ public sealed class LibmemcachedItemSizeTests
     {
         var start = new ProcessStartInfo(tool, [$"--servers=127.0.0.1:{_server.Port}", .. arguments])
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
             WorkingDirectory = _files,
         };
-        Process process;
-        try
-        {
-            process = Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            Assert.Fail($"{tool} is not installed: apt-get install -y libmemcached-tools (test.sh does this)");
-            throw;
-        }
-        using (process)
-        {
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-            await process.WaitForExitAsync(timeout.Token);
-            return (process.ExitCode, await stdout + await stderr);
-        }
+        return await ExternalTool.RunAsync(start, "libmemcached-tools", TimeSpan.FromMinutes(1));
     }
 }

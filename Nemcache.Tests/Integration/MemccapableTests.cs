@@ -27,28 +27,7 @@ public sealed class MemccapableTests
 
     public static async Task<(int ExitCode, string Output)> RunMemccapableAsync(int port, string mode)
     {
-        var start = new ProcessStartInfo("memccapable", ["-h", "127.0.0.1", "-p", port.ToString(), mode])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        Process process;
-        try
-        {
-            process = Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            Assert.Fail("memccapable is not installed: apt-get install -y libmemcached-tools (.ci/run does this)");
-            throw;
-        }
-        using (process)
-        {
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-            await process.WaitForExitAsync(timeout.Token);
-            return (process.ExitCode, await stdout + await stderr);
-        }
+        var start = new ProcessStartInfo("memccapable", ["-h", "127.0.0.1", "-p", port.ToString(), mode]);
+        return await ExternalTool.RunAsync(start, "libmemcached-tools");
     }
 }

@@ -168,7 +168,7 @@ public sealed partial class StatsToolsTests
     {
         using var client = await _server.ConnectAsync();
         await client.ExpectAsync("set one 0 0 1\r\n1\r\nset two 0 0 1\r\n2\r\nset three 0 100 1\r\n3\r\n", "STORED\r\nSTORED\r\nSTORED\r\n");
-        var (exitCode, output) = await RunAsync("memcdump", "apt-get install -y libmemcached-tools", $"--servers=127.0.0.1:{_server.Port}");
+        var (exitCode, output) = await RunAsync("memcdump", "libmemcached-tools", $"--servers=127.0.0.1:{_server.Port}");
         Assert.That(exitCode, Is.EqualTo(0), output);
         Assert.That(output.Split('\n', StringSplitOptions.RemoveEmptyEntries), Is.EquivalentTo(new[] { "one", "two", "three" }));
     }
@@ -181,7 +181,7 @@ public sealed partial class StatsToolsTests
         var script = $"$m = new Memcached(); $m->addServer('127.0.0.1', {_server.Port}); " +
                      "$keys = $m->getAllKeys(); if ($keys === false) { echo 'failed: ', $m->getResultMessage(); exit(1); } " +
                      "sort($keys); echo implode(',', $keys);";
-        var (exitCode, output) = await RunAsync("php", "apt-get install -y php-cli php-memcached", "-r", script);
+        var (exitCode, output) = await RunAsync("php", "php-cli php-memcached", "-r", script);
         Assert.That((exitCode, output), Is.EqualTo((0, "alpha,beta")));
     }
 
@@ -213,27 +213,10 @@ public sealed partial class StatsToolsTests
         }
     }
 
-    private static async Task<(int ExitCode, string Output)> RunAsync(string tool, string install, params string[] arguments)
+    private static async Task<(int ExitCode, string Output)> RunAsync(string tool, string package, params string[] arguments)
     {
-        var start = new ProcessStartInfo(tool, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
-        Process process;
-        try
-        {
-            process = Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            Assert.Fail($"{tool} is not installed: {install} (test.sh does this)");
-            throw;
-        }
-        using (process)
-        {
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-            await process.WaitForExitAsync(timeout.Token);
-            return (process.ExitCode, (await stdout + await stderr).Trim());
-        }
+        var (exitCode, output) = await ExternalTool.RunAsync(new ProcessStartInfo(tool, arguments), package, TimeSpan.FromMinutes(1));
+        return (exitCode, output.Trim());
     }
 
     [GeneratedRegex("^key=(?<key>\\S+) exp=(?<exp>-?[0-9]+) la=(?<la>[0-9]+) cas=[0-9]+ fetch=(?<fetch>yes|no) cls=1 size=[0-9]+$")]
