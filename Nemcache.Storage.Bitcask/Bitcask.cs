@@ -8,8 +8,8 @@ using static Nemcache.Storage.Bitcask.BitcaskFormat;
 
 namespace Nemcache.Storage.Bitcask;
 
-/// <summary>One live item as the engine holds it.</summary>
-public readonly record struct BitcaskItem(byte[] Key, byte[] Value, uint Flags, long ExpiresAt);
+/// <summary>One live item as the engine holds it. <see cref="Cas"/> is 0 when its record kept none (format version 1).</summary>
+public readonly record struct BitcaskItem(byte[] Key, byte[] Value, uint Flags, long ExpiresAt, ulong Cas = 0);
 
 /// <summary>The engine's figures for stats.</summary>
 public sealed record BitcaskStatistics(int Files, int Keys, long LiveBytes, long DeadBytes, long MergesRun, long Fsyncs);
@@ -161,12 +161,15 @@ public sealed class Bitcask : IDisposable
         }
     }
 
-    /// <summary>Stores a value. The engine keeps <paramref name="key"/> when the key is new: do not change it afterwards.</summary>
-    public void Put(byte[] key, ReadOnlySpan<byte> value, uint flags, long expiresAt)
+    /// <summary>
+    /// Stores a value, with the item's CAS unique (0 when it has none), which a restore gives back. The engine keeps
+    /// <paramref name="key"/> when the key is new: do not change it afterwards.
+    /// </summary>
+    public void Put(byte[] key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas = 0)
     {
         lock (_gate)
         {
-            var offset = Append(RecordType.Put, key, value, flags, expiresAt, out var seq);
+            var offset = Append(RecordType.Put, key, value, flags, expiresAt, out var seq, cas);
             ref var entry = ref _keyDir.GetOrAdd(key, out var exists);
             if (exists)
             {
@@ -265,7 +268,7 @@ public sealed class Bitcask : IDisposable
             item = default;
             return false;
         }
-        item = new BitcaskItem(key.ToArray(), DataRecord.ValueOf(record, info).ToArray(), info.Flags, entry.ExpiresAt);
+        item = new BitcaskItem(key.ToArray(), DataRecord.ValueOf(record, info).ToArray(), info.Flags, entry.ExpiresAt, info.Cas);
         return true;
     }
 
@@ -362,15 +365,16 @@ public sealed class Bitcask : IDisposable
         ReadOnlySpan<byte> record;
         try
         {
-            record = window.Read(file, snapshot.RecordOffset(key.Length), snapshot.RecordSize(key.Length));
+            record = window.Read(file, snapshot.RecordOffset(key.Length, file.RecordHeaderSize),
+                snapshot.RecordSize(key.Length, file.RecordHeaderSize));
         }
         catch (ObjectDisposedException)
         {
             return false;
         }
-        var offset = snapshot.RecordOffset(key.Length);
+        var offset = snapshot.RecordOffset(key.Length, file.RecordHeaderSize);
         var info = DecodePut(file, record, offset);
-        item = new BitcaskItem(key, DataRecord.ValueOf(record, info).ToArray(), info.Flags, snapshot.ExpiresAt);
+        item = new BitcaskItem(key, DataRecord.ValueOf(record, info).ToArray(), info.Flags, snapshot.ExpiresAt, info.Cas);
         return true;
     }
 
@@ -390,7 +394,7 @@ public sealed class Bitcask : IDisposable
     {
         if (TryReadLive(key, out var entry, out var record, out var info))
         {
-            item = new BitcaskItem(key, DataRecord.ValueOf(record, info).ToArray(), info.Flags, entry.ExpiresAt);
+            item = new BitcaskItem(key, DataRecord.ValueOf(record, info).ToArray(), info.Flags, entry.ExpiresAt, info.Cas);
             return true;
         }
         item = default;
@@ -604,8 +608,8 @@ public sealed class Bitcask : IDisposable
     /// <summary>Reads the put record a keydir entry points at and checks it; throws PersistenceException when damaged.</summary>
     internal static byte[] ReadPut(DataFile file, int keySize, in KeyDirEntry entry, out RecordInfo info)
     {
-        var offset = entry.RecordOffset(keySize);
-        var record = new byte[entry.RecordSize(keySize)];
+        var offset = entry.RecordOffset(keySize, file.RecordHeaderSize);
+        var record = new byte[entry.RecordSize(keySize, file.RecordHeaderSize)];
         file.ReadExactly(record, offset);
         info = DecodePut(file, record, offset);
         return record;
@@ -614,7 +618,7 @@ public sealed class Bitcask : IDisposable
     /// <summary>Decodes the put a keydir entry points at; throws PersistenceException naming the damaged bytes.</summary>
     private static RecordInfo DecodePut(DataFile file, ReadOnlySpan<byte> record, long offset)
     {
-        var status = DataRecord.Decode(record, offset, out var info);
+        var status = DataRecord.Decode(record, offset, file.RecordHeaderSize, out var info);
         if (status == DecodeStatus.Ok && info.Type == RecordType.Put)
         {
             return info;
@@ -634,7 +638,7 @@ public sealed class Bitcask : IDisposable
     /// then still ends at a record boundary and the sequence number is not used.
     /// </summary>
     private long Append(RecordType type, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt,
-        out long seq)
+        out long seq, ulong cas = 0)
     {
         if (_closed)
         {
@@ -651,7 +655,7 @@ public sealed class Bitcask : IDisposable
                 active = _active!;
             }
             seq = _nextSeq;
-            DataRecord.Encode(buffer, type, seq, expiresAt, flags, key, value);
+            DataRecord.Encode(buffer, type, seq, expiresAt, flags, key, value, cas);
             var offset = active.Length;
             active.Append(buffer.AsSpan(0, size));
             _nextSeq++;
@@ -695,7 +699,7 @@ public sealed class Bitcask : IDisposable
     {
         if (_files.TryGetValue(entry.FileId, out var file))
         {
-            file.LiveBytes -= entry.RecordSize(keySize);
+            file.LiveBytes -= entry.RecordSize(keySize, file.RecordHeaderSize);
         }
     }
 

@@ -112,7 +112,7 @@ public sealed class BitcaskStore : ICachePersistence
                 {
                     foreach (var item in batch)
                     {
-                        if (cache.RestoreItem(item.Key, item.Value, item.Flags, item.ExpiresAt))
+                        if (cache.RestoreItem(item.Key, item.Value, item.Flags, item.ExpiresAt, item.Cas))
                         {
                             items++;
                             bytes += item.Key.Length + item.Value.Length;
@@ -187,7 +187,7 @@ public sealed class BitcaskStore : ICachePersistence
             switch (change.Kind)
             {
                 case CacheChangeKind.Store:
-                    engine.Put(change.Key, change.Value, change.Flags, change.ExpiresAt);
+                    engine.Put(change.Key, change.Value, change.Flags, change.ExpiresAt, change.Cas);
                     break;
                 case CacheChangeKind.Delete:
                 case CacheChangeKind.Evict when change.Reason == EvictionReason.Capacity:
@@ -253,7 +253,7 @@ public sealed class BitcaskStore : ICachePersistence
         var held = new HashSet<byte[]>(ByteKeyComparer.Instance);
         cache.VisitItemsInOrder(item =>
         {
-            engine.Put(item.Key, item.Value, item.Flags, item.ExpiresAt);
+            engine.Put(item.Key, item.Value, item.Flags, item.ExpiresAt, item.Cas);
             held.Add(item.Key);
         });
         foreach (var key in engine.Keys())

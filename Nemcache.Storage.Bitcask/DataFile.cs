@@ -40,6 +40,10 @@ internal sealed class DataFile : IDisposable
     /// <summary>The random number in the header that ties hint files to this file.</summary>
     public long Stamp { get; private set; }
 
+    /// <summary>The size of a record header in this file, which its format version decides; every file this build
+    /// creates has the current version.</summary>
+    public int RecordHeaderSize { get; private set; } = BitcaskFormat.RecordHeaderSize;
+
     /// <summary>Where the next record goes; for an immutable file, its size.</summary>
     public long Length { get; private set; }
 
@@ -97,8 +101,10 @@ internal sealed class DataFile : IDisposable
             file.Length = RandomAccess.GetLength(handle);
             Span<byte> header = stackalloc byte[FileHeaderSize];
             var read = file.Length < FileHeaderSize ? 0 : RandomAccess.Read(handle, header, 0);
-            headerProblem = read < FileHeaderSize ? "it is shorter than a file header" : CheckFileHeader(header, DataMagic);
+            ushort version = 0;
+            headerProblem = read < FileHeaderSize ? "it is shorter than a file header" : CheckFileHeader(header, DataMagic, out version);
             file.Stamp = headerProblem is null ? ReadFileStamp(header) : 0;
+            file.RecordHeaderSize = headerProblem is null ? RecordHeaderSizeOf(version) : BitcaskFormat.RecordHeaderSize;
         }
         finally
         {
@@ -253,7 +259,7 @@ internal sealed class DataFile : IDisposable
             {
                 break;
             }
-            var status = DataRecord.Decode(header, offset, out var info);
+            var status = DataRecord.Decode(header, offset, RecordHeaderSize, out var info);
             if (status == DecodeStatus.Garbage)
             {
                 if (reader.RestIsZero())
@@ -268,7 +274,7 @@ internal sealed class DataFile : IDisposable
                 return new ScanResult(offset, skipped, TornTail: true);
             }
             reader.TryPeek(info.Size, out var record);
-            status = DataRecord.Decode(record, offset, out info);
+            status = DataRecord.Decode(record, offset, RecordHeaderSize, out info);
             reader.Advance(info.Size);
             if (status == DecodeStatus.Ok)
             {

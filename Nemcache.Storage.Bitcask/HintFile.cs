@@ -80,7 +80,8 @@ internal static class HintFile
                 Flags: 0,
                 keySize,
                 BinaryPrimitives.ReadInt32LittleEndian(fixedPart[HintValueSizeOffset..]),
-                valueOffset - RecordHeaderSize - keySize);
+                valueOffset - data.RecordHeaderSize - keySize,
+                HeaderSize: data.RecordHeaderSize);
             reader.TryPeek(HintRecordHeaderSize + keySize, out var whole);
             visitor(in info, whole[HintRecordHeaderSize..], []);
             data.NoteSeq(info.Seq);
@@ -117,7 +118,7 @@ internal static class HintFile
     {
         var reader = new SequentialReader(handle, 0, length);
         reader.TryPeek(FileHeaderSize, out var header);
-        if (CheckFileHeader(header, HintMagic) is not null || ReadFileStamp(header) != stamp)
+        if (CheckFileHeader(header, HintMagic, out _) is not null || ReadFileStamp(header) != stamp)
         {
             return false;
         }

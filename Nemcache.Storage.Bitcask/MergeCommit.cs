@@ -82,7 +82,7 @@ internal static class MergeCommit
     private static bool TryRead(ReadOnlySpan<byte> bytes, out int[] inputs, out int[] outputs)
     {
         inputs = outputs = [];
-        if (bytes.Length < FileHeaderSize + 12 || CheckFileHeader(bytes, MergeCommitMagic) is not null)
+        if (bytes.Length < FileHeaderSize + 12 || CheckFileHeader(bytes, MergeCommitMagic, out _) is not null)
         {
             return false;
         }

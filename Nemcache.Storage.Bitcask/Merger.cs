@@ -198,6 +198,7 @@ internal sealed class Merger(Bitcask engine)
         }
 
         var flags = record.Flags;
+        var cas = record.Cas;
         if (!holdsValue)
         {
             // When the put this touch belongs to went bad since the load, the key is not moved: a put inside the merge
@@ -208,8 +209,9 @@ internal sealed class Merger(Bitcask engine)
             }
             value = DataRecord.ValueOf(put, info);
             flags = info.Flags;
+            cas = info.Cas;
         }
-        var offset = Write(RecordType.Put, entry.Seq, entry.ExpiresAt, flags, key, value);
+        var offset = Write(RecordType.Put, entry.Seq, entry.ExpiresAt, flags, key, value, cas);
         _moved[owned] = new Moved(entry.FileId, entry.ValueOffset, _output!.Id, offset + RecordHeaderSize + key.Length,
             DataRecord.SizeOf(key.Length, value.Length), Expired: false);
     }
@@ -267,7 +269,8 @@ internal sealed class Merger(Bitcask engine)
     }
 
     /// <summary>Appends a record to the current output, starting a new merge.N file when it is full.</summary>
-    private long Write(RecordType type, long seq, long expiresAt, uint flags, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    private long Write(RecordType type, long seq, long expiresAt, uint flags, ReadOnlySpan<byte> key,
+        ReadOnlySpan<byte> value, ulong cas = 0)
     {
         var size = DataRecord.SizeOf(key.Length, value.Length);
         if (_output is null || (_output.HasRecords && _output.Length + size > engine.Options.MaxFileBytes))
@@ -285,7 +288,7 @@ internal sealed class Merger(Bitcask engine)
         var buffer = ArrayPool<byte>.Shared.Rent(size);
         try
         {
-            DataRecord.Encode(buffer, type, seq, expiresAt, flags, key, value);
+            DataRecord.Encode(buffer, type, seq, expiresAt, flags, key, value, cas);
             var offset = _output.Length;
             _output.Append(buffer.AsSpan(0, size));
             _output.NoteSeq(seq);

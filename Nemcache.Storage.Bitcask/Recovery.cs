@@ -124,7 +124,8 @@ internal sealed class Recovery
         long bytes = 0;
         foreach (var (key, entry) in KeyDir)
         {
-            Files[entry.FileId].LiveBytes += entry.RecordSize(key.Length);
+            var file = Files[entry.FileId];
+            file.LiveBytes += entry.RecordSize(key.Length, file.RecordHeaderSize);
             bytes += entry.ValueSize;
         }
         Summary = new BitcaskRecovery(KeyDir.Count, bytes, Files.Count, fromHints, skipped, torn,
