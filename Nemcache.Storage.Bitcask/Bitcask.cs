@@ -124,6 +124,16 @@ public sealed class Bitcask : IDisposable
         }
     }
 
+    /// <summary>The interval timer's fsync failed: the records it should have made durable may be lost.</summary>
+    public event Action<Exception>? SyncFailed;
+
+    /// <summary>Test hook: called under the lock before a record is appended; an IOException thrown from it fails that
+    /// write as a full disk would.</summary>
+    internal Action<RecordType>? AppendStarting { get; set; }
+
+    /// <summary>Test hook: called before the active file is fsynced; an IOException thrown from it fails the fsync.</summary>
+    internal Action? FsyncStarting { get; set; }
+
     /// <summary>Test hook: called as a merge reaches each phase; throwing from it stops the merge there, as a crash would.</summary>
     internal Action<MergePhase>? MergePhaseReached { get; set; }
 
@@ -654,6 +664,7 @@ public sealed class Bitcask : IDisposable
                 Rotate();
                 active = _active!;
             }
+            AppendStarting?.Invoke(type);
             seq = _nextSeq;
             DataRecord.Encode(buffer, type, seq, expiresAt, flags, key, value, cas);
             var offset = active.Length;
@@ -785,6 +796,7 @@ public sealed class Bitcask : IDisposable
         {
             active = _active;
         }
+        FsyncStarting?.Invoke();
         // No active file yet (a full disk at startup): nothing has been written since the start, so nothing to sync.
         active?.FlushToDisk();
     }
@@ -808,6 +820,7 @@ public sealed class Bitcask : IDisposable
         catch (PersistenceException ex)
         {
             _logger.LogError(ex, "Interval fsync failed");
+            SyncFailed?.Invoke(ex);
         }
         finally
         {

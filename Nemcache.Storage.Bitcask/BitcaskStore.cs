@@ -64,6 +64,7 @@ public sealed class BitcaskStore : ICachePersistence
         var started = Stopwatch.GetTimestamp();
         var engine = Bitcask.Open(_persistence, _options, _logger, _time);
         _engine = engine;
+        engine.SyncFailed += RecordFailure;
         cache.UseCasSequence(CasEpochFile.Start(_persistence.DataDirectory, _logger));
         if (engine.LastRecovery.Files == 0 && _importer is not null)
         {
@@ -206,12 +207,23 @@ public sealed class BitcaskStore : ICachePersistence
         }
         catch (Exception ex)
         {
-            Interlocked.Increment(ref _failedWrites);
-            if (Interlocked.CompareExchange(ref _failure, ex, null) is null)
-            {
-                _logger.LogError(ex, "Bitcask write failed; mutations are refused until the files are repaired from the cache");
-                StartRepairing();
-            }
+            RecordFailure(ex);
+        }
+    }
+
+    /// <summary>
+    /// A write or an fsync failed: from now on the files may not hold what the cache does, so <see cref="Failure"/> is
+    /// set (the host refuses mutations) until a repair has rewritten them from the cache. An fsync failure counts the
+    /// same as a failed write: after one, the kernel may have dropped the unwritten pages, and a later fsync that
+    /// succeeds says nothing about them.
+    /// </summary>
+    private void RecordFailure(Exception ex)
+    {
+        Interlocked.Increment(ref _failedWrites);
+        if (Interlocked.CompareExchange(ref _failure, ex, null) is null)
+        {
+            _logger.LogError(ex, "Bitcask write failed; mutations are refused until the files are repaired from the cache");
+            StartRepairing();
         }
     }
 
@@ -248,6 +260,7 @@ public sealed class BitcaskStore : ICachePersistence
 
     private async Task RepairAsync()
     {
+        var failuresBefore = Interlocked.Read(ref _failedWrites);
         var engine = Engine;
         var cache = _cache ?? throw new InvalidOperationException("BitcaskStore.Restore has not run yet.");
         var held = new HashSet<byte[]>(ByteKeyComparer.Instance);
@@ -268,6 +281,11 @@ public sealed class BitcaskStore : ICachePersistence
             engine.ScheduleFlush(flushAt);
         }
         await engine.SyncAsync();
+        // A write that failed while the repair ran (an eviction's tombstone, say) is not in the files either.
+        if (Interlocked.Read(ref _failedWrites) != failuresBefore)
+        {
+            throw new PersistenceException("another write failed while the files were being repaired");
+        }
         Interlocked.Exchange(ref _failure, null);
         _logger.LogWarning("Bitcask repaired after a write failure: {Items} live items written anew", held.Count);
     }
@@ -283,9 +301,24 @@ public sealed class BitcaskStore : ICachePersistence
             return ValueTask.CompletedTask;
         }
         var sync = Engine.SyncAsync();
-        return cancellationToken.CanBeCanceled && !sync.IsCompleted
-            ? new ValueTask(sync.AsTask().WaitAsync(cancellationToken))
-            : sync;
+        if (sync.IsCompletedSuccessfully)
+        {
+            return sync;
+        }
+        return new ValueTask(AwaitSync(sync, cancellationToken));
+    }
+
+    private async Task AwaitSync(ValueTask sync, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await sync.AsTask().WaitAsync(cancellationToken);
+        }
+        catch (PersistenceException ex)
+        {
+            RecordFailure(ex);
+            throw;
+        }
     }
 
     public IEnumerable<KeyValuePair<string, string>> GetStats()
