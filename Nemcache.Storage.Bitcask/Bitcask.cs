@@ -124,8 +124,11 @@ public sealed class Bitcask : IDisposable
         }
     }
 
-    /// <summary>The interval timer's fsync failed: the records it should have made durable may be lost.</summary>
-    public event Action<Exception>? SyncFailed;
+    /// <summary>
+    /// A write the engine made on its own failed: the interval timer's fsync (the records it should have made durable
+    /// may be lost), or the tombstone of a key whose record was found damaged (an older value of it may come back).
+    /// </summary>
+    public event Action<Exception>? WriteFailed;
 
     /// <summary>Test hook: called under the lock before a record is appended; an IOException thrown from it fails that
     /// write as a full disk would.</summary>
@@ -325,10 +328,7 @@ public sealed class Bitcask : IDisposable
                 lock (_gate)
                 {
                     var unchangedSinceSnapshot = _keyDir.Version == version;
-                    if (_keyDir.Remove(key, out var dropped))
-                    {
-                        Forget(key.Length, dropped);
-                    }
+                    ForgetLostKey(key);
                     // This removal is the load's own: it must not send the remaining keys down the slow path.
                     if (unchangedSinceSnapshot)
                     {
@@ -571,11 +571,61 @@ public sealed class Bitcask : IDisposable
         {
             retired.Add(input.Id);
         }
-        var lost = _keyDir.RemoveWhere((_, entry) => retired.Contains(entry.FileId));
-        if (lost > 0)
+        var lost = new List<byte[]>();
+        foreach (var (key, entry) in _keyDir)
         {
-            _logger.LogWarning("Merge dropped {Keys} keys whose records were damaged", lost);
+            if (retired.Contains(entry.FileId))
+            {
+                lost.Add(key);
+            }
         }
+        foreach (var key in lost)
+        {
+            ForgetLostKey(key);
+        }
+        if (lost.Count > 0)
+        {
+            _logger.LogWarning("Merge dropped {Keys} keys whose records were damaged", lost.Count);
+        }
+    }
+
+    /// <summary>
+    /// Forgets a key whose newest record can no longer be read. A tombstone takes that record's place unless
+    /// <see cref="RecordDropRule"/> lets it vanish: an older put of the key may still be on disk, and the next start
+    /// would serve it. Caller holds the lock.
+    /// </summary>
+    private void ForgetLostKey(byte[] key)
+    {
+        if (!_keyDir.Remove(key, out var lost))
+        {
+            return;
+        }
+        Forget(key.Length, lost);
+        if (RecordDropRule.MayDropWithoutTombstone(lost.Seq, LowestSeqOnDisk(), _lastFlushSeq))
+        {
+            return;
+        }
+        try
+        {
+            Append(RecordType.Tombstone, key, [], 0, 0, out _);
+            _groupSync.MarkWritten();
+        }
+        catch (PersistenceException ex)
+        {
+            _logger.LogError(ex, "Cannot write the tombstone of a key whose record was damaged");
+            WriteFailed?.Invoke(ex);
+        }
+    }
+
+    /// <summary>The lowest sequence number any data file holds. Caller holds the lock.</summary>
+    private long LowestSeqOnDisk()
+    {
+        var lowest = long.MaxValue;
+        foreach (var file in _files.Values)
+        {
+            lowest = Math.Min(lowest, file.MinSeq);
+        }
+        return lowest;
     }
 
     internal void CountMerge() => Interlocked.Increment(ref _mergesRun);
@@ -758,7 +808,10 @@ public sealed class Bitcask : IDisposable
                     $"Merging is stopped until a restart finishes the merge that failed after its commit: {_unfinishedMerge}");
             }
         }
-        new Merger(this).Run(all);
+        if (!new Merger(this).Run(all))
+        {
+            new Merger(this).Run(all: true);
+        }
     }
 
     /// <summary>
@@ -820,7 +873,7 @@ public sealed class Bitcask : IDisposable
         catch (PersistenceException ex)
         {
             _logger.LogError(ex, "Interval fsync failed");
-            SyncFailed?.Invoke(ex);
+            WriteFailed?.Invoke(ex);
         }
         finally
         {

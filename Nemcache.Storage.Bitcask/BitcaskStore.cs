@@ -64,7 +64,7 @@ public sealed class BitcaskStore : ICachePersistence
         var started = Stopwatch.GetTimestamp();
         var engine = Bitcask.Open(_persistence, _options, _logger, _time);
         _engine = engine;
-        engine.SyncFailed += RecordFailure;
+        engine.WriteFailed += RecordFailure;
         cache.UseCasSequence(CasEpochFile.Start(_persistence.DataDirectory, _logger));
         if (engine.LastRecovery.Files == 0 && _importer is not null)
         {

@@ -26,8 +26,12 @@ internal enum MergePhase
 
 /// <summary>What a merge knows of the engine when it starts.</summary>
 /// <param name="OutsideMinSeq">The lowest sequence number in any file the merge leaves alone (files written later
-/// only hold higher ones). A tombstone or flush marker above it may still hide an older record and is kept.</param>
-internal sealed record MergeSnapshot(List<DataFile> Inputs, long OutsideMinSeq, long LastFlushSeq, PendingFlush? Pending, long Now);
+/// only hold higher ones). A record above it that made its key dead may still hide an older record there.</param>
+internal sealed record MergeSnapshot(List<DataFile> Inputs, long OutsideMinSeq, long LastFlushSeq, PendingFlush? Pending, long Now)
+{
+    /// <summary><see cref="RecordDropRule"/> for a record of this merge's inputs.</summary>
+    public bool MayDrop(long seq) => RecordDropRule.MayDropWithoutTombstone(seq, OutsideMinSeq, LastFlushSeq);
+}
 
 /// <summary>
 /// One merge: rewrites the live records of the chosen immutable files into new files, then swaps them in. Records
@@ -38,12 +42,23 @@ internal sealed class Merger(Bitcask engine)
 {
     private readonly List<DataFile> _outputs = [];
     private readonly Dictionary<byte[], Moved> _moved = new(ByteKeyComparer.Instance);
+    /// <summary>Keys that are dead (deleted, expired, or lost to damage) whose records in the inputs may not vanish
+    /// without a tombstone (<see cref="RecordDropRule"/>), with the highest such sequence number: one tombstone each
+    /// is written once the scans are done.</summary>
+    private readonly Dictionary<byte[], long> _tombstones = new(ByteKeyComparer.Instance);
+    private int _damagedKeys;
     private DataFile? _output;
 
     /// <summary>Where a live key's put was, and where the merge wrote it (or that it expired and was dropped).</summary>
     private readonly record struct Moved(int FromFile, long FromValueOffset, int ToFile, long ToValueOffset, int RecordSize, bool Expired);
 
-    public void Run(bool all)
+    /// <summary>
+    /// Merges every immutable file (<paramref name="all"/>) or only the fragmented ones. Returns false, having changed
+    /// nothing, when a merge of only some files met damage: a record in the damaged bytes may be the tombstone that hid
+    /// an older put in a file outside the merge, and no one can tell which key it was. Only a merge of every file, after
+    /// which no older record is left outside, may then go on (<see cref="RecordDropRule"/>).
+    /// </summary>
+    public bool Run(bool all)
     {
         MergeSnapshot snapshot;
         lock (engine.Gate)
@@ -52,7 +67,7 @@ internal sealed class Merger(Bitcask engine)
         }
         if (snapshot.Inputs.Count == 0)
         {
-            return;
+            return true;
         }
 
         try
@@ -70,6 +85,12 @@ internal sealed class Merger(Bitcask engine)
                         DamageReport.SkippedByMerge(engine.Logger, input.Path, damage);
                     }
                     scansSkippedSomething |= scan.Skipped.Count > 0 || scan.TornTail;
+                    if (scansSkippedSomething && !all)
+                    {
+                        DeleteOutputs();
+                        engine.Logger.LogWarning("{File} is damaged: merging every data file instead of only the fragmented ones", input.Path);
+                        return false;
+                    }
                 }
             }
             // Without damage every live key in the inputs was met by a scan; the walk of the whole keydir, under the
@@ -78,6 +99,10 @@ internal sealed class Merger(Bitcask engine)
             {
                 CopyLiveKeysTheScansMissed(snapshot);
             }
+            foreach (var (key, seq) in _tombstones)
+            {
+                Write(RecordType.Tombstone, seq, 0, 0, key, []);
+            }
             foreach (var output in _outputs)
             {
                 output.FlushToDisk();
@@ -85,10 +110,7 @@ internal sealed class Merger(Bitcask engine)
         }
         catch (IOException)
         {
-            foreach (var output in _outputs)
-            {
-                output.Delete();
-            }
+            DeleteOutputs();
             throw;
         }
         Reached(MergePhase.OutputsWritten);
@@ -112,8 +134,21 @@ internal sealed class Merger(Bitcask engine)
             output.Unpin();
             engine.WriteHint(output);
         }
+        if (_damagedKeys > 0)
+        {
+            engine.Logger.LogWarning("Merge dropped {Keys} keys whose records were damaged; tombstones keep older values of them from coming back", _damagedKeys);
+        }
         engine.Logger.LogInformation("Merged {Inputs} data files into {Outputs}, keeping {Keys} live keys",
-            inputIds.Length, outputIds.Length, _moved.Count);
+            inputIds.Length, outputIds.Length, _moved.Count - _damagedKeys);
+        return true;
+    }
+
+    private void DeleteOutputs()
+    {
+        foreach (var output in _outputs)
+        {
+            output.Delete();
+        }
     }
 
     /// <summary>Everything after the commit: swap the outputs in, then remove the inputs and the commit file.</summary>
@@ -149,18 +184,43 @@ internal sealed class Merger(Bitcask engine)
             case RecordType.Put or RecordType.Touch:
                 RewriteLive(snapshot, input, record, key, value);
                 break;
-            case RecordType.Tombstone when snapshot.OutsideMinSeq < record.Seq:
-            case RecordType.Flush when record.Seq == snapshot.LastFlushSeq && snapshot.OutsideMinSeq < record.Seq:
+            case RecordType.Tombstone:
+                KeepDead(snapshot, key, record.Seq);
+                break;
+            case RecordType.Flush when !snapshot.MayDrop(record.Seq):
             case RecordType.DelayedFlush when snapshot.Pending?.Seq == record.Seq:
                 Write(record.Type, record.Seq, record.ExpiresAt, record.Flags, key, value);
                 break;
         }
     }
 
+    /// <summary>A record of a dead key: it leaves a tombstone unless <see cref="RecordDropRule"/> lets it vanish.</summary>
+    private void KeepDead(MergeSnapshot snapshot, ReadOnlySpan<byte> key, long seq)
+    {
+        if (snapshot.MayDrop(seq))
+        {
+            return;
+        }
+        var lookup = _tombstones.GetAlternateLookup<ReadOnlySpan<byte>>();
+        if (!lookup.TryGetValue(key, out var kept) || kept < seq)
+        {
+            lookup[key] = seq;
+        }
+    }
+
+    /// <summary>A live key whose value can no longer be read: it is dropped at the swap, and leaves a tombstone.</summary>
+    private void DropDamaged(MergeSnapshot snapshot, byte[] key, in KeyDirEntry entry)
+    {
+        KeepDead(snapshot, key, entry.Seq);
+        _moved[key] = new Moved(entry.FileId, entry.ValueOffset, 0, 0, 0, Expired: true);
+        _damagedKeys++;
+    }
+
     /// <summary>
     /// Copies a key's live state when this record is what the keydir points at: the put that holds its value, or the
     /// touch that gave it its expiry. Either way one put is written, with the keydir's sequence number and expiry, so
-    /// a touch is folded into its value. An expired key becomes a tombstone, or nothing when no older file is left.
+    /// a touch is folded into its value. A record of a key that is no longer live (deleted, expired while the process
+    /// was down, flushed) and an expired key become a tombstone unless <see cref="RecordDropRule"/> lets them vanish.
     /// </summary>
     private void RewriteLive(MergeSnapshot snapshot, DataFile input, in RecordInfo record, ReadOnlySpan<byte> key,
         ReadOnlySpan<byte> value)
@@ -176,6 +236,7 @@ internal sealed class Merger(Bitcask engine)
         {
             if (!engine.KeyDir.TryGet(key, out entry))
             {
+                KeepDead(snapshot, key, record.Seq);
                 return;
             }
             holdsValue = record.Type == RecordType.Put && entry.FileId == input.Id && entry.ValueOffset == record.ValueOffset;
@@ -189,10 +250,7 @@ internal sealed class Merger(Bitcask engine)
         var owned = key.ToArray();
         if (ExpiryClock.HasExpired(entry.ExpiresAt, snapshot.Now))
         {
-            if (snapshot.OutsideMinSeq < entry.Seq)
-            {
-                Write(RecordType.Tombstone, entry.Seq, 0, 0, key, []);
-            }
+            KeepDead(snapshot, key, entry.Seq);
             _moved[owned] = new Moved(entry.FileId, entry.ValueOffset, 0, 0, 0, Expired: true);
             return;
         }
@@ -201,10 +259,10 @@ internal sealed class Merger(Bitcask engine)
         var cas = record.Cas;
         if (!holdsValue)
         {
-            // When the put this touch belongs to went bad since the load, the key is not moved: a put inside the merge
-            // is dropped at the swap, one outside it is found damaged when next read.
+            // The put this touch belongs to went bad since the load: the key's value is lost.
             if (!TryReadIntactPut(holder, key.Length, entry, out var put, out var info))
             {
+                DropDamaged(snapshot, owned, entry);
                 return;
             }
             value = DataRecord.ValueOf(put, info);
@@ -245,6 +303,10 @@ internal sealed class Merger(Bitcask engine)
             if (TryReadIntactPut(input, key.Length, entry, out var put, out var info))
             {
                 RewriteLive(snapshot, input, info, key, DataRecord.ValueOf(put, info));
+            }
+            else
+            {
+                DropDamaged(snapshot, key, entry);
             }
         }
     }
