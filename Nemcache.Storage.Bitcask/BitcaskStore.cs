@@ -73,14 +73,14 @@ public sealed class BitcaskStore : ICachePersistence
         }
 
         cache.EnsureCapacity(engine.GetStatistics().Keys);
-        var (items, bytes, damaged) = LoadInParallel(engine, cache);
+        var (items, bytes, damaged, refused) = LoadInParallel(engine, cache);
         if (engine.PendingFlushAt is { } flushAt)
         {
             cache.RestoreFlushDeadline(flushAt);
         }
         if (cache.GetStatistics().CurrentItems < items)
         {
-            items -= ForgetEvictedDuringRestore(cache, engine);
+            items -= ForgetEvictedDuringRestore(cache, engine, refused);
         }
 
         var recovery = engine.LastRecovery;
@@ -99,11 +99,14 @@ public sealed class BitcaskStore : ICachePersistence
     /// Reads the live values (one thread, front to back through the files) while another thread stores them in the
     /// cache, in the same order, so that restore takes about as long as the slower of the two rather than their sum.
     /// </summary>
-    private static (long Items, long Bytes, int Damaged) LoadInParallel(Bitcask engine, MemCache cache)
+    /// <returns>Also the keys the cache refused (larger than its item size limit, or expired): they were never in
+    /// the cache, so no eviction took them, and they stay on disk.</returns>
+    private static (long Items, long Bytes, int Damaged, HashSet<byte[]> Refused) LoadInParallel(Bitcask engine, MemCache cache)
     {
         const int BatchSize = 1024;
         var batches = new BlockingCollection<List<BitcaskItem>>(boundedCapacity: 64);
         long items = 0, bytes = 0;
+        var refused = new HashSet<byte[]>(ByteKeyComparer.Instance);
         // Both loops run for every item within the restore's first second, before tiered compilation would optimize them.
         var storing = Task.Run([MethodImpl(MethodImplOptions.AggressiveOptimization)] () =>
         {
@@ -117,6 +120,10 @@ public sealed class BitcaskStore : ICachePersistence
                         {
                             items++;
                             bytes += item.Key.Length + item.Value.Length;
+                        }
+                        else
+                        {
+                            refused.Add(item.Key);
                         }
                     }
                 }
@@ -153,7 +160,7 @@ public sealed class BitcaskStore : ICachePersistence
             batches.CompleteAdding();
         }
         storing.GetAwaiter().GetResult();
-        return (items, bytes, damaged);
+        return (items, bytes, damaged, refused);
     }
 
     /// <summary>
@@ -161,7 +168,7 @@ public sealed class BitcaskStore : ICachePersistence
     /// it. Tombstones for those keys keep the promise that a restart restores what the cache held rather than more.
     /// Returns how many keys were forgotten.
     /// </summary>
-    private int ForgetEvictedDuringRestore(MemCache cache, Bitcask engine)
+    private int ForgetEvictedDuringRestore(MemCache cache, Bitcask engine, HashSet<byte[]> refused)
     {
         var held = new HashSet<byte[]>(ByteKeyComparer.Instance);
         foreach (var item in cache.SnapshotItems())
@@ -171,7 +178,7 @@ public sealed class BitcaskStore : ICachePersistence
         var forgotten = 0;
         foreach (var key in engine.Keys())
         {
-            if (!held.Contains(key) && engine.Delete(key))
+            if (!held.Contains(key) && !refused.Contains(key) && engine.Delete(key))
             {
                 forgotten++;
             }

@@ -63,7 +63,11 @@ internal static class MergeCommit
         }
         foreach (var leftover in Directory.EnumerateFiles(directory, MergeOutputPrefix + "*"))
         {
-            File.Delete(leftover);
+            // Only names a merge writes: anything else is someone's copy, and is left alone.
+            if (Recovery.TryParseId(Path.GetFileName(leftover), MergeOutputPrefix, out _))
+            {
+                File.Delete(leftover);
+            }
         }
     }
 

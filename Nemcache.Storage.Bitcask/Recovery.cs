@@ -143,11 +143,18 @@ internal sealed class Recovery
                 ids.Add(id);
             }
             else if (name.EndsWith(HintSuffix, StringComparison.Ordinal) &&
-                     TryParseDataId(name[..^HintSuffix.Length], out var hinted) &&
-                     !File.Exists(Path.Combine(_directory, DataFileName(hinted))))
+                     TryParseDataId(name[..^HintSuffix.Length], out var hinted))
             {
-                DamageReport.HintWithoutDataFile(_logger, path);
-                File.Delete(path);
+                if (!File.Exists(Path.Combine(_directory, DataFileName(hinted))))
+                {
+                    DamageReport.HintWithoutDataFile(_logger, path);
+                    File.Delete(path);
+                }
+            }
+            else
+            {
+                // A copy such as data.01 or data.1.bak: not a name Nemcache writes, so it is neither read nor removed.
+                _logger.LogWarning("{File}: ignored, Nemcache does not write files of that name", path);
             }
         }
         ids.Sort();
@@ -189,13 +196,20 @@ internal sealed class Recovery
         KeyDir.EnsureCapacity((int)Math.Min(records, Array.MaxLength));
     }
 
-    public static bool TryParseDataId(string fileName, out int id)
+    /// <summary>data.N exactly as <see cref="BitcaskFormat.DataFileName"/> writes it: N in decimal without leading
+    /// zeros, so that a copy such as data.01 is never taken for data.1.</summary>
+    public static bool TryParseDataId(string fileName, out int id) => TryParseId(fileName, DataPrefix, out id);
+
+    /// <summary>PREFIX + N, N a positive decimal written without leading zeros or sign.</summary>
+    public static bool TryParseId(string fileName, string prefix, out int id)
     {
         id = 0;
-        return fileName.StartsWith(DataPrefix, StringComparison.Ordinal) &&
-               int.TryParse(fileName.AsSpan(DataPrefix.Length), System.Globalization.NumberStyles.None, null, out id) &&
-               id > 0;
+        return fileName.StartsWith(prefix, StringComparison.Ordinal) &&
+               int.TryParse(fileName.AsSpan(prefix.Length), System.Globalization.NumberStyles.None, null, out id) &&
+               id > 0 && fileName.Length == prefix.Length + CountDigits(id);
     }
+
+    private static int CountDigits(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture).Length;
 
     // A restore runs this for every record within its first second, before tiered compilation would optimize it.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
