@@ -12,7 +12,8 @@ namespace Nemcache.Storage.Bitcask;
 public readonly record struct BitcaskItem(byte[] Key, byte[] Value, uint Flags, long ExpiresAt, ulong Cas = 0);
 
 /// <summary>The engine's figures for stats.</summary>
-public sealed record BitcaskStatistics(int Files, int Keys, long LiveBytes, long DeadBytes, long MergesRun, long Fsyncs);
+public sealed record BitcaskStatistics(int Files, int Keys, long LiveBytes, long DeadBytes, long MergesRun, long Fsyncs,
+    long DirectoryFsyncs);
 
 /// <summary>
 /// A Bitcask store, usable without the cache: numbered append-only data files, one of them active, and an in-memory
@@ -49,6 +50,7 @@ public sealed class Bitcask : IDisposable
     private bool _mergeQueued;
     private string? _unfinishedMerge;
     private long _mergesRun;
+    private long _directorySyncs;
     private bool _closed;
     private int _timerSyncRunning;
 
@@ -446,7 +448,7 @@ public sealed class Bitcask : IDisposable
                 dead += file.DeadBytes;
             }
             return new BitcaskStatistics(_files.Count, _keyDir.Count, live, dead, Interlocked.Read(ref _mergesRun),
-                _groupSync.SyncCount);
+                _groupSync.SyncCount, Interlocked.Read(ref _directorySyncs));
         }
     }
 
@@ -630,6 +632,14 @@ public sealed class Bitcask : IDisposable
 
     internal void CountMerge() => Interlocked.Increment(ref _mergesRun);
 
+    /// <summary>Makes the creations, renames and deletions in the data directory so far durable (POSIX asks for an
+    /// fsync of the directory itself).</summary>
+    internal void SyncDirectory()
+    {
+        DirectorySync.Flush(DirectoryPath);
+        Interlocked.Increment(ref _directorySyncs);
+    }
+
     /// <summary>
     /// Reads the put that holds a key's value, or returns false when the key is not in the keydir. When a merge moved
     /// the value and closed its file between the lookup and the read, the key is looked up again.
@@ -737,6 +747,8 @@ public sealed class Bitcask : IDisposable
     private DataFile StartActiveFile()
     {
         var file = DataFile.Create(DirectoryPath, DataFileName(_nextFileId), _nextFileId, _handles);
+        // Without it a power loss may forget the new file's name, and with it every record fsynced into the file.
+        SyncDirectory();
         _files.Add(file.Id, file);
         _nextFileId++;
         _active = file;

@@ -340,6 +340,7 @@ public sealed class BitcaskStore : ICachePersistence
             Add(stats, "bitcask_dead_bytes", figures.DeadBytes);
             Add(stats, "bitcask_merges", figures.MergesRun);
             Add(stats, "bitcask_fsyncs", figures.Fsyncs);
+            Add(stats, "bitcask_directory_fsyncs", figures.DirectoryFsyncs);
         }
         if (_lastRestore is { } restore)
         {

@@ -48,6 +48,7 @@ internal static class MergeCommit
                         File.Move(output, Path.Combine(directory, DataFileName(id)), overwrite: true);
                     }
                 }
+                DirectorySync.Flush(directory);
                 foreach (var id in inputs)
                 {
                     File.Delete(Path.Combine(directory, HintFileName(id)));
@@ -60,6 +61,7 @@ internal static class MergeCommit
                 logger.LogWarning("Discarded an interrupted merge: its commit file is incomplete");
             }
             File.Delete(path);
+            DirectorySync.Flush(directory);
         }
         foreach (var leftover in Directory.EnumerateFiles(directory, MergeOutputPrefix + "*"))
         {

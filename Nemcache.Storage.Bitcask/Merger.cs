@@ -107,6 +107,7 @@ internal sealed class Merger(Bitcask engine)
             {
                 output.FlushToDisk();
             }
+            engine.SyncDirectory();
         }
         catch (IOException)
         {
@@ -120,6 +121,7 @@ internal sealed class Merger(Bitcask engine)
         MergeCommit.Write(engine.DirectoryPath, inputIds, outputIds);
         try
         {
+            engine.SyncDirectory();
             Reached(MergePhase.Committed);
             Finish(snapshot);
         }
@@ -158,6 +160,8 @@ internal sealed class Merger(Bitcask engine)
         {
             output.MoveTo(Path.Combine(engine.DirectoryPath, DataFileName(output.Id)));
         }
+        // The outputs' new names must be durable before the inputs go: MERGE no longer names merge.N files that exist.
+        engine.SyncDirectory();
         Reached(MergePhase.OutputsRenamed);
 
         lock (engine.Gate)
@@ -174,6 +178,7 @@ internal sealed class Merger(Bitcask engine)
         }
         Reached(MergePhase.InputsDeleted);
         MergeCommit.Remove(engine.DirectoryPath);
+        engine.SyncDirectory();
     }
 
     private void Rewrite(MergeSnapshot snapshot, DataFile input, in RecordInfo record, ReadOnlySpan<byte> key,

@@ -1,11 +1,12 @@
 using System.Runtime.InteropServices;
 
-namespace Nemcache.Storage.Persistence.Stream;
+namespace Nemcache.Storage.Persistence;
 
 /// <summary>
-/// fsync on a directory, which makes a rename in it durable. .NET opens no directory as a file, so this goes to libc.
+/// fsync on a directory, which makes a creation, rename or deletion in it durable (POSIX: fsync of the file itself
+/// does not). Shared by both plugins. .NET opens no directory as a file, so this goes to libc.
 /// </summary>
-internal static class DirectorySync
+public static class DirectorySync
 {
     private const int ReadOnly = 0;
 
