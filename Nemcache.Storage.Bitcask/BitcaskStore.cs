@@ -90,7 +90,7 @@ public sealed class BitcaskStore : ICachePersistence
             "recovered {Keys} keys ({Bytes} bytes) from {Files} files in {Milliseconds} ms, {HintFiles} from hint files, {Skipped} records skipped",
             items, bytes, recovery.Files, (long)elapsed.TotalMilliseconds, recovery.FilesFromHints, skipped);
         var details = string.Create(CultureInfo.InvariantCulture,
-            $"{recovery.Files} files, {recovery.FilesFromHints} from hint files, {skipped} records skipped, {recovery.TornTailsCut} torn tails cut");
+            $"{recovery.Files} files, {recovery.FilesFromHints} from hint files, {skipped} records skipped, {recovery.TornTails} torn tails");
         _lastRestore = new RestoreSummary(items, bytes, elapsed, details);
         return _lastRestore;
     }

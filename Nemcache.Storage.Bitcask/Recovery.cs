@@ -12,7 +12,7 @@ internal readonly record struct PendingFlush(long Seq, long At);
 
 /// <summary>What an engine recovered at startup.</summary>
 public sealed record BitcaskRecovery(int Keys, long ValueBytes, int Files, int FilesFromHints, int RecordsSkipped,
-    int TornTailsCut, TimeSpan Elapsed);
+    int TornTails, TimeSpan Elapsed);
 
 /// <summary>
 /// Rebuilds the engine's state from a data directory: finishes or forgets an interrupted merge, reads each data file
@@ -98,19 +98,22 @@ internal sealed class Recovery
                 DamageReport.Skipped(_logger, file.Path, damage);
             }
             skipped += scan.Skipped.Count;
-            if (scan.TornTail && file.Id == _newestFile)
+            if (scan.TornTail)
             {
-                DamageReport.Cut(_logger, file.Path, new LogDamage(scan.ValidLength, file.Length - scan.ValidLength, DamageReport.TornRecord));
-                file.Truncate(scan.ValidLength);
-                torn++;
-            }
-            else if (scan.TornTail)
-            {
-                // Only the newest file can be cut short by a crash (rotation fsyncs the old one before moving on), so
-                // this is damage: skip it, and leave the bytes for whoever investigates.
-                DamageReport.Skipped(_logger, file.Path,
-                    new LogDamage(scan.ValidLength, file.Length - scan.ValidLength, DamageReport.DamagedLastRecord));
-                skipped++;
+                // Only the newest file can end in an unfinished record (rotation fsyncs the old one before moving on);
+                // in an older one it is damage. Either way the bytes stay where they are: the engine never appends to
+                // a recovered file, so nothing needs them gone.
+                var newest = file.Id == _newestFile;
+                DamageReport.Skipped(_logger, file.Path, new LogDamage(scan.ValidLength, file.Length - scan.ValidLength,
+                    newest ? DamageReport.TornRecord : DamageReport.DamagedLastRecord));
+                if (newest)
+                {
+                    torn++;
+                }
+                else
+                {
+                    skipped++;
+                }
             }
             FilesWithoutHint.Add(file);
         }

@@ -69,17 +69,36 @@ public sealed class DamageReportTests : BitcaskTestBase
     }
 
     [Test]
-    public void A_damaged_header_reports_the_rest_of_the_file_as_skipped()
+    public void A_damaged_header_costs_only_its_record_the_scan_finds_the_next_intact_one()
     {
         WriteThreeKeys(clean: false);
         Damage(DataFilePath(1), SecondRecord + BitcaskFormat.RecordTypeOffset);
-        var length = new FileInfo(DataFilePath(1)).Length;
 
         var engine = Open(logger: _log);
 
-        Assert.That(Warnings.Single(), Does.StartWith(
-            $"{DataFilePath(1)}: skipped a damaged record, {length - SecondRecord} bytes at offset {SecondRecord}: unreadable record header"));
-        Assert.That(LoadAll(engine), Is.EqualTo(new Dictionary<string, string> { ["a"] = "one" }));
+        Assert.That(Warnings.Single(), Is.EqualTo(
+            $"{DataFilePath(1)}: skipped a damaged record, {RecordSize} bytes at offset {SecondRecord}: unreadable record header"));
+        Assert.That(LoadAll(engine), Is.EqualTo(new Dictionary<string, string> { ["a"] = "one", ["c"] = "six" }));
+    }
+
+    [TestCase(BitcaskFormat.RecordValueSizeOffset + 3, TestName = "A flipped high byte of a value size in the middle of the newest file is not a torn tail")]
+    [TestCase(BitcaskFormat.RecordKeySizeOffset + 1, TestName = "A flipped high byte of a key size in the middle of the newest file is not a torn tail")]
+    public void A_damaged_length_in_the_middle_of_the_newest_file_costs_only_its_record(int offset)
+    {
+        var engine = Open();
+        Fill(engine, "key", 20);
+        engine.Abandon();
+        var intact = File.ReadAllBytes(DataFilePath(1));
+        var third = BitcaskFormat.FileHeaderSize + 2 * DataRecord.SizeOf("key0".Length, "key-value-0".Length);
+        Damage(DataFilePath(1), third + offset);
+
+        engine = Open(logger: _log);
+
+        Assert.That(Warnings.Single(), Does.StartWith($"{DataFilePath(1)}: skipped a damaged record, "));
+        AssertFilled(engine, "key", 20, absent: 2);
+        var bytes = File.ReadAllBytes(DataFilePath(1));
+        bytes[third + offset] ^= 0xFF;
+        Assert.That(bytes, Is.EqualTo(intact), "no byte of the damaged file is cut or rewritten");
     }
 
     [Test]
