@@ -87,6 +87,7 @@ public sealed class Bitcask : IDisposable
             _logger.LogWarning("Cannot create a new data file yet ({Message}); writes fail until there is room", ex.Message);
         }
         _groupSync = new GroupSync(SyncActiveFile);
+        RewriteLostRecords(recovery);
         if (recovery.FlushDue)
         {
             try
@@ -108,6 +109,39 @@ public sealed class Bitcask : IDisposable
         foreach (var file in recovery.FilesWithoutHint)
         {
             _background.Enqueue(() => WriteHint(file));
+        }
+    }
+
+    /// <summary>
+    /// Writes again, with their sequence numbers, what lost data files held (as their hints named it), then removes
+    /// those hints. Until that is on disk the hints stay, and the next start does it again.
+    /// </summary>
+    private void RewriteLostRecords(Recovery recovery)
+    {
+        if (recovery.LostRecords.Count == 0)
+        {
+            return;
+        }
+        try
+        {
+            lock (_gate)
+            {
+                foreach (var lost in recovery.LostRecords)
+                {
+                    AppendAt(lost.Type, lost.Seq, lost.Key, [], 0, lost.ExpiresAt, cas: 0);
+                }
+            }
+            _active?.FlushToDisk();
+            foreach (var hint in recovery.LostHints)
+            {
+                DamageReport.HintWithoutDataFile(_logger, hint);
+                File.Delete(hint);
+            }
+            SyncDirectory();
+        }
+        catch (Exception ex) when (ex is IOException or PersistenceException)
+        {
+            _logger.LogWarning("Cannot yet record what the lost data files held ({Message}); their hints stay for the next start", ex.Message);
         }
     }
 
@@ -710,6 +744,16 @@ public sealed class Bitcask : IDisposable
     private long Append(RecordType type, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt,
         out long seq, ulong cas = 0)
     {
+        seq = _nextSeq;
+        var offset = AppendAt(type, seq, key, value, flags, expiresAt, cas);
+        _nextSeq++;
+        return offset;
+    }
+
+    /// <summary><see cref="Append"/> with a given sequence number: a record written again keeps its own.</summary>
+    private long AppendAt(RecordType type, long seq, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags,
+        long expiresAt, ulong cas)
+    {
         if (_closed)
         {
             throw new PersistenceException("The Bitcask engine is closed.");
@@ -725,11 +769,9 @@ public sealed class Bitcask : IDisposable
                 active = _active!;
             }
             AppendStarting?.Invoke(type);
-            seq = _nextSeq;
             DataRecord.Encode(buffer, type, seq, expiresAt, flags, key, value, cas);
             var offset = active.Length;
             active.Append(buffer.AsSpan(0, size));
-            _nextSeq++;
             active.NoteSeq(seq);
             return offset;
         }

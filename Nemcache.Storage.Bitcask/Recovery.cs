@@ -10,6 +10,9 @@ namespace Nemcache.Storage.Bitcask;
 /// <summary>A delayed flush_all: the sequence number of its marker and the unix second it takes effect.</summary>
 internal readonly record struct PendingFlush(long Seq, long At);
 
+/// <summary>A record of a lost data file, as its hint names it, to be written again: a put or touch as a tombstone.</summary>
+internal readonly record struct LostRecord(RecordType Type, byte[] Key, long Seq, long ExpiresAt);
+
 /// <summary>What an engine recovered at startup.</summary>
 public sealed record BitcaskRecovery(int Keys, long ValueBytes, int Files, int FilesFromHints, int RecordsSkipped,
     int TornTails, TimeSpan Elapsed);
@@ -48,6 +51,18 @@ internal sealed class Recovery
     public BitcaskRecovery Summary { get; private set; } = new(0, 0, 0, 0, 0, 0, TimeSpan.Zero);
     /// <summary>Immutable files read by scanning, whose hint the engine writes once it runs.</summary>
     public List<DataFile> FilesWithoutHint { get; } = [];
+
+    /// <summary>
+    /// The records of data files that are lost (missing, or emptied) as their intact hints name them. The engine
+    /// writes them again, with their sequence numbers, before it removes <see cref="LostHints"/>: a put or touch as a
+    /// tombstone (its key's value is gone, and an older value of it must not come back), the others as they were.
+    /// </summary>
+    public List<LostRecord> LostRecords { get; } = [];
+
+    public List<string> LostHints { get; } = [];
+
+    /// <summary>Keys whose put or touch was in a lost file, with its sequence number, to count the keys dropped.</summary>
+    private readonly Dictionary<byte[], long> _lostKeys = new(ByteKeyComparer.Instance);
 
     public static Recovery Run(string directory, long now, ILogger logger, FileHandleBudget handles)
     {
@@ -117,6 +132,7 @@ internal sealed class Recovery
             }
             FilesWithoutHint.Add(file);
         }
+        CountKeysLostWithTheirFiles();
         foreach (var file in empty)
         {
             // A file with no record is what a crash right after a restart (or rotation) leaves: nothing to keep.
@@ -148,7 +164,8 @@ internal sealed class Recovery
             else if (name.EndsWith(HintSuffix, StringComparison.Ordinal) &&
                      TryParseDataId(name[..^HintSuffix.Length], out var hinted))
             {
-                if (!File.Exists(Path.Combine(_directory, DataFileName(hinted))))
+                var data = Path.Combine(_directory, DataFileName(hinted));
+                if (!File.Exists(data) && !TryReplayLostFile(path, data))
                 {
                     DamageReport.HintWithoutDataFile(_logger, path);
                     File.Delete(path);
@@ -173,6 +190,12 @@ internal sealed class Recovery
             }
             var length = file.Length;
             file.Dispose();
+            if (length < FileHeaderSize && File.Exists(path + HintSuffix) && TryReplayLostFile(path + HintSuffix, path))
+            {
+                // It was whole once (a hint is written only for a complete file): its records are lost, not unfinished.
+                File.Delete(path);
+                continue;
+            }
             if (i == ids.Count - 1 && length < FileHeaderSize)
             {
                 // The process died while creating its newest file, before the header was complete.
@@ -182,6 +205,56 @@ internal sealed class Recovery
             }
             throw new PersistenceException(
                 $"{_directory} is not a Nemcache Bitcask data directory: {DataFileName(ids[i])} is not a data file ({problem}).");
+        }
+    }
+
+    /// <summary>
+    /// A data file is gone or emptied, but its intact hint names every record it held: each key whose newest record was
+    /// there is dropped rather than served with an older value, and the flush markers and tombstones it held still
+    /// count. False when the hint is not intact either.
+    /// </summary>
+    private bool TryReplayLostFile(string hint, string data)
+    {
+        var records = 0;
+        var intact = HintFile.TryLoadLost(hint, (in RecordInfo record, ReadOnlySpan<byte> key, ReadOnlySpan<byte> _) =>
+        {
+            records++;
+            var valueLost = record.Type is RecordType.Put or RecordType.Touch;
+            var type = valueLost ? RecordType.Tombstone : record.Type;
+            var expiresAt = type == RecordType.Tombstone ? 0 : record.ExpiresAt;
+            var owned = key.ToArray();
+            LostRecords.Add(new LostRecord(type, owned, record.Seq, expiresAt));
+            Apply(new RecordInfo(type, record.Seq, expiresAt, 0, key.Length, 0, 0), key, []);
+            if (valueLost && (!_lostKeys.TryGetValue(owned, out var seq) || seq < record.Seq))
+            {
+                _lostKeys[owned] = record.Seq;
+            }
+        });
+        if (intact)
+        {
+            LostHints.Add(hint);
+            _logger.LogWarning("{File}: lost (missing or empty); its intact hint names the {Records} records it held",
+                data, records);
+        }
+        return intact;
+    }
+
+    /// <summary>Says how many keys a lost file cost: those whose newest record was in it.</summary>
+    private void CountKeysLostWithTheirFiles()
+    {
+        var dropped = 0;
+        foreach (var (key, seq) in _lostKeys)
+        {
+            if (KeyDir.TryGet(key, out var entry) && entry.IsDeleted && entry.Seq == seq)
+            {
+                dropped++;
+            }
+        }
+        if (_lostKeys.Count > 0)
+        {
+            _logger.LogWarning(
+                "Dropped {Keys} keys whose newest record was in a lost data file; tombstones keep their older values from coming back",
+                dropped);
         }
     }
 

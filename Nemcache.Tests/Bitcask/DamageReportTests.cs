@@ -153,9 +153,38 @@ public sealed class DamageReportTests : BitcaskTestBase
 
         Assert.Multiple(() =>
         {
-            Assert.That(Warnings.Single(), Does.StartWith($"{DataFilePath(ids[0])}.hint: removed, its data file is missing"));
+            Assert.That(Warnings, Has.Some.StartWith($"{DataFilePath(ids[0])}: lost (missing or empty); its intact hint names the 1 records it held"));
+            Assert.That(Warnings, Has.Some.StartWith($"{DataFilePath(ids[0])}.hint: removed, its data file is missing"));
             Assert.That(LoadAll(engine), Does.Not.ContainKey("a").And.ContainKey("c"));
         });
+    }
+
+    [Test]
+    public void An_emptied_newest_data_file_with_an_intact_hint_costs_its_keys_and_never_serves_older_values()
+    {
+        var engine = Open();
+        engine.Put(B("a"), B("old"), 0, 0);
+        engine.Put(B("b"), B("deleted later"), 0, 0);
+        engine.Put(B("c"), B("kept"), 0, 0);
+        engine = Reopen(engine);
+        engine.Put(B("a"), B("new"), 0, 0);
+        engine.Delete(B("b"));
+        engine.Put(B("d"), B("only here"), 0, 0);
+        engine.Dispose();
+        File.WriteAllBytes(DataFilePath(2), []);
+
+        engine = Open(logger: _log);
+
+        Assert.That(LoadAll(engine), Is.EqualTo(new Dictionary<string, string> { ["c"] = "kept" }),
+            "a's newer value is lost: a is dropped, not served stale; b stays deleted");
+        Assert.That(Warnings, Is.EqualTo(new[]
+        {
+            $"{DataFilePath(2)}: lost (missing or empty); its intact hint names the 3 records it held",
+            "Dropped 2 keys whose newest record was in a lost data file; tombstones keep their older values from coming back",
+            $"{DataFilePath(2)}.hint: removed, its data file is missing (every record of that file is lost)",
+        }));
+        engine = CrashAndReopen(engine);
+        Assert.That(LoadAll(engine), Is.EqualTo(new Dictionary<string, string> { ["c"] = "kept" }), "the tombstones are on disk");
     }
 
     [Test]
