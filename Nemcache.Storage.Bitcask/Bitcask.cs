@@ -13,7 +13,7 @@ public readonly record struct BitcaskItem(byte[] Key, byte[] Value, uint Flags, 
 
 /// <summary>The engine's figures for stats.</summary>
 public sealed record BitcaskStatistics(int Files, int Keys, long LiveBytes, long DeadBytes, long MergesRun, long Fsyncs,
-    long DirectoryFsyncs);
+    long DirectoryFsyncs, long WriterWaits);
 
 /// <summary>
 /// A Bitcask store, usable without the cache: numbered append-only data files, one of them active, and an in-memory
@@ -51,6 +51,10 @@ public sealed class Bitcask : IDisposable
     private string? _unfinishedMerge;
     private long _mergesRun;
     private long _directorySyncs;
+    private long _writerWaits;
+    private long _appendedSinceDeadCheck;
+    private volatile bool _mergingIsBehind;
+    private Task? _catchUpMerge;
     private bool _closed;
     private int _timerSyncRunning;
 
@@ -216,6 +220,7 @@ public sealed class Bitcask : IDisposable
     /// </summary>
     public void Put(byte[] key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas = 0)
     {
+        WaitWhileMergingIsBehind();
         lock (_gate)
         {
             var offset = Append(RecordType.Put, key, value, flags, expiresAt, out var seq, cas);
@@ -237,6 +242,7 @@ public sealed class Bitcask : IDisposable
     /// <summary>Gives a stored key a new expiry with a small record (no value). False when the engine has no such key.</summary>
     public bool Touch(ReadOnlySpan<byte> key, long expiresAt)
     {
+        WaitWhileMergingIsBehind();
         lock (_gate)
         {
             ref var entry = ref _keyDir.Find(key);
@@ -255,6 +261,7 @@ public sealed class Bitcask : IDisposable
     /// <summary>Deletes a key with a tombstone. A key the engine does not hold needs none: nothing on disk is live for it.</summary>
     public bool Delete(ReadOnlySpan<byte> key)
     {
+        WaitWhileMergingIsBehind();
         lock (_gate)
         {
             if (!_keyDir.TryGet(key, out _))
@@ -482,7 +489,7 @@ public sealed class Bitcask : IDisposable
                 dead += file.DeadBytes;
             }
             return new BitcaskStatistics(_files.Count, _keyDir.Count, live, dead, Interlocked.Read(ref _mergesRun),
-                _groupSync.SyncCount, Interlocked.Read(ref _directorySyncs));
+                _groupSync.SyncCount, Interlocked.Read(ref _directorySyncs), Interlocked.Read(ref _writerWaits));
         }
     }
 
@@ -773,6 +780,12 @@ public sealed class Bitcask : IDisposable
             var offset = active.Length;
             active.Append(buffer.AsSpan(0, size));
             active.NoteSeq(seq);
+            _appendedSinceDeadCheck += size;
+            if (_appendedSinceDeadCheck >= Math.Min(DeadCheckBytes, _options.MaxFileBytes))
+            {
+                _appendedSinceDeadCheck = 0;
+                _mergingIsBehind = IsMergingBehind();
+            }
             return offset;
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or UnauthorizedAccessException)
@@ -846,6 +859,82 @@ public sealed class Bitcask : IDisposable
     }
 
     private bool IsFragmented(long dead, long total) => total > 0 && dead >= _options.MergeFragmentation * total;
+
+    /// <summary>How many appended bytes apart writers recheck whether dead bytes have outrun merging.</summary>
+    private const long DeadCheckBytes = 1024 * 1024;
+
+    /// <summary>
+    /// The disk bound (docs/bitcask-format.md, "Disk use"): merging has fallen behind the writers when the immutable
+    /// files hold more than twice the dead bytes that start a merge, max(MergeMinDeadBytes, f / (1 - f) x live) for
+    /// MergeFragmentation f. With f = 1 no fragmentation ever starts a merge, and there is no bound. Caller holds the
+    /// lock.
+    /// </summary>
+    private bool IsMergingBehind()
+    {
+        if (_options.MergeFragmentation >= 1)
+        {
+            return false;
+        }
+        double dead = 0, live = 0;
+        foreach (var file in _files.Values)
+        {
+            if (file != _active)
+            {
+                dead += file.DeadBytes;
+                live += file.LiveBytes;
+            }
+        }
+        var f = _options.MergeFragmentation;
+        return dead > 2 * Math.Max(_options.MergeMinDeadBytes, f / (1 - f) * live);
+    }
+
+    /// <summary>
+    /// When writes outrun merging, the writer waits for a merge of every immutable file (which leaves next to no dead
+    /// bytes in them) rather than let the disk fill: writes then go at the pace merges can reclaim. A merge that fails,
+    /// or merging stopped after a failed commit, does not hold writers back.
+    /// </summary>
+    private void WaitWhileMergingIsBehind()
+    {
+        if (!_mergingIsBehind)
+        {
+            return;
+        }
+        Task merge;
+        lock (_gate)
+        {
+            if (_closed || _unfinishedMerge is not null || !_mergingIsBehind)
+            {
+                return;
+            }
+            merge = _catchUpMerge ??= _background.Enqueue(CatchUpMerge);
+        }
+        Interlocked.Increment(ref _writerWaits);
+        try
+        {
+            merge.Wait();
+        }
+        catch (AggregateException)
+        {
+            // The queue has logged it; writers go on.
+        }
+    }
+
+    private void CatchUpMerge()
+    {
+        try
+        {
+            RunMerge(all: true);
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _catchUpMerge = null;
+                // Writers go on until the next check, so that they make progress even if the merge reclaimed little.
+                _mergingIsBehind = false;
+            }
+        }
+    }
 
     private void RunMerge(bool all)
     {

@@ -341,6 +341,7 @@ public sealed class BitcaskStore : ICachePersistence
             Add(stats, "bitcask_merges", figures.MergesRun);
             Add(stats, "bitcask_fsyncs", figures.Fsyncs);
             Add(stats, "bitcask_directory_fsyncs", figures.DirectoryFsyncs);
+            Add(stats, "bitcask_writer_waits", figures.WriterWaits);
         }
         if (_lastRestore is { } restore)
         {
