@@ -818,6 +818,7 @@ public sealed class Bitcask : IDisposable
         old.FlushToDisk();
         StartActiveFile();
         old.Unpin();
+        _mergingIsBehind = IsMergingBehind();
         _background.Enqueue(() => WriteHint(old));
         MaybeStartMerge();
     }

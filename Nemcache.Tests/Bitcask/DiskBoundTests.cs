@@ -26,7 +26,8 @@ public sealed class DiskBoundTests : BitcaskTestBase
         };
         var live = (double)Keys * DataRecord.SizeOf("key0".Length, value.Length);
         var f = Options.MergeFragmentation;
-        var bound = 2 * live + 2 * Math.Max(Options.MergeMinDeadBytes, f / (1 - f) * live) + 3 * Options.MaxFileBytes;
+        var trigger = Math.Max(Options.MergeMinDeadBytes, f / (1 - f) * live);
+        var bound = 2 * (live + 2 * trigger + Math.Min(1 << 20, Options.MaxFileBytes)) + Options.MaxFileBytes;
 
         long largest = 0;
         for (var round = 0; round < 400; round++)
