@@ -77,6 +77,8 @@ internal static class BitcaskFormat
     public const string DataPrefix = "data.";
     public const string MergeOutputPrefix = "merge.";
     public const string HintSuffix = ".hint";
+    /// <summary>A damaged data file's copy, set aside by the merge that rewrote it; never read again.</summary>
+    public const string DamagedSuffix = ".damaged";
     public const string LockFileName = Persistence.DataDirectoryLock.FileName;
     public const string MergeCommitFileName = "MERGE";
 

@@ -73,6 +73,7 @@ internal sealed class Merger(Bitcask engine)
         try
         {
             var scansSkippedSomething = false;
+            var damaged = new List<DataFile>();
             foreach (var input in snapshot.Inputs)
             {
                 // A file wholly below the last flush marker holds nothing live: it is dropped unread.
@@ -85,6 +86,10 @@ internal sealed class Merger(Bitcask engine)
                         DamageReport.SkippedByMerge(engine.Logger, input.Path, damage);
                     }
                     scansSkippedSomething |= scan.Skipped.Count > 0 || scan.TornTail;
+                    if (scan.Skipped.Count > 0)
+                    {
+                        damaged.Add(input);
+                    }
                     if (scansSkippedSomething && !all)
                     {
                         DeleteOutputs();
@@ -106,6 +111,14 @@ internal sealed class Merger(Bitcask engine)
             foreach (var output in _outputs)
             {
                 output.FlushToDisk();
+            }
+            // The merge is about to replace these files by their intact records: the damaged bytes are kept, in a copy
+            // no one reads, for whoever investigates (a torn tail is not damage: it is what a crash leaves).
+            foreach (var input in damaged)
+            {
+                File.Copy(input.Path, input.Path + DamagedSuffix, overwrite: true);
+                engine.Logger.LogWarning("{File}: damaged; a copy is set aside as {Copy} before the merge replaces it",
+                    input.Path, input.Path + DamagedSuffix);
             }
             engine.SyncDirectory();
         }

@@ -171,6 +171,11 @@ internal sealed class Recovery
                     File.Delete(path);
                 }
             }
+            else if (name.EndsWith(DamagedSuffix, StringComparison.Ordinal) &&
+                     TryParseDataId(name[..^DamagedSuffix.Length], out _))
+            {
+                _logger.LogWarning("{File}: a damaged data file a merge set aside; it is never read, remove it once investigated", path);
+            }
             else
             {
                 // A copy such as data.01 or data.1.bak: not a name Nemcache writes, so it is neither read nor removed.

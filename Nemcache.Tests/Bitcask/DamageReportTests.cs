@@ -207,6 +207,25 @@ public sealed class DamageReportTests : BitcaskTestBase
     }
 
     [Test]
+    public void A_merge_sets_a_damaged_file_aside_before_it_replaces_it()
+    {
+        WriteThreeKeys(clean: true);
+        Damage(DataFilePath(1), SecondRecord + BitcaskFormat.RecordHeaderSize + 1);
+        var damaged = File.ReadAllBytes(DataFilePath(1));
+        var engine = Open(logger: _log);
+
+        engine.MergeAsync().Wait();
+
+        Assert.That(File.Exists(DataFilePath(1)), Is.False, "the merge replaced it");
+        Assert.That(File.ReadAllBytes(DataFilePath(1) + BitcaskFormat.DamagedSuffix), Is.EqualTo(damaged),
+            "every byte of the damaged file is kept");
+        engine.Dispose();
+        engine = Open(logger: _log);
+        Assert.That(Warnings, Has.Some.Contains("data.1.damaged: a damaged data file a merge set aside"));
+        Assert.That(LoadAll(engine), Is.EqualTo(new Dictionary<string, string> { ["a"] = "one", ["c"] = "six" }));
+    }
+
+    [Test]
     public void A_merge_keeps_the_intact_values_behind_a_damaged_header_that_its_scan_cannot_frame()
     {
         WriteThreeKeys(clean: true);
