@@ -75,7 +75,8 @@ public sealed class Bitcask : IDisposable
             _files.Add(id, file);
             _nextFileId = id;
         }
-        _nextFileId++;
+        // A lost file's number is not reused while its hint may still be on disk.
+        _nextFileId = Math.Max(_nextFileId, recovery.HighestLostFileId) + 1;
         _nextSeq = recovery.NextSeq;
         _lastFlushSeq = recovery.LastFlushSeq;
         _pendingFlush = recovery.Pending;

@@ -61,6 +61,9 @@ internal sealed class Recovery
 
     public List<string> LostHints { get; } = [];
 
+    /// <summary>The highest number of a lost data file (0 when none).</summary>
+    public int HighestLostFileId { get; private set; }
+
     /// <summary>Keys whose put or touch was in a lost file, with its sequence number, to count the keys dropped.</summary>
     private readonly Dictionary<byte[], long> _lostKeys = new(ByteKeyComparer.Instance);
 
@@ -238,6 +241,10 @@ internal sealed class Recovery
         if (intact)
         {
             LostHints.Add(hint);
+            if (TryParseDataId(Path.GetFileName(data), out var id))
+            {
+                HighestLostFileId = Math.Max(HighestLostFileId, id);
+            }
             _logger.LogWarning("{File}: lost (missing or empty); its intact hint names the {Records} records it held",
                 data, records);
         }
