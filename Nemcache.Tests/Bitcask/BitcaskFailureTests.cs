@@ -30,7 +30,10 @@ public sealed class BitcaskFailureTests : BitcaskTestBase
     private (MemCache Cache, BitcaskStore Store) Start(SyncMode sync)
     {
         var cache = new MemCache(new CacheOptions(), Clock);
-        var persistence = new PersistenceOptions { DataDirectory = DataDirectory, Sync = sync };
+        var persistence = new PersistenceOptions
+        {
+            DataDirectory = DataDirectory, Sync = sync, SyncInterval = TimeSpan.FromMilliseconds(20),
+        };
         _store = new BitcaskStore(persistence, Options, NullLogger<BitcaskStore>.Instance, Clock);
         _store.Restore(cache);
         cache.Subscribe(_store);
@@ -67,6 +70,30 @@ public sealed class BitcaskFailureTests : BitcaskTestBase
         Volatile.Write(ref failing, false);
         await WaitUntilRepaired(store);
         await store.CommitAsync();
+    }
+
+    [Test]
+    public async Task A_failed_interval_fsync_sets_the_failure_too()
+    {
+        var (cache, store) = Start(SyncMode.Interval);
+        var failing = 1;
+        store.Engine.FsyncStarting = () =>
+        {
+            if (Volatile.Read(ref failing) == 1)
+            {
+                throw new IOException("Input/output error");
+            }
+        };
+        cache.Store(StoreMode.Set, B("k"), 0, 0, B("v"));
+
+        var deadline = DateTime.UtcNow + RepairDeadline;
+        while (store.Failure is null && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+        Assert.That(store.Failure, Is.Not.Null, "the timer's failed fsync is a failed write");
+        Volatile.Write(ref failing, 0);
+        await WaitUntilRepaired(store);
     }
 
     [Test]
