@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# Runs every test. On a fresh Debian machine with the .NET SDK it first installs the one tool the tests need that the
-# SDK does not bring: libmemcached-tools (memccapable, the protocol conformance tool the integration tests run).
+# Runs every test. On a fresh Debian machine with the .NET SDK it first installs what the tests need that the SDK does
+# not bring: libmemcached-tools (memccapable, the protocol conformance tool, and memcdump), memcached (the reference
+# the side-by-side golden tests compare with, and that nemcache-data's dumps are loaded into) and PHP's command line
+# with php-memcached (getAllKeys() over the key listings), and systemd (systemd-analyze, which checks
+# packaging/nemcache.service).
 #
 #   ./test.sh [extra dotnet test arguments, e.g. --filter Name~Bitcask]
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! command -v memccapable >/dev/null; then
+packages=()
+command -v memccapable >/dev/null && command -v memcdump >/dev/null || packages+=(libmemcached-tools)
+command -v memcached >/dev/null || packages+=(memcached)
+php -r 'exit(class_exists("Memcached") ? 0 : 1);' 2>/dev/null || packages+=(php-cli php-memcached)
+command -v systemd-analyze >/dev/null || packages+=(systemd)
+if [ ${#packages[@]} -gt 0 ]; then
     sudo=()
     [ "$(id -u)" = 0 ] || sudo=(sudo)
     "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq libmemcached-tools >/dev/null
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${packages[@]}" >/dev/null
 fi
 
 log=$(mktemp)

@@ -59,7 +59,7 @@ public sealed class Bitcask : IDisposable
     private int _timerSyncRunning;
 
     private Bitcask(PersistenceOptions persistence, BitcaskOptions options, ILogger logger, TimeProvider time,
-        DataDirectoryLock lockFile, FileHandleBudget handles, Recovery recovery)
+        DataDirectoryLock lockFile, FileHandleBudget handles, Recovery recovery, FailureLatch? failures)
     {
         _handles = handles;
         _background = new BackgroundQueue(logger);
@@ -91,7 +91,7 @@ public sealed class Bitcask : IDisposable
         {
             _logger.LogWarning("Cannot create a new data file yet ({Message}); writes fail until there is room", ex.Message);
         }
-        _groupSync = new GroupSync(SyncActiveFile);
+        _groupSync = new GroupSync(SyncActiveFile, failures);
         RewriteLostRecords(recovery);
         if (recovery.FlushDue)
         {
@@ -166,10 +166,11 @@ public sealed class Bitcask : IDisposable
     }
 
     /// <summary>
-    /// A write the engine made on its own failed: the interval timer's fsync (the records it should have made durable
-    /// may be lost), or the tombstone of a key whose record was found damaged (an older value of it may come back).
+    /// Where failed fsyncs are recorded (group commit's and the interval timer's, in <see cref="GroupSync"/>), and the
+    /// failed writes the engine makes on its own (the tombstone of a key whose record was found damaged). While it holds
+    /// a failure, <see cref="SyncAsync"/> refuses: a repair fsyncs with <see cref="FlushToDiskForRepair"/>.
     /// </summary>
-    public event Action<Exception>? WriteFailed;
+    public FailureLatch Failures => _groupSync.Failures;
 
     /// <summary>Test hook: called under the lock before a record is appended; an IOException thrown from it fails that
     /// write as a full disk would.</summary>
@@ -185,8 +186,10 @@ public sealed class Bitcask : IDisposable
     /// Opens (creating if needed) a data directory and recovers its keydir. Throws <see cref="PersistenceException"/>
     /// with a one-line message when the directory is in use, unusable, or not a Nemcache Bitcask directory.
     /// </summary>
+    /// <param name="failures">Where the engine's failed fsyncs (and the writes it makes on its own) are recorded; the
+    /// owner's latch, or the engine's own without one.</param>
     public static Bitcask Open(PersistenceOptions persistence, BitcaskOptions options, ILogger? logger = null,
-        TimeProvider? time = null)
+        TimeProvider? time = null, FailureLatch? failures = null)
     {
         options.Validate();
         logger ??= NullLogger.Instance;
@@ -199,7 +202,7 @@ public sealed class Bitcask : IDisposable
         try
         {
             recovery = Recovery.Run(directory, time.GetUtcNow().ToUnixTimeSeconds(), logger, handles);
-            return new Bitcask(persistence, options, logger, time, lockFile, handles, recovery);
+            return new Bitcask(persistence, options, logger, time, lockFile, handles, recovery, failures);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -472,6 +475,12 @@ public sealed class Bitcask : IDisposable
     /// <summary>Completes when every record written so far is fsynced; concurrent callers share one fsync.</summary>
     public ValueTask SyncAsync() => _groupSync.SyncAsync();
 
+    /// <summary>
+    /// fsyncs the active file now, outside group commit, which refuses while <see cref="Failures"/> holds a failure: a
+    /// repair's own fsync, after it has written everything anew (rotation has fsynced every earlier file).
+    /// </summary>
+    public void FlushToDiskForRepair() => SyncActiveFile();
+
     /// <summary>Merges every immutable file now, in the background queue; completes when that merge is done.</summary>
     public Task MergeAsync() => _background.Enqueue(() => RunMerge(all: true));
 
@@ -657,7 +666,7 @@ public sealed class Bitcask : IDisposable
         catch (PersistenceException ex)
         {
             _logger.LogError(ex, "Cannot write the tombstone of a key whose record was damaged");
-            WriteFailed?.Invoke(ex);
+            Failures.Record(ex);
         }
     }
 
@@ -982,8 +991,17 @@ public sealed class Bitcask : IDisposable
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException)
         {
-            // The file was merged away meanwhile, or the disk refused; either way the next start scans instead.
+            // The file was merged away meanwhile, or the disk refused; either way the next start scans instead. The
+            // hint begun for it goes: left behind its merged-away file, the next start would take it for a lost file.
             _logger.LogDebug(ex, "No hint written for {File}", file.Path);
+            try
+            {
+                File.Delete(file.HintPath);
+            }
+            catch (IOException)
+            {
+                // A hint the disk will not let go of is ignored at the next start, having no valid trailer.
+            }
         }
     }
 
@@ -1018,7 +1036,6 @@ public sealed class Bitcask : IDisposable
         catch (PersistenceException ex)
         {
             _logger.LogError(ex, "Interval fsync failed");
-            WriteFailed?.Invoke(ex);
         }
         finally
         {

@@ -24,34 +24,32 @@ public sealed class BitcaskStore : ICachePersistence
     private readonly BitcaskOptions _options;
     private readonly ILogger<BitcaskStore> _logger;
     private readonly TimeProvider _time;
-    private readonly IBitcaskImporter? _importer;
     private Bitcask? _engine;
-    private Exception? _failure;
+    private readonly FailureLatch _failures;
     private MemCache? _cache;
     private int _repairing;
     private volatile bool _disposed;
-    private long _failedWrites;
     private RestoreSummary? _lastRestore;
 
     /// <param name="time">The cache's clock: it tells an immediate flush_all from a delayed one, and expiry.</param>
-    /// <param name="importer">Fills a Bitcask directory that has no data yet from another plugin's files.</param>
     public BitcaskStore(PersistenceOptions persistence, BitcaskOptions options, ILogger<BitcaskStore> logger,
-        TimeProvider? time = null, IBitcaskImporter? importer = null)
+        TimeProvider? time = null)
     {
         options.Validate();
         _persistence = persistence;
         _options = options;
         _logger = logger;
         _time = time ?? TimeProvider.System;
-        _importer = importer;
+        _failures = new FailureLatch(OutageBegan);
     }
 
     private static readonly TimeSpan RepairRetryInterval = TimeSpan.FromSeconds(1);
 
     public string Name => "bitcask";
 
-    /// <summary>Set by a failed write and kept until the files have been repaired from the cache.</summary>
-    public string? Failure => Volatile.Read(ref _failure)?.Message;
+    /// <summary>Set by a failed write or fsync and kept until the files have been repaired from the cache
+    /// (<see cref="FailureLatch"/> holds the rule).</summary>
+    public string? Failure => _failures.Current?.Message;
 
     /// <summary>The engine, once <see cref="Restore"/> has opened it; for the host's merge trigger.</summary>
     public Bitcask Engine => _engine ?? throw new InvalidOperationException("BitcaskStore.Restore has not run yet.");
@@ -62,15 +60,9 @@ public sealed class BitcaskStore : ICachePersistence
     {
         _cache = cache;
         var started = Stopwatch.GetTimestamp();
-        var engine = Bitcask.Open(_persistence, _options, _logger, _time);
+        var engine = Bitcask.Open(_persistence, _options, _logger, _time, _failures);
         _engine = engine;
-        engine.WriteFailed += RecordFailure;
         cache.UseCasSequence(CasEpochFile.Start(_persistence.DataDirectory, _logger));
-        if (engine.LastRecovery.Files == 0 && _importer is not null)
-        {
-            var imported = _importer.Import(engine);
-            _logger.LogInformation("Imported {Items} items into the new Bitcask directory", imported);
-        }
 
         cache.EnsureCapacity(engine.GetStatistics().Keys);
         var (items, bytes, damaged, refused) = LoadInParallel(engine, cache);
@@ -94,6 +86,56 @@ public sealed class BitcaskStore : ICachePersistence
         _lastRestore = new RestoreSummary(items, bytes, elapsed, details);
         return _lastRestore;
     }
+
+    /// <summary>
+    /// Takes the cache's state as the engine's: a flush marker retires whatever the directory's data files held (the
+    /// next merge drops them), every live item is written anew, a pending delayed flush is scheduled again, and the
+    /// new files and the directory are fsynced before this returns.
+    /// </summary>
+    public RestoreSummary Adopt(MemCache cache)
+    {
+        _cache = cache;
+        var started = Stopwatch.GetTimestamp();
+        var engine = Bitcask.Open(_persistence, _options, _logger, _time, _failures);
+        _engine = engine;
+        if (engine.LastRecovery.Files > 0)
+        {
+            engine.Flush();
+        }
+        long items = 0, bytes = 0;
+        cache.VisitItemsInOrder(item =>
+        {
+            engine.Put(item.Key, item.Value, item.Flags, item.ExpiresAt, item.Cas);
+            items++;
+            bytes += item.Key.Length + item.Value.Length;
+        });
+        if (cache.PendingFlushAt is { } flushAt)
+        {
+            engine.ScheduleFlush(flushAt);
+        }
+        engine.SyncAsync().AsTask().GetAwaiter().GetResult();
+        try
+        {
+            DirectorySync.Flush(engine.DirectoryPath);
+        }
+        catch (IOException ex)
+        {
+            throw new PersistenceException($"Data directory {engine.DirectoryPath} cannot be used: {ex.Message}", ex);
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        _logger.LogInformation("wrote {Keys} keys ({Bytes} bytes) from the cache as new data files in {Milliseconds} ms",
+            items, bytes, (long)elapsed.TotalMilliseconds);
+        _lastRestore = new RestoreSummary(items, bytes, elapsed,
+            string.Create(CultureInfo.InvariantCulture, $"{items} keys written from the cache"));
+        return _lastRestore;
+    }
+
+    /// <summary>Data files, their hints, merge outputs and MERGE are the engine's; LOCK and PLUGIN are the directory's.</summary>
+    public bool OwnsFile(string fileName) =>
+        fileName == BitcaskFormat.MergeCommitFileName ||
+        fileName.StartsWith(BitcaskFormat.DataPrefix, StringComparison.Ordinal) ||
+        fileName.StartsWith(BitcaskFormat.MergeOutputPrefix, StringComparison.Ordinal);
 
     /// <summary>
     /// Reads the live values (one thread, front to back through the files) while another thread stores them in the
@@ -214,24 +256,19 @@ public sealed class BitcaskStore : ICachePersistence
         }
         catch (Exception ex)
         {
-            RecordFailure(ex);
+            _failures.Record(ex);
         }
     }
 
     /// <summary>
-    /// A write or an fsync failed: from now on the files may not hold what the cache does, so <see cref="Failure"/> is
-    /// set (the host refuses mutations) until a repair has rewritten them from the cache. An fsync failure counts the
-    /// same as a failed write: after one, the kernel may have dropped the unwritten pages, and a later fsync that
-    /// succeeds says nothing about them.
+    /// The first failed write or fsync of an outage (the engine's group commit and interval timer record theirs in the
+    /// same latch): from now on the files may not hold what the cache does, so <see cref="Failure"/> is set (the host
+    /// refuses mutations) until a repair has rewritten them from the cache.
     /// </summary>
-    private void RecordFailure(Exception ex)
+    private void OutageBegan(Exception ex)
     {
-        Interlocked.Increment(ref _failedWrites);
-        if (Interlocked.CompareExchange(ref _failure, ex, null) is null)
-        {
-            _logger.LogError(ex, "Bitcask write failed; mutations are refused until the files are repaired from the cache");
-            StartRepairing();
-        }
+        _logger.LogError(ex, "Bitcask write failed; mutations are refused until the files are repaired from the cache");
+        StartRepairing();
     }
 
     /// <summary>
@@ -250,7 +287,7 @@ public sealed class BitcaskStore : ICachePersistence
 
     private async Task RepairUntilDoneAsync()
     {
-        while (!_disposed && Volatile.Read(ref _failure) is not null)
+        while (!_disposed && _failures.Current is not null)
         {
             await Task.Delay(RepairRetryInterval);
             try
@@ -267,7 +304,7 @@ public sealed class BitcaskStore : ICachePersistence
 
     private async Task RepairAsync()
     {
-        var failuresBefore = Interlocked.Read(ref _failedWrites);
+        var repair = _failures.BeginRepair();
         var engine = Engine;
         var cache = _cache ?? throw new InvalidOperationException("BitcaskStore.Restore has not run yet.");
         var held = new HashSet<byte[]>(ByteKeyComparer.Instance);
@@ -287,19 +324,19 @@ public sealed class BitcaskStore : ICachePersistence
         {
             engine.ScheduleFlush(flushAt);
         }
-        await engine.SyncAsync();
+        // Group commit refuses while the failure stands; the repair fsyncs what it wrote itself.
+        await Task.Run(engine.FlushToDiskForRepair);
         // A write that failed while the repair ran (an eviction's tombstone, say) is not in the files either.
-        if (Interlocked.Read(ref _failedWrites) != failuresBefore)
+        if (!_failures.Repaired(repair))
         {
             throw new PersistenceException("another write failed while the files were being repaired");
         }
-        Interlocked.Exchange(ref _failure, null);
         _logger.LogWarning("Bitcask repaired after a write failure: {Items} live items written anew", held.Count);
     }
 
     public ValueTask CommitAsync(CancellationToken cancellationToken = default)
     {
-        if (Volatile.Read(ref _failure) is { } failure)
+        if (_failures.Current is { } failure)
         {
             return ValueTask.FromException(new PersistenceException($"Bitcask write failed earlier: {failure.Message}", failure));
         }
@@ -307,25 +344,11 @@ public sealed class BitcaskStore : ICachePersistence
         {
             return ValueTask.CompletedTask;
         }
+        // A failed fsync is recorded in the latch by group commit itself.
         var sync = Engine.SyncAsync();
-        if (sync.IsCompletedSuccessfully)
-        {
-            return sync;
-        }
-        return new ValueTask(AwaitSync(sync, cancellationToken));
-    }
-
-    private async Task AwaitSync(ValueTask sync, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await sync.AsTask().WaitAsync(cancellationToken);
-        }
-        catch (PersistenceException ex)
-        {
-            RecordFailure(ex);
-            throw;
-        }
+        return cancellationToken.CanBeCanceled && !sync.IsCompleted
+            ? new ValueTask(sync.AsTask().WaitAsync(cancellationToken))
+            : sync;
     }
 
     public IEnumerable<KeyValuePair<string, string>> GetStats()
@@ -348,7 +371,7 @@ public sealed class BitcaskStore : ICachePersistence
             Add(stats, "bitcask_recovery_ms", (long)restore.Elapsed.TotalMilliseconds);
             Add(stats, "bitcask_recovered_keys", restore.Items);
         }
-        Add(stats, "bitcask_write_failures", Interlocked.Read(ref _failedWrites));
+        Add(stats, "bitcask_write_failures", _failures.Count);
         return stats;
     }
 

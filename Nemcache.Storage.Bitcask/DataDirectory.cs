@@ -5,8 +5,8 @@ namespace Nemcache.Storage.Bitcask;
 
 /// <summary>
 /// Decides whether a directory may hold Bitcask files. A missing one is created, owner-only (0700). An existing one
-/// is accepted when it is empty or holds at least one name Nemcache writes: LOCK, MERGE, data.*, merge.*, or the
-/// default plugin's cachelog.* (a later import reads it). Anything else is someone else's directory and is refused,
+/// is accepted when it is empty or holds at least one name Nemcache writes: LOCK, PLUGIN, cas-epoch, MERGE, data.*,
+/// merge.*, or the default plugin's cachelog.*. Anything else is someone else's directory and is refused,
 /// as is a data.N file that is not ours (checked when the files are opened).
 /// </summary>
 internal static class DataDirectory
@@ -49,7 +49,8 @@ internal static class DataDirectory
     }
 
     private static bool IsNemcacheName(string name) =>
-        name is LockFileName or MergeCommitFileName or CasEpochFile.FileName ||
+        name is LockFileName or MergeCommitFileName or CasEpochFile.FileName or DataDirectoryOwner.FileName
+            or DataDirectoryOwner.TemporaryFileName ||
         name.StartsWith(DataPrefix, StringComparison.Ordinal) ||
         name.StartsWith(MergeOutputPrefix, StringComparison.Ordinal) ||
         name.StartsWith(StreamArchiverPrefix, StringComparison.Ordinal);

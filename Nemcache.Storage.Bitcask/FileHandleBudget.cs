@@ -6,9 +6,10 @@ namespace Nemcache.Storage.Bitcask;
 /// Caps how many data-file handles an engine holds open. Handles stay open between reads (no open per read); when a
 /// file needs one and the budget is spent, the least recently used handle that nobody is using is closed. Files in
 /// use (the active file, merge outputs being written, a scan or read in progress) are never closed under their user;
-/// if every open file is in use, the budget is exceeded until one is released.
+/// if every open file is in use, the budget is exceeded until one is released. <paramref name="access"/> is Read for
+/// a reader that must not be able to write (nemcache-data on a directory a server holds, or on a read-only copy).
 /// </summary>
-internal sealed class FileHandleBudget(int capacity)
+internal sealed class FileHandleBudget(int capacity, FileAccess access = FileAccess.ReadWrite)
 {
     private readonly Lock _gate = new();
     private readonly List<DataFile> _open = [];
@@ -28,7 +29,7 @@ internal sealed class FileHandleBudget(int capacity)
                 Trim(capacity - 1);
                 try
                 {
-                    file.OpenHandle = File.OpenHandle(file.Path, FileMode.Open, FileAccess.ReadWrite,
+                    file.OpenHandle = File.OpenHandle(file.Path, FileMode.Open, access,
                         FileShare.Read | FileShare.Delete);
                 }
                 catch

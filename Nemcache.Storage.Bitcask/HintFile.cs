@@ -17,11 +17,11 @@ internal static class HintFile
     {
         using var stream = new FileStream(data.HintPath,
             OwnerOnlyFiles.Options(System.IO.FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 64 * 1024));
-        var crc = uint.MaxValue;
+        var crc = Crc32C.Create();
         Span<byte> header = stackalloc byte[FileHeaderSize];
         WriteFileHeader(header, HintMagic, data.Stamp);
         stream.Write(header);
-        crc = Crc32C.Append(crc, header);
+        crc.Append(header);
 
         long count = 0;
         var entry = new byte[HintRecordHeaderSize + Cache.CacheLimits.MaxKeyLength];
@@ -36,15 +36,15 @@ internal static class HintFile
             bytes[HintTypeOffset] = (byte)record.Type;
             key.CopyTo(bytes[HintRecordHeaderSize..]);
             stream.Write(bytes);
-            crc = Crc32C.Append(crc, bytes);
+            crc.Append(bytes);
             count++;
         });
 
         Span<byte> trailer = stackalloc byte[HintTrailerSize];
         BinaryPrimitives.WriteInt64LittleEndian(trailer, count);
         BinaryPrimitives.WriteInt64LittleEndian(trailer[8..], data.Length);
-        crc = Crc32C.Append(crc, trailer[..16]);
-        BinaryPrimitives.WriteUInt32LittleEndian(trailer[16..], ~crc);
+        crc.Append(trailer[..16]);
+        BinaryPrimitives.WriteUInt32LittleEndian(trailer[16..], crc.GetCurrentHashAsUInt32());
         stream.Write(trailer);
         stream.Flush(flushToDisk: true);
     }
@@ -149,19 +149,20 @@ internal static class HintFile
         {
             return false;
         }
-        var crc = uint.MaxValue;
+        var crc = Crc32C.Create();
         var body = length - sizeof(uint);
         while (reader.Position < body)
         {
             var chunk = (int)Math.Min(body - reader.Position, 64 * 1024);
             reader.TryPeek(chunk, out var bytes);
-            crc = Crc32C.Append(crc, bytes);
+            crc.Append(bytes);
             reader.Advance(chunk);
         }
         reader.TryPeek(sizeof(uint), out var stored);
         var storedCrc = BinaryPrimitives.ReadUInt32LittleEndian(stored);
         Span<byte> trailer = stackalloc byte[HintTrailerSize];
         RandomAccess.Read(handle, trailer, length - HintTrailerSize);
-        return storedCrc == ~crc && (dataLength is not { } expectedLength || BinaryPrimitives.ReadInt64LittleEndian(trailer[8..]) == expectedLength);
+        return storedCrc == crc.GetCurrentHashAsUInt32() &&
+               (dataLength is not { } expectedLength || BinaryPrimitives.ReadInt64LittleEndian(trailer[8..]) == expectedLength);
     }
 }

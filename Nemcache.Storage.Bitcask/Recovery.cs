@@ -20,13 +20,15 @@ public sealed record BitcaskRecovery(int Keys, long ValueBytes, int Files, int F
 /// <summary>
 /// Rebuilds the engine's state from a data directory: finishes or forgets an interrupted merge, reads each data file
 /// through its hint (or scans it), resolves every key by its highest sequence number, and applies flush markers,
-/// touches and expiry. File order and wall clock never decide which record wins.
+/// touches and expiry. File order and wall clock never decide which record wins. Read-only, it builds the same state
+/// and leaves every file as it is: it neither finishes a merge nor cuts, deletes or removes anything (nemcache-data).
 /// </summary>
 internal sealed class Recovery
 {
     private readonly string _directory;
     private readonly ILogger _logger;
     private readonly FileHandleBudget _handles;
+    private readonly bool _readOnly;
     private readonly KeyDir _touches = new();
     private long _maxSeq;
     private long _lastFlushSeq;
@@ -34,11 +36,12 @@ internal sealed class Recovery
     private int _currentFile;
     private int _newestFile;
 
-    private Recovery(string directory, ILogger logger, FileHandleBudget handles)
+    private Recovery(string directory, ILogger logger, FileHandleBudget handles, bool readOnly)
     {
         _directory = directory;
         _logger = logger;
         _handles = handles;
+        _readOnly = readOnly;
     }
 
     public KeyDir KeyDir { get; } = new();
@@ -67,10 +70,10 @@ internal sealed class Recovery
     /// <summary>Keys whose put or touch was in a lost file, with its sequence number, to count the keys dropped.</summary>
     private readonly Dictionary<byte[], long> _lostKeys = new(ByteKeyComparer.Instance);
 
-    public static Recovery Run(string directory, long now, ILogger logger, FileHandleBudget handles)
+    public static Recovery Run(string directory, long now, ILogger logger, FileHandleBudget handles, bool readOnly = false)
     {
         var started = Stopwatch.GetTimestamp();
-        var recovery = new Recovery(directory, logger, handles);
+        var recovery = new Recovery(directory, logger, handles, readOnly);
         try
         {
             recovery.Load(now, started);
@@ -88,7 +91,10 @@ internal sealed class Recovery
 
     private void Load(long now, long started)
     {
-        MergeCommit.Resolve(_directory, _logger);
+        if (!_readOnly)
+        {
+            MergeCommit.Resolve(_directory, _logger);
+        }
         OpenDataFiles();
         ReserveForHintedKeys();
         int fromHints = 0, skipped = 0, torn = 0;
@@ -140,7 +146,14 @@ internal sealed class Recovery
         {
             // A file with no record is what a crash right after a restart (or rotation) leaves: nothing to keep.
             Files.Remove(file.Id);
-            file.Delete();
+            if (_readOnly)
+            {
+                file.Dispose();
+            }
+            else
+            {
+                file.Delete();
+            }
         }
         Resolve(now);
         long bytes = 0;
@@ -171,7 +184,10 @@ internal sealed class Recovery
                 if (!File.Exists(data) && !TryReplayLostFile(path, data))
                 {
                     DamageReport.HintWithoutDataFile(_logger, path);
-                    File.Delete(path);
+                    if (!_readOnly)
+                    {
+                        File.Delete(path);
+                    }
                 }
             }
             else if (name.EndsWith(DamagedSuffix, StringComparison.Ordinal) &&
@@ -201,14 +217,20 @@ internal sealed class Recovery
             if (length < FileHeaderSize && File.Exists(path + HintSuffix) && TryReplayLostFile(path + HintSuffix, path))
             {
                 // It was whole once (a hint is written only for a complete file): its records are lost, not unfinished.
-                File.Delete(path);
+                if (!_readOnly)
+                {
+                    File.Delete(path);
+                }
                 continue;
             }
             if (i == ids.Count - 1 && length < FileHeaderSize)
             {
                 // The process died while creating its newest file, before the header was complete.
                 _logger.LogWarning("{File}: removed an unfinished data file ({Bytes} bytes)", path, length);
-                File.Delete(path);
+                if (!_readOnly)
+                {
+                    File.Delete(path);
+                }
                 continue;
             }
             throw new PersistenceException(

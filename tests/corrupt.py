@@ -6,11 +6,13 @@ For each mode, a server writes a workload (sets, overwrites, appends, incr, touc
 its data directory is the original. Each trial copies it, applies one corruption, starts the server on the copy and
 reads every key back. The corruptions: flip bytes; truncate at every offset of the last record; zero-fill a region;
 add stray files; delete the hint files, and delete each data file in turn (only where the format has them: the files present
-decide). For Bitcask, flips and zero-fills hit a data file or a hint file, and half of those in a data file also delete
-its hint, so that both the hint path and the scan path meet the damage; and more: a flipped byte in a key size or a
-value size field of a record in the middle of the newest data file (the scan must find the next intact record rather
-than take the rest for a torn tail), with and without its hint, and the newest data file emptied with its hint intact
-(its keys must be dropped, never served with older values).
+decide). For the stream log, also mid-log damage with many records after it: one flipped bit in a length field, and a
+zero-fill across a record boundary; only the records in the damaged stretch may be lost. For Bitcask, flips and
+zero-fills hit a data file or a hint file, and half of those in a data file also delete its hint, so that both the hint
+path and the scan path meet the damage; and more: a flipped byte in a key size or a value size field of a record in
+the middle of the newest data file (the scan must find the next intact record rather than take the rest for a torn
+tail), with and without its hint, and the newest data file emptied with its hint intact (its keys must be dropped,
+never served with older values).
 
 The check is exact for both formats. The script parses the original files itself (cachelog.bin; Bitcask's data.N,
 docs/bitcask-format.md) and takes from the server's warnings the byte ranges it skipped, cut, or (Bitcask) found
@@ -22,12 +24,15 @@ server names must hold damage (or follow a range that does: a damaged size misfr
 Bitcask no reported stretch may swallow an intact record (the scan resumes at the next one). Bitcask's
 first merge after a start waits for the values to be loaded, so it does not change what that start serves.
 
+The stream log never destroys a damaged byte: the bytes a cut drops must be kept in a cachelog.bin.damaged-* file,
+and a log with skipped damage must be kept whole under such a name before the compaction rewrites it.
+
 Then each trial compacts the damaged directory (SIGUSR1: Bitcask merges every immutable file, the stream log is
 rewritten), deletes every fifth key served and overwrites the next, stops the server and starts it again: it must
 serve exactly what the first start served, changed by those writes. So a compaction that meets the damage loses
 nothing more, and leaves the engine's state right for the writes after it.
 
-    tests/corrupt.py [--modes stream,bitcask] [--flips 150] [--zero-fills 40] [--size-flips 20] [--seed 2]
+    tests/corrupt.py [--modes stream,bitcask] [--flips 150] [--zero-fills 40] [--mid-log 40] [--size-flips 20] [--seed 2]
 
 Prints the trials per corruption and one summary line per mode; exits 1 on any failed trial.
 """
@@ -45,6 +50,7 @@ import time
 import nemlib
 
 LOG = "cachelog.bin"
+DAMAGED_PREFIX = LOG + ".damaged-"
 # The server's warnings, worded alike by both plugins. FILE is a name (stream) or a path (Bitcask).
 SKIPPED = re.compile(r"(\S+): skipped a damaged record, (\d+) bytes at offset (\d+)")
 DROPPED = re.compile(r"(\S+): dropped (\d+) bytes from offset (\d+)")
@@ -347,6 +353,7 @@ class Trials:
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(self.original, copy)
         corrupt(copy)
+        damaged_log = open(os.path.join(copy, LOG), "rb").read() if not self.bitcask else None
         self.count += 1
         self.kinds[kind] += 1
         changed, lengths = changed_bytes(self.original, copy, self.records)
@@ -362,7 +369,10 @@ class Trials:
             after = None
             try:
                 found = read_all(server, self.keys)
-                problems += self.check(found, Reports(server.output()), changed, lengths, hinted, hints_present)
+                reports = Reports(server.output())
+                problems += self.check(found, reports, changed, lengths, hinted, hints_present)
+                if damaged_log is not None:
+                    problems += self.kept_aside(copy, damaged_log, reports)
                 problems += self.compact(server)
                 after = self.change_some(server, found)
                 code = server.terminate()
@@ -381,6 +391,22 @@ class Trials:
         shutil.rmtree(copy, ignore_errors=True)
         if os.path.exists(copy + ".log"):
             os.remove(copy + ".log")
+
+    @staticmethod
+    def kept_aside(copy, damaged_log, reports):
+        """The stream log destroys no damaged byte: a cut's bytes are copied out before the log is truncated, and a log
+        with skipped damage is kept whole (cut bytes excepted) before a compaction can rewrite it."""
+        aside = [open(os.path.join(copy, n), "rb").read() for n in os.listdir(copy) if n.startswith(DAMAGED_PREFIX)]
+        problems = []
+        cuts = reports.dropped.get(LOG, [])
+        end = len(damaged_log)
+        for start, _ in cuts:
+            end = start
+            if damaged_log[start:] not in aside:
+                problems.append(f"the {len(damaged_log) - start} bytes cut at {start} were not kept")
+        if reports.skipped.get(LOG) and not any(a[:end] == damaged_log[:end] and len(a) >= end for a in aside):
+            problems.append("the log with skipped damage was not kept before its compaction")
+        return problems
 
     def compact(self, server):
         """Compacts the damaged directory: SIGUSR1, a merge of every immutable Bitcask file, or the stream log
@@ -614,6 +640,28 @@ def torture_mode(mode, args, rng):
         trials.run("empty the newest data file, its hint intact", f"empty {last_file}",
                    lambda d: open(os.path.join(d, last_file), "wb").close())
 
+    if not trials.bitcask:
+        frames = records[LOG]
+        for _ in range(args.mid_log):
+            # A record in the first half, so that hundreds of records follow the damage.
+            victim = frames[rng.randrange(len(frames) // 2)]
+            if rng.random() < 0.5:
+                offset = victim.start + 4 + rng.randrange(4)
+                bit = 1 << rng.randrange(8)
+
+                def corrupt(d, o=offset, b=bit):
+                    with open(os.path.join(d, LOG), "r+b") as f:
+                        f.seek(o)
+                        byte = f.read(1)[0]
+                        f.seek(o)
+                        f.write(bytes([byte ^ b]))
+                trials.run("flip one bit of a length mid-log", f"flip bit {bit:#x} at {offset}", corrupt)
+            else:
+                start = rng.randrange(victim.start, victim.end)
+                length = rng.choice([16, 200, 4096])
+                trials.run("zero-fill mid-log", f"zero-fill {length} bytes of {LOG} at {start}",
+                           lambda d, s=start, k=length: zero_fill(os.path.join(d, LOG), s, k))
+
     def add_strays(d):
         with open(os.path.join(d, "stray.tmp"), "wb") as f:
             f.write(os.urandom(1000))
@@ -641,6 +689,7 @@ def main():
     parser = nemlib.arguments(__doc__, seed=2)
     parser.add_argument("--flips", type=int, default=150)
     parser.add_argument("--zero-fills", type=int, default=40)
+    parser.add_argument("--mid-log", type=int, default=40, help="stream only: length-field flips and zero-fills mid-log")
     parser.add_argument("--size-flips", type=int, default=20)
     args = parser.parse_args()
     rng = random.Random(args.seed)

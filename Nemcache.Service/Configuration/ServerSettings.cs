@@ -7,8 +7,17 @@ namespace Nemcache.Service.Configuration;
 /// <summary>Every setting the server runs with, validated. Defaults are memcached's where memcached has the setting.</summary>
 public sealed record ServerSettings
 {
-    public int Port { get; init; } = 11211;
-    public IPAddress Listen { get; init; } = IPAddress.Loopback;
+    public const int DefaultPort = 11211;
+
+    public int Port { get; init; } = DefaultPort;
+
+    /// <summary>Every address and port to listen on: -l's entries, each on -p's port unless it names its own.</summary>
+    public IReadOnlyList<IPEndPoint> ListenEndPoints { get; init; } = [new(IPAddress.Loopback, DefaultPort)];
+
+    /// <summary>The listen addresses as one list, as memcached reports its "inter" setting.</summary>
+    public string Listen => string.Join(",", ListenEndPoints.Select(e => e.Port == Port ? e.Address.ToString() : e.ToString()));
+
+    public int ListenBacklog { get; init; } = 1024;
     public long MemoryLimitMegabytes { get; init; } = CacheLimits.DefaultMemoryLimitMegabytes;
     public int ConnectionLimit { get; init; } = 1024;
     public int MaxItemSize { get; init; } = CacheLimits.DefaultMaxItemSize;
@@ -16,6 +25,15 @@ public sealed record ServerSettings
     public bool UseBitcask { get; init; }
     public SyncMode Sync { get; init; } = SyncMode.Interval;
     public TimeSpan SyncInterval { get; init; } = PersistenceOptions.DefaultSyncInterval;
+
+    /// <summary>-v count: 0 logs information and up, 1 debug, 2 and more trace.</summary>
+    public int Verbosity { get; init; }
+
+    /// <summary>-P: where the process id is written once the server listens; null for nowhere.</summary>
+    public string? PidFile { get; init; }
+
+    /// <summary>-u: the user to become when started as root; null to stay who we are.</summary>
+    public string? User { get; init; }
 
     /// <summary>StreamArchiver: the log size past which it may be compacted (NEMCACHE_STREAM_COMPACT_BYTES).</summary>
     public long StreamCompactBytes { get; init; } = 64L * 1024 * 1024;
@@ -28,6 +46,9 @@ public sealed record ServerSettings
 
     /// <summary>Bitcask: ...and their dead bytes pass this.</summary>
     public long BitcaskMergeMinDeadBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>Where the Prometheus endpoint listens (NEMCACHE_METRICS_LISTEN); null, the default, leaves it off.</summary>
+    public IPEndPoint? MetricsListen { get; init; }
 
     public CacheOptions ToCacheOptions() => new()
     {
@@ -44,7 +65,9 @@ public sealed record ServerSettings
 
     /// <summary>The one line logged at startup.</summary>
     public string Describe() =>
-        $"listen {Listen}:{Port}, memory limit {MemoryLimitMegabytes} MB, max item size {MaxItemSize} B, " +
+        $"listen {string.Join(", ", ListenEndPoints)}, memory limit {MemoryLimitMegabytes} MB, max item size {MaxItemSize} B, " +
         $"connection limit {ConnectionLimit}, persistence {(UseBitcask ? "bitcask" : "stream")} in {Path.GetFullPath(DataDirectory)}, " +
-        $"sync {Sync.ToString().ToLowerInvariant()}" + (Sync == SyncMode.Interval ? $" every {SyncInterval.TotalMilliseconds:0} ms" : "");
+        $"sync {Sync.ToString().ToLowerInvariant()}" + (Sync == SyncMode.Interval ? $" every {SyncInterval.TotalMilliseconds:0} ms" : "") +
+        $", verbosity {Verbosity}" + (PidFile is null ? "" : $", pid file {Path.GetFullPath(PidFile)}") +
+        (MetricsListen is null ? "" : $", metrics on http://{MetricsListen}/metrics");
 }

@@ -8,9 +8,11 @@ namespace Nemcache.Service.Hosting;
 /// <summary>
 /// Drives the persistence plugin through the host's lifetime. Registered before the listener, so it restores the cache
 /// before the first connection is accepted, and stops after the listener, so the last replies' records are flushed
-/// and fsynced before the process exits.
+/// and fsynced before the process exits. The restore goes through <see cref="PluginSwitch"/>, which first imports the
+/// cache from another plugin when that one owns the data directory.
 /// </summary>
-internal sealed class PersistenceService(ServerContext context, ILogger<PersistenceService> logger) : IHostedService
+internal sealed class PersistenceService(ServerContext context, PluginSwitch plugins, ILogger<PersistenceService> logger)
+    : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -22,10 +24,11 @@ internal sealed class PersistenceService(ServerContext context, ILogger<Persiste
         RestoreSummary summary;
         using (NoGcRegion.ForRestoreFrom(context.Settings.DataDirectory, context.Cache.Options.MemoryLimitBytes))
         {
-            summary = persistence.Restore(context.Cache);
+            summary = plugins.Restore(context.Cache);
         }
         logger.LogInformation("{Plugin}: {Details}", persistence.Name, summary.Details);
         context.Cache.Subscribe(persistence);
+        context.Cache.RefuseChangesWhile(() => persistence.Failure is not null);
         return Task.CompletedTask;
     }
 

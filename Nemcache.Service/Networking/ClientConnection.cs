@@ -9,7 +9,9 @@ namespace Nemcache.Service.Networking;
 /// <summary>
 /// One client connection: reads whatever has arrived, runs every complete command in it, makes the batch's changes as
 /// durable as the sync mode promises, and only then sends the batch's replies. That order is what lets a reply stand
-/// for persistence (see docs/architecture.md).
+/// for persistence (see docs/architecture.md). A batch whose replies back up runs in parts (the processor pauses, see
+/// <see cref="ReplyBacklog"/>): each part is committed and flushed, and the next part runs, and the next read is made,
+/// only once the socket has taken the replies so far.
 /// </summary>
 internal sealed class ClientConnection(Socket socket, ServerContext context, ILogger logger)
 {
@@ -17,7 +19,9 @@ internal sealed class ClientConnection(Socket socket, ServerContext context, ILo
     private static readonly StreamPipeWriterOptions WriterOptions = new(minimumBufferSize: 16 * 1024);
 
     /// <param name="stopping">Cancelled at shutdown: the connection finishes the batch it is running and closes.</param>
-    public async Task RunAsync(CancellationToken stopping)
+    /// <param name="aborting">Cancelled when shutdown stops waiting: the socket is reset at once, so that a flush to a
+    /// client that does not read its replies ends.</param>
+    public async Task RunAsync(CancellationToken stopping, CancellationToken aborting)
     {
         var stream = new NetworkStream(socket, ownsSocket: true);
         var reader = PipeReader.Create(stream, ReaderOptions);
@@ -27,6 +31,7 @@ internal sealed class ClientConnection(Socket socket, ServerContext context, ILo
         var statistics = context.Statistics;
         var sendReplies = true;
         await using var stopRegistration = stopping.Register(static r => ((PipeReader)r!).CancelPendingRead(), reader);
+        await using var abortRegistration = aborting.Register(static s => ((Socket)s!).Close(0), socket);
         try
         {
             while (true)
@@ -39,16 +44,26 @@ internal sealed class ClientConnection(Socket socket, ServerContext context, ILo
                 var buffer = read.Buffer;
                 processor ??= IProtocolProcessor.ForFirstBytes(buffer, context);
                 var received = buffer.Length;
-                var outcome = processor.Process(ref buffer, writer);
+                ProcessOutcome outcome;
+                FlushResult flushed;
+                do
+                {
+                    // A paused processor goes on with the rest of the batch once the socket has taken the replies so
+                    // far; until then nothing more is read.
+                    statistics.Connections.MarkRunning(socket, running: true);
+                    outcome = processor.Process(ref buffer, writer);
+                    statistics.Connections.MarkRunning(socket, running: false);
+                    if ((outcome & ProcessOutcome.Mutated) != 0 && persistence is not null)
+                    {
+                        await persistence.CommitAsync();
+                    }
+                    statistics.AddBytesWritten(writer.UnflushedBytes);
+                    flushed = await writer.FlushAsync();
+                }
+                while ((outcome & (ProcessOutcome.Paused | ProcessOutcome.Close)) == ProcessOutcome.Paused && !flushed.IsCompleted);
                 statistics.AddBytesRead(received - buffer.Length);
                 reader.AdvanceTo(buffer.Start, buffer.End);
 
-                if ((outcome & ProcessOutcome.Mutated) != 0 && persistence is not null)
-                {
-                    await persistence.CommitAsync();
-                }
-                statistics.AddBytesWritten(writer.UnflushedBytes);
-                var flushed = await writer.FlushAsync();
                 if ((outcome & ProcessOutcome.Close) != 0 || flushed.IsCompleted || read.IsCompleted)
                 {
                     break;

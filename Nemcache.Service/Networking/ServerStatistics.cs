@@ -10,6 +10,7 @@ public sealed class ServerStatistics
     private long _bytesWritten;
 
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+    public ConnectionTable Connections { get; } = new();
     public long CurrentConnections => Volatile.Read(ref _current);
     public long TotalConnections => Volatile.Read(ref _total);
     public long RejectedConnections => Volatile.Read(ref _rejected);

@@ -12,38 +12,53 @@ namespace Nemcache.Service.Networking;
 /// <summary>
 /// The listener: accepts connections up to the limit (refusing the next one the way memcached does, with
 /// "ERROR Too many open connections") and runs each one. At shutdown it stops accepting and waits for the open
-/// connections to finish the batch they are running.
+/// connections to finish the batch they are running, for at most <see cref="DrainGrace"/>; then it resets those left.
 /// </summary>
 internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger) : IHostedService
 {
-    private const int Backlog = 1024;
+    /// <summary>
+    /// How long shutdown waits for open connections to send their last replies. A client that does not read them would
+    /// otherwise hold the process until the host gives up (its 15-second shutdown timeout) without persistence being
+    /// flushed; this leaves most of that time for the flush.
+    /// </summary>
+    public static readonly TimeSpan DrainGrace = TimeSpan.FromSeconds(5);
 
     private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _aborting = new();
     private readonly ConcurrentDictionary<long, Task> _connections = new();
-    private Socket? _listener;
-    private Task _acceptLoop = Task.CompletedTask;
+    private readonly List<Socket> _listeners = [];
+    private readonly List<Task> _acceptLoops = [];
     private long _nextConnectionId;
-
-    /// <summary>The endpoint actually bound; tests read the port from here.</summary>
-    public IPEndPoint? LocalEndPoint => _listener?.LocalEndPoint as IPEndPoint;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var settings = context.Settings;
-        var endPoint = new IPEndPoint(settings.Listen, settings.Port);
-        var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
+        foreach (var endPoint in settings.ListenEndPoints)
         {
-            listener.Bind(endPoint);
-            listener.Listen(Backlog);
+            var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
+                {
+                    // IPv6 only, as memcached binds it, so that -l 0.0.0.0,:: or -l '*' can take both families' port.
+                    listener.DualMode = false;
+                }
+                listener.Bind(endPoint);
+                listener.Listen(settings.ListenBacklog);
+            }
+            catch (SocketException ex)
+            {
+                listener.Dispose();
+                CloseListeners();
+                throw new StartupException($"cannot listen on {endPoint}: {ex.Message}");
+            }
+            _listeners.Add(listener);
         }
-        catch (SocketException ex)
+        foreach (var listener in _listeners)
         {
-            listener.Dispose();
-            throw new StartupException($"cannot listen on {endPoint}: {ex.Message}");
+            context.Statistics.Connections.AddListener(listener);
         }
-        _listener = listener;
-        _acceptLoop = AcceptLoopAsync(listener);
+        _acceptLoops.AddRange(_listeners.Select(AcceptLoopAsync));
         logger.LogInformation("Nemcache {Version} listening: {Settings}", ServerContext.Version, settings.Describe());
         return Task.CompletedTask;
     }
@@ -51,13 +66,40 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
-        _listener?.Dispose();
-        await _acceptLoop;
+        CloseListeners();
+        await Task.WhenAll(_acceptLoops);
         var open = _connections.Values.ToArray();
-        if (open.Length > 0)
+        if (open.Length == 0)
         {
-            logger.LogInformation("Waiting for {Count} connections to finish", open.Length);
-            await Task.WhenAll(open).WaitAsync(cancellationToken);
+            return;
+        }
+        logger.LogInformation("Waiting for {Count} connections to finish", open.Length);
+        var finished = Task.WhenAll(open);
+        if (await Task.WhenAny(finished, Task.Delay(DrainGrace, cancellationToken)) != finished)
+        {
+            var left = open.Count(connection => !connection.IsCompleted);
+            logger.LogWarning("Resetting {Count} connections that did not take their replies within {Grace} s", left,
+                DrainGrace.TotalSeconds);
+            await _aborting.CancelAsync();
+            try
+            {
+                await finished.WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                // A connection still committing to a disk that does not answer: stopping persistence next is all
+                // that is left to do.
+                logger.LogWarning("Stopping with {Count} connections still open", open.Count(c => !c.IsCompleted));
+            }
+        }
+    }
+
+    private void CloseListeners()
+    {
+        foreach (var listener in _listeners)
+        {
+            context.Statistics.Connections.Remove(listener);
+            listener.Dispose();
         }
     }
 
@@ -88,11 +130,12 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
             }
             var id = Interlocked.Increment(ref _nextConnectionId);
             var connection = new ClientConnection(client, context, logger);
-            _connections[id] = Task.Run(async () =>
+            context.Statistics.Connections.AddClient(client);
+            var run = Task.Run(async () =>
             {
                 try
                 {
-                    await connection.RunAsync(_stopping.Token);
+                    await connection.RunAsync(_stopping.Token, _aborting.Token);
                 }
                 catch (Exception ex)
                 {
@@ -100,9 +143,13 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
                 }
                 finally
                 {
-                    _connections.TryRemove(id, out _);
+                    context.Statistics.Connections.Remove(client);
                 }
             });
+            _connections[id] = run;
+            // Removed by a continuation registered only once the entry exists: a connection that ends at once must
+            // not leave its entry behind.
+            _ = run.ContinueWith(done => _connections.TryRemove(KeyValuePair.Create(id, done)), TaskScheduler.Default);
         }
     }
 

@@ -9,14 +9,15 @@ namespace Nemcache.Service.Protocol;
 /// the server's counters.</summary>
 public sealed class ServerContext(MemCache cache, ICachePersistence? persistence, ServerSettings settings, ServerStatistics statistics)
 {
-    /// <summary>The version we answer with: the memcached release whose behaviour we follow, then our own name.</summary>
-    public const string Version = "1.6.18-nemcache";
+    /// <summary>The version we answer with: the memcached release whose behaviour we follow, then our own.</summary>
+    public static string Version => BuildInfo.ProtocolVersion;
 
     public MemCache Cache { get; } = cache;
     public ICachePersistence? Persistence { get; } = persistence;
     public ServerSettings Settings { get; } = settings;
     public ServerStatistics Statistics { get; } = statistics;
 
-    /// <summary>Set by `verbosity`; kept and reported like memcached's, which only changes its own logging.</summary>
-    public int Verbosity { get; set; }
+    /// <summary>-v at startup, then set by `verbosity`; kept and reported like memcached's, which only changes its own
+    /// logging.</summary>
+    public int Verbosity { get; set; } = settings.Verbosity;
 }

@@ -24,6 +24,19 @@ public static class CacheLimits
     /// <summary>memcached's default -m, in megabytes.</summary>
     public const long DefaultMemoryLimitMegabytes = 64;
 
+    /// <summary>memcached 1.6's item header on a 64-bit build: sizeof(item).</summary>
+    public const int MemcachedItemHeaderBytes = 48;
+
+    /// <summary>
+    /// memcached's rule for whether an item fits -I, applied by every protocol alike: its whole allocation must fit,
+    /// not only its value. That is the item header, the key and its NUL, the client flags when they are not 0, the
+    /// value and its CRLF, and the CAS; so with flags 0 the largest value is -I minus 59 minus the key's length, and a
+    /// value of exactly -I bytes never fits (memcached 1.6.18's item_size_ok).
+    /// </summary>
+    public static bool ItemFits(int maxItemSize, int keyLength, uint flags, long valueLength) =>
+        MemcachedItemHeaderBytes + keyLength + 1 + (flags == 0 ? 0 : sizeof(uint)) + valueLength + 2 + sizeof(ulong)
+        <= maxItemSize;
+
     /// <summary>
     /// What one item costs beyond its key and value bytes, counted against the memory limit: the entry object, the
     /// two array headers, the dictionary slot and the LRU links, rounded up (measured on x64, .NET 10).

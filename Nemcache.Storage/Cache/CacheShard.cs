@@ -22,6 +22,9 @@ internal sealed class CacheShard
 
     public int Count => _entries.Count;
 
+    /// <summary>The most recently used entry; walk <see cref="CacheEntry.Older"/> from it for LRU order. Under the lock.</summary>
+    public CacheEntry? Newest => _newest;
+
     /// <summary>The least recently used entry. Read without the lock only as a hint for choosing a shard to evict from.</summary>
     public CacheEntry? Oldest => Volatile.Read(ref _oldest);
 

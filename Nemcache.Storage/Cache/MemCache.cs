@@ -29,6 +29,9 @@ public sealed class MemCache
     private long _flushAt = NoPendingFlush;
     private long _flushCommands;
     private long _observerFailures;
+    private long _storeTooLarge;
+    private long _reclaimRuns;
+    private Func<bool> _changesRefused = static () => false;
 
     public MemCache(CacheOptions options, TimeProvider? time = null, ILogger<MemCache>? logger = null)
     {
@@ -59,10 +62,24 @@ public sealed class MemCache
         while (Interlocked.CompareExchange(ref _observers, next, current) != current);
     }
 
-    public bool TryGet(ReadOnlySpan<byte> key, out CacheItem item) => Read(key, touchExptime: null, out item);
+    /// <summary>
+    /// Makes the cache refuse every change a client asks for while <paramref name="refused"/> returns true: each entry
+    /// point that could change an item (store, delete, invalidate, touch, incr and decr, flush, and a read that touches
+    /// or creates) answers Refused before it looks at the key, having changed nothing. This is the one place that
+    /// decides whether a mutation may run; the host passes the persistence plugin's failure, because a change that no
+    /// log holds would be lost at the next restart (docs/architecture.md). Restores, expiry reclaiming and capacity
+    /// eviction are not a client's changes and go on.
+    /// </summary>
+    public void RefuseChangesWhile(Func<bool> refused) => _changesRefused = refused;
+
+    private bool ChangesRefused => _changesRefused();
+
+    public bool TryGet(ReadOnlySpan<byte> key, out CacheItem item) =>
+        TryGet(key, new ReadOptions(), out item, out _) == ReadResult.Hit;
 
     /// <summary>gat/gats: a hit also gets the new expiry.</summary>
-    public bool TryGetAndTouch(ReadOnlySpan<byte> key, long exptime, out CacheItem item) => Read(key, exptime, out item);
+    public ReadResult TryGetAndTouch(ReadOnlySpan<byte> key, long exptime, out CacheItem item) =>
+        TryGet(key, new ReadOptions { TouchExptime = exptime }, out item, out _);
 
     /// <summary>
     /// set, add, replace, append, prepend and cas. <paramref name="value"/> becomes the cache's own: the caller must not
@@ -80,8 +97,13 @@ public sealed class MemCache
     {
         ValidateKey(key);
         stored = default;
-        if (value.Length > Options.MaxItemSize)
+        if (ChangesRefused)
         {
+            return StoreResult.Refused;
+        }
+        if (!Options.ItemFits(key.Length, options.Flags, value.Length))
+        {
+            Interlocked.Increment(ref _storeTooLarge);
             return StoreResult.TooLarge;
         }
 
@@ -112,7 +134,8 @@ public sealed class MemCache
                 if (entry.Cas != options.CompareCas)
                 {
                     // Meta set's invalidation: an older CAS may still store, but what it stores is marked stale.
-                    if (!options.Invalidate || options.CompareCas > entry.Cas)
+                    // A CAS of 0 (meta set's C0) is no older one: it compares, and fails, as in memcached.
+                    if (!options.Invalidate || options.CompareCas == 0 || options.CompareCas > entry.Cas)
                     {
                         shard.Counters.CasBadValue++;
                         return StoreResult.Exists;
@@ -124,12 +147,12 @@ public sealed class MemCache
 
             var appends = !vivifies && mode is StoreMode.Append or StoreMode.Prepend;
             var newValue = !appends ? value : mode == StoreMode.Append ? Concat(entry!.Value, value) : Concat(value, entry!.Value);
-            if (newValue.Length > Options.MaxItemSize)
+            var newFlags = appends ? entry!.Flags : options.Flags;
+            if (!Options.ItemFits(key.Length, newFlags, newValue.Length))
             {
                 return StoreResult.TooLarge;
             }
 
-            var newFlags = appends ? entry!.Flags : options.Flags;
             var expiresAt = appends ? entry!.ExpiresAt : ExpiryClock.ToAbsolute(vivifies ? options.VivifyExptime!.Value : options.Exptime, now);
             if (ExpiryClock.HasExpired(expiresAt, now))
             {
@@ -152,24 +175,28 @@ public sealed class MemCache
     }
 
     /// <summary>
-    /// delete. With a non-zero <paramref name="casUnique"/> (binary and meta protocols) the item is deleted only if its
-    /// CAS still matches.
+    /// delete. With <paramref name="compareCas"/> (binary and meta protocols) the item is deleted only if its CAS is
+    /// that one; meta delete's C0 compares with 0, and so never matches, as in memcached.
     /// </summary>
-    public DeleteResult Delete(ReadOnlySpan<byte> key, ulong casUnique = 0) =>
-        RemoveOrInvalidate(key, casUnique, invalidate: false, exptime: null);
+    public DeleteResult Delete(ReadOnlySpan<byte> key, ulong? compareCas = null) =>
+        RemoveOrInvalidate(key, compareCas, invalidate: false, exptime: null);
 
     /// <summary>
     /// Meta delete's I: instead of removing the item, marks it stale and gives it a new CAS, so that readers are told to
     /// recache it while they may still use it; <paramref name="exptime"/>, when given, limits how long it stays. The
     /// stale mark and the CAS live only in memory (see docs/architecture.md): only a new expiry is published.
     /// </summary>
-    public DeleteResult Invalidate(ReadOnlySpan<byte> key, ulong casUnique, long? exptime) =>
-        RemoveOrInvalidate(key, casUnique, invalidate: true, exptime);
+    public DeleteResult Invalidate(ReadOnlySpan<byte> key, ulong? compareCas, long? exptime) =>
+        RemoveOrInvalidate(key, compareCas, invalidate: true, exptime);
 
     /// <summary>touch: gives a live item a new expiry.</summary>
-    public bool Touch(ReadOnlySpan<byte> key, long exptime)
+    public TouchResult Touch(ReadOnlySpan<byte> key, long exptime)
     {
         ValidateKey(key);
+        if (ChangesRefused)
+        {
+            return TouchResult.Refused;
+        }
         var now = Now();
         var shard = ShardFor(key);
         lock (shard.Gate)
@@ -178,11 +205,11 @@ public sealed class MemCache
             if (entry is null)
             {
                 shard.Counters.TouchMisses++;
-                return false;
+                return TouchResult.NotFound;
             }
             shard.Counters.TouchHits++;
             TouchLocked(shard, entry, exptime, now);
-            return true;
+            return TouchResult.Touched;
         }
     }
 
@@ -200,9 +227,13 @@ public sealed class MemCache
     public ArithmeticResult Increment(ReadOnlySpan<byte> key, in ArithmeticOptions options, out CacheItem item)
     {
         ValidateKey(key);
+        item = default;
+        if (ChangesRefused)
+        {
+            return ArithmeticResult.Refused;
+        }
         var now = Now();
         var shard = ShardFor(key);
-        item = default;
         lock (shard.Gate)
         {
             var entry = FindLive(shard, key, now);
@@ -242,17 +273,22 @@ public sealed class MemCache
 
     /// <summary>
     /// flush_all. A delay of 0 (or one that lands in the past) empties the cache now and cancels a pending flush; a
-    /// later one replaces any pending flush and empties the cache when it comes, as memcached does.
+    /// later one replaces any pending flush and empties the cache when it comes, as memcached does. Returns false,
+    /// having changed nothing, while changes are refused.
     /// </summary>
-    public void FlushAll(long delay = 0)
+    public bool FlushAll(long delay = 0)
     {
+        if (ChangesRefused)
+        {
+            return false;
+        }
         Interlocked.Increment(ref _flushCommands);
         var now = Now();
         var at = delay <= 0 ? now : ExpiryClock.ToAbsolute(delay, now);
         if (at <= now)
         {
             FlushNow(now, notify: true);
-            return;
+            return true;
         }
 
         EnterAll();
@@ -265,6 +301,7 @@ public sealed class MemCache
         {
             ExitAll();
         }
+        return true;
     }
 
     /// <summary>
@@ -407,11 +444,97 @@ public sealed class MemCache
     }
 
     /// <summary>
+    /// A store refused before its value was read because the item would not fit the item size limit: counted, and a set
+    /// also drops the key's old value, as memcached does, so that it is not served stale. Deleted when an item was
+    /// dropped (a change persistence must record); Refused when changes are refused, so nothing was dropped.
+    /// </summary>
+    public DeleteResult RefuseTooLarge(StoreMode mode, ReadOnlySpan<byte> key)
+    {
+        Interlocked.Increment(ref _storeTooLarge);
+        return mode == StoreMode.Set ? Delete(key) : DeleteResult.NotFound;
+    }
+
+    /// <summary>
+    /// Calls <paramref name="visit"/> with a summary of every live item, shard by shard. Each shard's summaries are
+    /// copied under its lock and visited after it is released, so a slow visit (writing a key listing) holds no lock.
+    /// </summary>
+    public void VisitSummaries(Action<ItemSummary> visit)
+    {
+        var buffer = new List<ItemSummary>();
+        foreach (var shard in _shards)
+        {
+            buffer.Clear();
+            var now = Now();
+            lock (shard.Gate)
+            {
+                for (var entry = shard.Newest; entry is not null; entry = entry.Older)
+                {
+                    if (!ExpiryClock.HasExpired(entry.ExpiresAt, now))
+                    {
+                        buffer.Add(Summarize(entry, now));
+                    }
+                }
+            }
+            foreach (var summary in buffer)
+            {
+                visit(summary);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The <paramref name="limit"/> most recently used live items, most recent first, over all shards. Each shard's
+    /// list is in use order, so a shard's walk stops at the first entry older than all of the newest kept so far:
+    /// memory is bounded by <paramref name="limit"/>, not by the cache.
+    /// </summary>
+    public List<ItemSummary> MostRecentlyUsed(int limit)
+    {
+        if (limit <= 0)
+        {
+            return [];
+        }
+        var newest = new PriorityQueue<ItemSummary, long>(limit + 1);
+        foreach (var shard in _shards)
+        {
+            var now = Now();
+            lock (shard.Gate)
+            {
+                for (var entry = shard.Newest; entry is not null; entry = entry.Older)
+                {
+                    if (newest.Count == limit && newest.TryPeek(out _, out var oldestKept) && entry.LastAccess <= oldestKept)
+                    {
+                        break;
+                    }
+                    if (!ExpiryClock.HasExpired(entry.ExpiresAt, now))
+                    {
+                        newest.Enqueue(Summarize(entry, now), entry.LastAccess);
+                        if (newest.Count > limit)
+                        {
+                            newest.Dequeue();
+                        }
+                    }
+                }
+            }
+        }
+        var listed = new List<ItemSummary>(newest.Count);
+        while (newest.TryDequeue(out var summary, out _))
+        {
+            listed.Add(summary);
+        }
+        listed.Reverse();
+        return listed;
+    }
+
+    private static ItemSummary Summarize(CacheEntry entry, long now) => new(entry.Key, entry.Value.Length, entry.ExpiresAt,
+        now - (Environment.TickCount64 - entry.LastAccess) / 1000, entry.Cas, entry.Fetched, entry.Footprint);
+
+    /// <summary>
     /// Removes every expired item and publishes an expiry eviction for each, so that expired memory is reclaimed even
     /// when nobody asks for those keys again. Returns how many were removed.
     /// </summary>
     public int ReclaimExpired()
     {
+        Interlocked.Increment(ref _reclaimRuns);
         var removed = 0;
         var expired = new List<CacheEntry>();
         foreach (var shard in _shards)
@@ -420,6 +543,7 @@ public sealed class MemCache
             lock (shard.Gate)
             {
                 expired.Clear();
+                shard.Counters.CrawlerItemsChecked += shard.Count;
                 foreach (var entry in shard.Entries)
                 {
                     if (ExpiryClock.HasExpired(entry.ExpiresAt, now))
@@ -430,7 +554,8 @@ public sealed class MemCache
                 foreach (var entry in expired)
                 {
                     RemoveLocked(shard, entry);
-                    shard.Counters.Reclaimed++;
+                    CountReclaimed(shard, entry);
+                    shard.Counters.CrawlerReclaimed++;
                     Publish(CacheChange.Evicted(entry.Key, EvictionReason.Expiry));
                 }
                 removed += expired.Count;
@@ -443,26 +568,28 @@ public sealed class MemCache
     {
         var total = new ShardCounters();
         long items = 0;
+        var oldestAccess = long.MaxValue;
         foreach (var shard in _shards)
         {
             lock (shard.Gate)
             {
-                var c = shard.Counters;
                 items += shard.Count;
-                total.GetHits += c.GetHits; total.GetMisses += c.GetMisses;
-                total.GetExpired += c.GetExpired; total.GetFlushed += c.GetFlushed;
-                total.Sets += c.Sets;
-                total.TouchHits += c.TouchHits; total.TouchMisses += c.TouchMisses;
-                total.DeleteHits += c.DeleteHits; total.DeleteMisses += c.DeleteMisses;
-                total.IncrHits += c.IncrHits; total.IncrMisses += c.IncrMisses;
-                total.DecrHits += c.DecrHits; total.DecrMisses += c.DecrMisses;
-                total.CasHits += c.CasHits; total.CasMisses += c.CasMisses; total.CasBadValue += c.CasBadValue;
-                total.Evictions += c.Evictions; total.Reclaimed += c.Reclaimed; total.TotalItems += c.TotalItems;
-                total.Bytes += c.Bytes;
+                total.Add(shard.Counters);
+                oldestAccess = Math.Min(oldestAccess, shard.Oldest?.LastAccess ?? long.MaxValue);
             }
         }
-        return new CacheStatistics(total, items, Volatile.Read(ref _flushCommands), Volatile.Read(ref _observerFailures),
-            Options.MemoryLimitBytes);
+        var nowTicks = Environment.TickCount64;
+        var figures = new CacheFigures
+        {
+            CurrentItems = items,
+            FlushCommands = Volatile.Read(ref _flushCommands),
+            ObserverFailures = Volatile.Read(ref _observerFailures),
+            StoreTooLarge = Volatile.Read(ref _storeTooLarge),
+            ReclaimRuns = Volatile.Read(ref _reclaimRuns),
+            OldestItemIdleSeconds = oldestAccess == long.MaxValue ? 0 : (nowTicks - oldestAccess) / 1000,
+            LastEvictedIdleSeconds = total.LastEvictedIdleMilliseconds / 1000,
+        };
+        return new CacheStatistics(total, figures, Options.MemoryLimitBytes);
     }
 
     /// <summary>`stats reset`: zeroes the command counters of every shard.</summary>
@@ -476,15 +603,24 @@ public sealed class MemCache
             }
         }
         Interlocked.Exchange(ref _flushCommands, 0);
+        Interlocked.Exchange(ref _storeTooLarge, 0);
+        Interlocked.Exchange(ref _reclaimRuns, 0);
     }
 
     /// <summary>
     /// A read with the meta get's options (and meta debug's look-only one). A miss with
-    /// <see cref="ReadOptions.VivifyExptime"/> creates an empty item and counts as a hit that won the recache.
+    /// <see cref="ReadOptions.VivifyExptime"/> creates an empty item and counts as a hit that won the recache. A read
+    /// that would touch or create is refused while changes are.
     /// </summary>
-    public bool TryGet(ReadOnlySpan<byte> key, in ReadOptions options, out CacheItem item, out ItemMetadata metadata)
+    public ReadResult TryGet(ReadOnlySpan<byte> key, in ReadOptions options, out CacheItem item, out ItemMetadata metadata)
     {
         ValidateKey(key);
+        if ((options.TouchExptime is not null || options.VivifyExptime is not null) && !options.Inspect && ChangesRefused)
+        {
+            item = default;
+            metadata = default;
+            return ReadResult.Refused;
+        }
         var now = Now();
         var shard = ShardFor(key);
         var counts = !options.Inspect;
@@ -499,7 +635,7 @@ public sealed class MemCache
                 {
                     item = default;
                     metadata = default;
-                    return false;
+                    return ReadResult.Miss;
                 }
                 entry = PutLocked(shard, null, key, [], 0, ExpiryClock.ToAbsolute(vivifyExptime, now));
                 entry.WinTokenSent = true;
@@ -531,17 +667,21 @@ public sealed class MemCache
                 entry.WinTokenSent |= won;
                 item = entry.ToItem();
                 metadata = new ItemMetadata(fetchedBefore, idleSeconds, entry.Stale, won, tokenSentBefore);
-                return true;
+                return ReadResult.Hit;
             }
         }
 
         EvictWhileOverLimit();
-        return true;
+        return ReadResult.Hit;
     }
 
-    private DeleteResult RemoveOrInvalidate(ReadOnlySpan<byte> key, ulong casUnique, bool invalidate, long? exptime)
+    private DeleteResult RemoveOrInvalidate(ReadOnlySpan<byte> key, ulong? compareCas, bool invalidate, long? exptime)
     {
         ValidateKey(key);
+        if (ChangesRefused)
+        {
+            return DeleteResult.Refused;
+        }
         var now = Now();
         var shard = ShardFor(key);
         lock (shard.Gate)
@@ -552,7 +692,7 @@ public sealed class MemCache
                 shard.Counters.DeleteMisses++;
                 return DeleteResult.NotFound;
             }
-            if (casUnique != 0 && entry.Cas != casUnique)
+            if (compareCas is { } cas && entry.Cas != cas)
             {
                 return DeleteResult.Exists;
             }
@@ -574,9 +714,6 @@ public sealed class MemCache
         }
     }
 
-    private bool Read(ReadOnlySpan<byte> key, long? touchExptime, out CacheItem item) =>
-        TryGet(key, new ReadOptions { TouchExptime = touchExptime }, out item, out _);
-
     /// <summary>The live entry for a key, or null; an expired one found on the way is reclaimed.</summary>
     private CacheEntry? FindLive(CacheShard shard, ReadOnlySpan<byte> key, long now)
     {
@@ -589,7 +726,7 @@ public sealed class MemCache
             return entry;
         }
         shard.Counters.GetExpired++;
-        shard.Counters.Reclaimed++;
+        CountReclaimed(shard, entry);
         RemoveLocked(shard, entry);
         Publish(CacheChange.Evicted(entry.Key, EvictionReason.Expiry));
         return null;
@@ -680,10 +817,26 @@ public sealed class MemCache
                 }
                 var reason = ExpiryClock.HasExpired(victim.ExpiresAt, now) ? EvictionReason.Expiry : EvictionReason.Capacity;
                 RemoveLocked(victimShard, victim);
-                if (reason == EvictionReason.Capacity) victimShard.Counters.Evictions++; else victimShard.Counters.Reclaimed++;
+                if (reason == EvictionReason.Capacity) CountEvicted(victimShard, victim); else CountReclaimed(victimShard, victim);
                 Publish(CacheChange.Evicted(victim.Key, reason));
             }
         }
+    }
+
+    private static void CountReclaimed(CacheShard shard, CacheEntry entry)
+    {
+        shard.Counters.Reclaimed++;
+        if (!entry.Fetched) shard.Counters.ExpiredUnfetched++;
+    }
+
+    private static void CountEvicted(CacheShard shard, CacheEntry entry)
+    {
+        ref var counters = ref shard.Counters;
+        counters.Evictions++;
+        if (entry.ExpiresAt != 0) counters.EvictedNonzero++;
+        if (!entry.Fetched) counters.EvictedUnfetched++;
+        counters.LastEvictionTicks = Environment.TickCount64;
+        counters.LastEvictedIdleMilliseconds = counters.LastEvictionTicks - entry.LastAccess;
     }
 
     private void FlushNow(long now, bool notify)

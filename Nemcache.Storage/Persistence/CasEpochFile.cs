@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Nemcache.Storage.Cache;
-using Nemcache.Storage.Persistence.Stream;
 
 namespace Nemcache.Storage.Persistence;
 

@@ -1,33 +1,28 @@
-using System.Buffers.Binary;
-using System.Numerics;
-using System.Runtime.CompilerServices;
+using System.IO.Hashing;
 
 namespace Nemcache.Storage.Persistence;
 
 /// <summary>
-/// CRC-32C (Castagnoli) as iSCSI and ext4 define it, for both on-disk formats. The standard CRC starts from all ones
-/// and inverts at the end, so that leading zero bytes change it; <see cref="BitOperations.Crc32C(uint, ulong)"/> is only
-/// the raw (hardware) step, so this adds both.
+/// CRC-32C (Castagnoli) as iSCSI and ext4 define it, for both on-disk formats, computed by System.IO.Hashing.
 /// </summary>
 public static class Crc32C
 {
-    public static uint Compute(ReadOnlySpan<byte> data) => ~Append(uint.MaxValue, data);
+    /// <summary>One running hasher per thread, for checksums over two separate pieces of memory.</summary>
+    [ThreadStatic]
+    private static Crc32? _pair;
 
-    /// <summary>Continues a running state (before the final inversion) over more bytes: ~Append(Append(~0, a), b) is
-    /// the CRC of a followed by b.</summary>
-    // A restore runs this for every record within its first second, before tiered compilation would optimize it.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static uint Append(uint state, ReadOnlySpan<byte> data)
+    public static uint Compute(ReadOnlySpan<byte> data) => Crc32.HashToUInt32(Crc32ParameterSet.Crc32C, data);
+
+    /// <summary>The CRC of <paramref name="first"/> followed by <paramref name="second"/>, without allocating.</summary>
+    public static uint Compute(ReadOnlySpan<byte> first, ReadOnlySpan<byte> second)
     {
-        while (data.Length >= sizeof(ulong))
-        {
-            state = BitOperations.Crc32C(state, BinaryPrimitives.ReadUInt64LittleEndian(data));
-            data = data[sizeof(ulong)..];
-        }
-        foreach (var b in data)
-        {
-            state = BitOperations.Crc32C(state, b);
-        }
-        return state;
+        var hasher = _pair ??= Create();
+        hasher.Reset();
+        hasher.Append(first);
+        hasher.Append(second);
+        return hasher.GetCurrentHashAsUInt32();
     }
+
+    /// <summary>A running CRC-32C, for data that comes in many pieces: Append each, then GetCurrentHashAsUInt32.</summary>
+    public static Crc32 Create() => new(Crc32ParameterSet.Crc32C);
 }

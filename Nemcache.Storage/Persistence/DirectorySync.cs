@@ -3,10 +3,10 @@ using System.Runtime.InteropServices;
 namespace Nemcache.Storage.Persistence;
 
 /// <summary>
-/// fsync on a directory, which makes a creation, rename or deletion in it durable (POSIX: fsync of the file itself
-/// does not). Shared by both plugins. .NET opens no directory as a file, so this goes to libc.
+/// fsync on a directory, which makes a file created, renamed or deleted in it durable. .NET opens no directory as a
+/// file, so this goes to libc. Shared by both plugins and the data directory's owner marker.
 /// </summary>
-public static class DirectorySync
+internal static class DirectorySync
 {
     private const int ReadOnly = 0;
 

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Nemcache.Storage.Persistence;
 
 /// <summary>
@@ -6,6 +8,11 @@ namespace Nemcache.Storage.Persistence;
 /// awaits <see cref="SyncAsync"/>. One fsync runs at a time; everyone who asks while it runs shares the next one, so
 /// under load the number of fsyncs per second stays near the disk's rate while the number of commits per second grows
 /// with the number of waiting connections.
+/// <para>
+/// A failed fsync is recorded in <see cref="Failures"/> like a failed write, and it sticks: until the plugin's repair
+/// clears the latch, every <see cref="SyncAsync"/> faults without fsyncing, since no later fsync can make up for pages
+/// the kernel dropped. A repair fsyncs the files it writes itself.
+/// </para>
 /// </summary>
 public sealed class GroupSync
 {
@@ -19,7 +26,16 @@ public sealed class GroupSync
 
     /// <param name="fsync">Flushes every file the plugin has written to, down to the disk. Called on a pool thread,
     /// never twice at once.</param>
-    public GroupSync(Action fsync) => _fsync = fsync;
+    /// <param name="failures">The plugin's failure latch, which its failed writes go to as well; without one the
+    /// group sync keeps its own.</param>
+    public GroupSync(Action fsync, FailureLatch? failures = null)
+    {
+        _fsync = fsync;
+        Failures = failures ?? new FailureLatch();
+    }
+
+    /// <summary>Where a failed fsync is recorded; while it holds a failure, no sync succeeds.</summary>
+    public FailureLatch Failures { get; }
 
     /// <summary>How many fsync calls have completed; for stats and tests.</summary>
     public long SyncCount { get; private set; }
@@ -35,10 +51,15 @@ public sealed class GroupSync
 
     /// <summary>
     /// Completes once every record marked written before this call has been fsynced. Faults with
-    /// <see cref="PersistenceException"/> when the fsync that would have covered it failed.
+    /// <see cref="PersistenceException"/> when the fsync that would have covered it failed, or while
+    /// <see cref="Failures"/> holds a failure.
     /// </summary>
     public ValueTask SyncAsync()
     {
+        if (Failures.Current is { } failure)
+        {
+            return ValueTask.FromException(Refusal(failure));
+        }
         lock (_gate)
         {
             if (Volatile.Read(ref _written) <= _synced)
@@ -75,14 +96,22 @@ public sealed class GroupSync
                 target = Volatile.Read(ref _written);
             }
 
-            Exception? failure = null;
-            try
+            // A round queued before a failure was recorded must not fsync after it: that fsync could succeed
+            // without the pages the failed one lost.
+            var failure = Failures.Current is { } earlier ? Refusal(earlier) : null;
+            if (failure is null)
             {
-                _fsync();
-            }
-            catch (Exception ex)
-            {
-                failure = ex;
+                var started = Stopwatch.GetTimestamp();
+                try
+                {
+                    _fsync();
+                }
+                catch (Exception ex)
+                {
+                    failure = new PersistenceException($"fsync failed: {ex.Message}", ex);
+                    Failures.Record(failure);
+                }
+                PersistenceMeter.FsyncDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
             }
 
             lock (_gate)
@@ -100,10 +129,13 @@ public sealed class GroupSync
             }
             else
             {
-                round.SetException(new PersistenceException($"fsync failed: {failure.Message}", failure));
+                round.SetException(failure);
             }
         }
     }
+
+    private static PersistenceException Refusal(Exception failure) =>
+        new($"not synced, an earlier write or fsync failed: {failure.Message}", failure);
 
     private static TaskCompletionSource NewRound() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

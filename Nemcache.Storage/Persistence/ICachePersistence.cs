@@ -32,6 +32,23 @@ public interface ICachePersistence : ICacheObserver, IAsyncDisposable
     RestoreSummary Restore(MemCache cache);
 
     /// <summary>
+    /// <see cref="Restore"/>'s counterpart when the data directory changes hands (<see cref="PluginSwitch"/>): instead
+    /// of reading its own files, the plugin takes the cache's current state, which the previous owner's Restore has
+    /// just loaded, as its whole state. It replaces whatever files of its own the directory holds (an earlier state)
+    /// with that state and makes them durable, files and directory fsynced, before it returns; then it runs as after
+    /// a Restore. The cache already counts CAS uniques in this run's epoch, set by that Restore. Throws
+    /// <see cref="PersistenceException"/> as Restore does.
+    /// </summary>
+    RestoreSummary Adopt(MemCache cache);
+
+    /// <summary>
+    /// Whether <paramref name="fileName"/>, a name in the data directory, is one of the files this plugin keeps its
+    /// state in: what <see cref="PluginSwitch"/> looks for in a directory without an owner marker, and sets aside once
+    /// another plugin has taken the state over.
+    /// </summary>
+    bool OwnsFile(string fileName);
+
+    /// <summary>
     /// Completes when every change this plugin has received so far is as durable as the sync mode promises:
     /// written to the OS (interval, none) or fsynced (always). Throws <see cref="PersistenceException"/> when that cannot
     /// be done (a full disk, say), so that the caller can answer SERVER_ERROR.

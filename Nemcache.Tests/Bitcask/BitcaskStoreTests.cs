@@ -6,7 +6,6 @@ using Nemcache.Storage.Bitcask;
 using Nemcache.Storage.Cache;
 using Nemcache.Storage.Persistence;
 using NUnit.Framework;
-using Engine = Nemcache.Storage.Bitcask.Bitcask;
 
 namespace Nemcache.Tests.Bitcask;
 
@@ -273,27 +272,8 @@ public class BitcaskStoreTests : BitcaskTestBase
         });
     }
 
-    [Test]
-    public async Task A_fresh_directory_is_offered_to_the_importer_once()
-    {
-        var importer = new Mock<IBitcaskImporter>();
-        importer.Setup(i => i.Import(It.IsAny<Engine>())).Returns((Engine engine) =>
-        {
-            engine.Put(B("imported"), B("from the old log"), 9, 0);
-            return 1;
-        });
-
-        var (cache, store) = Start(importer: importer.Object);
-        Assert.That(cache.TryGet(B("imported"), out var item), Is.True);
-        Assert.That(item.Flags, Is.EqualTo(9u));
-        await Stop(store);
-        Start(importer: importer.Object);
-
-        importer.Verify(i => i.Import(It.IsAny<Engine>()), Times.Once);
-    }
-
     private (MemCache Cache, BitcaskStore Store) Start(CacheOptions? cacheOptions = null, SyncMode sync = SyncMode.None,
-        TimeSpan? interval = null, ILogger<BitcaskStore>? logger = null, IBitcaskImporter? importer = null,
+        TimeSpan? interval = null, ILogger<BitcaskStore>? logger = null,
         bool restore = true)
     {
         var cache = new MemCache(cacheOptions ?? new CacheOptions(), Clock);
@@ -301,7 +281,7 @@ public class BitcaskStoreTests : BitcaskTestBase
         {
             DataDirectory = DataDirectory, Sync = sync, SyncInterval = interval ?? PersistenceOptions.DefaultSyncInterval,
         };
-        var store = new BitcaskStore(persistence, Options, logger ?? NullLogger<BitcaskStore>.Instance, Clock, importer);
+        var store = new BitcaskStore(persistence, Options, logger ?? NullLogger<BitcaskStore>.Instance, Clock);
         _stores.Add(store);
         if (restore)
         {

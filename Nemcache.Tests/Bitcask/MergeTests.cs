@@ -434,6 +434,26 @@ public class MergeTests : BitcaskTestBase
         }
     }
 
+    [Test]
+    public void A_hint_the_queue_reaches_after_a_merge_removed_its_file_leaves_nothing_behind()
+    {
+        // Rotation queues a file's hint; a merge queued before it may already have merged that file away. The hint
+        // write then fails, and must not leave a hint without a data file, which the next start would report as a
+        // lost data file.
+        Options = Options with { MaxFileBytes = 100 };
+        var engine = Open();
+        Fill(engine, "a", 40);
+        var merged = engine.MergeAsync();
+        Fill(engine, "b", 40);
+        merged.Wait();
+        engine.MergeAsync().Wait();
+
+        var orphans = Directory.GetFiles(DataDirectory, "data.*.hint")
+            .Where(hint => !File.Exists(hint[..^".hint".Length]))
+            .Select(Path.GetFileName);
+        Assert.That(orphans, Is.Empty);
+    }
+
     private static void AssertMatches(Engine engine, Dictionary<string, (string Value, long ExpiresAt)>[] models)
     {
         Assert.Multiple(() =>

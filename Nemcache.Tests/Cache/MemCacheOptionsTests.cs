@@ -73,7 +73,7 @@ public sealed partial class MemCacheTests
     public void Vivify_on_a_miss_creates_and_publishes_an_empty_item_that_one_reader_wins()
     {
         var options = new ReadOptions { VivifyExptime = 30 };
-        Assert.That(_cache.TryGet(B("k"), options, out var created, out var first), Is.True);
+        Assert.That(_cache.TryGet(B("k"), options, out var created, out var first), Is.EqualTo(ReadResult.Hit));
         Assert.That((created.Value.Length, first.Won), Is.EqualTo((0, true)));
         Assert.That(_changes.All[^1], Has.Property(nameof(CacheChange.Kind)).EqualTo(CacheChangeKind.Store)
             .And.Property(nameof(CacheChange.ExpiresAt)).EqualTo(_clock.UnixSeconds + 30));

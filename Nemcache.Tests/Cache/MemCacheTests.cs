@@ -54,7 +54,7 @@ public sealed partial class MemCacheTests
         _cache.TryGet(B("k"), out var second);
         _cache.Increment(B("k"), 1, decrement: false, out var third);
         Assert.That(new[] { first.Cas, second.Cas, third.Cas }, Is.Unique.And.Ordered);
-        Assert.That(_cache.Touch(B("k"), 100), Is.True);
+        Assert.That(_cache.Touch(B("k"), 100), Is.EqualTo(TouchResult.Touched));
         _cache.TryGet(B("k"), out var touched);
         Assert.That(touched.Cas, Is.EqualTo(third.Cas), "touch changes only the expiry");
     }
@@ -137,7 +137,7 @@ public sealed partial class MemCacheTests
     [Test]
     public void Memory_limit_evicts_least_recently_used_first_and_publishes_a_capacity_eviction()
     {
-        var cache = new MemCache(new CacheOptions { MemoryLimitBytes = 100 * 1024, MaxItemSize = 1024 }, _clock);
+        var cache = new MemCache(new CacheOptions { MemoryLimitBytes = 100 * 1024, MaxItemSize = 2048 }, _clock);
         var changes = new RecordingObserver();
         cache.Subscribe(changes);
         var value = new byte[1000];

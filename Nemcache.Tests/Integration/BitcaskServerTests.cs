@@ -2,52 +2,16 @@ using Nemcache.Tests.Support;
 
 namespace Nemcache.Tests.Integration;
 
-/// <summary>The Bitcask plugin in the real server: switching to it, its merge trigger, its lock and its stats.</summary>
+/// <summary>The Bitcask plugin in the real server: its merge trigger, its lock and its stats (switching to it:
+/// PluginSwitchServerTests).</summary>
 [TestFixture]
 public sealed class BitcaskServerTests
 {
-    private static readonly Dictionary<string, string> Stream = new() { ["NEMCACHE_USE_BITCASK"] = "0" };
     private static readonly Dictionary<string, string> Bitcask = new()
     {
         ["NEMCACHE_USE_BITCASK"] = "1",
         ["NEMCACHE_BITCASK_MAX_FILE_BYTES"] = "8192",
     };
-
-    [Test]
-    public async Task Switching_a_stream_data_dir_to_bitcask_imports_the_cache_once()
-    {
-        var directory = ServerProcess.NewDataDirectory();
-        try
-        {
-            await using (var server = await ServerProcess.StartAsync(directory, Stream))
-            {
-                using var client = await server.ConnectAsync();
-                await client.ExpectAsync("set kept 5 0 4\r\nkept\r\nset gone 0 0 4\r\ngone\r\ndelete gone\r\nset touched 0 0 1\r\nt\r\ntouch touched 3600\r\n",
-                    "STORED\r\nSTORED\r\nDELETED\r\nSTORED\r\nTOUCHED\r\n");
-                Assert.That(await server.TerminateAsync(), Is.EqualTo(0), server.Output);
-            }
-            await using (var server = await ServerProcess.StartAsync(directory, Bitcask))
-            {
-                Assert.That(server.Output, Does.Contain("Imported 2 items"), server.Output);
-                using var client = await server.ConnectAsync();
-                await client.ExpectAsync("get kept gone touched\r\nset after 0 0 1\r\na\r\n",
-                    "VALUE kept 5 4\r\nkept\r\nVALUE touched 0 1\r\nt\r\nEND\r\nSTORED\r\n");
-                Assert.That(await server.TerminateAsync(), Is.EqualTo(0), server.Output);
-            }
-            Assert.That(File.Exists(Path.Combine(directory, "cachelog.bin")), Is.False, "the stream log is set aside");
-            Assert.That(File.Exists(Path.Combine(directory, "cachelog.bin.imported")), Is.True);
-            await using (var server = await ServerProcess.StartAsync(directory, Bitcask))
-            {
-                Assert.That(server.Output, Does.Not.Contain("Imported"), "the import runs once");
-                using var client = await server.ConnectAsync();
-                await client.ExpectAsync("get kept after\r\n", "VALUE kept 5 4\r\nkept\r\nVALUE after 0 1\r\na\r\nEND\r\n");
-            }
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-    }
 
     [Test]
     public async Task Sigusr1_merges_while_serving_and_keeps_every_value()

@@ -1,5 +1,6 @@
-using System.Net;
 using System.Net.NetworkInformation;
+using System.Net;
+using Nemcache.Service.Protocol;
 using Nemcache.Tests.Support;
 
 namespace Nemcache.Tests.Integration;
@@ -38,7 +39,7 @@ public sealed class ServerLifecycleTests
 
     [Test]
     [TestCase("-Z", "1")]
-    [TestCase("-U", "0")]
+    [TestCase("-U", "11211")]
     [TestCase("--port")]
     public async Task Unknown_or_incomplete_flag_stops_startup(params string[] arguments)
     {
@@ -130,7 +131,7 @@ public sealed class ServerLifecycleTests
             for (var i = 0; i < 4; i++)
             {
                 var client = await server.ConnectAsync();
-                await client.ExpectAsync("version\r\n", "VERSION 1.6.18-nemcache\r\n");
+                await client.ExpectAsync("version\r\n", $"VERSION {ServerContext.Version}\r\n");
                 open.Add(client);
             }
             using (var refused = await server.ConnectAsync())
@@ -138,13 +139,13 @@ public sealed class ServerLifecycleTests
                 await refused.ExpectReplyAsync("ERROR Too many open connections\r\n");
                 Assert.That(await refused.IsClosedByServerAsync(TimeSpan.FromSeconds(5)), Is.True);
             }
-            await open[0].ExpectAsync("version\r\n", "VERSION 1.6.18-nemcache\r\n");
+            await open[0].ExpectAsync("version\r\n", $"VERSION {ServerContext.Version}\r\n");
 
             open[0].Dispose();
             open.RemoveAt(0);
             await Task.Delay(200);
             using var admitted = await server.ConnectAsync();
-            await admitted.ExpectAsync("version\r\n", "VERSION 1.6.18-nemcache\r\n");
+            await admitted.ExpectAsync("version\r\n", $"VERSION {ServerContext.Version}\r\n");
         }
         finally
         {

@@ -64,23 +64,52 @@ public sealed class GroupSyncTests
     }
 
     [Test]
-    public async Task A_failed_fsync_fails_its_commits_and_the_next_commit_fsyncs_again()
+    public async Task A_failed_fsync_sticks_until_a_repair_that_began_after_it_ends()
     {
         var calls = 0;
         var groupSync = new GroupSync(() =>
         {
             if (Interlocked.Increment(ref calls) == 1)
             {
-                throw new IOException("No space left on device");
+                throw new IOException("Input/output error");
             }
         });
         groupSync.MarkWritten();
+        var earlyRepair = groupSync.Failures.BeginRepair();
 
         Assert.That(async () => await groupSync.SyncAsync(), Throws.TypeOf<PersistenceException>());
-        Assert.That(groupSync.HasUnsynced, Is.True);
+        Assert.That(groupSync.Failures.Current?.Message, Does.Contain("Input/output error"));
+        // A later fsync could succeed without the pages the failed one lost, so none is tried.
+        groupSync.MarkWritten();
+        Assert.That(async () => await groupSync.SyncAsync(), Throws.TypeOf<PersistenceException>());
+        Assert.That(calls, Is.EqualTo(1));
+        Assert.That(groupSync.Failures.Repaired(earlyRepair), Is.False, "a repair that began before the failure cannot end it");
+
+        Assert.That(groupSync.Failures.Repaired(groupSync.Failures.BeginRepair()), Is.True);
         await groupSync.SyncAsync().AsTask().WaitAsync(Patience);
         Assert.That(calls, Is.EqualTo(2));
         Assert.That(groupSync.HasUnsynced, Is.False);
+    }
+
+    [Test]
+    public async Task Commits_queued_behind_a_failing_fsync_fail_without_an_fsync()
+    {
+        var fsync = new SteppedFsync { FailNext = true };
+        var outages = new List<Exception>();
+        var groupSync = new GroupSync(fsync.Run, new FailureLatch(outages.Add));
+        groupSync.MarkWritten();
+        var first = groupSync.SyncAsync().AsTask();
+        await fsync.WaitUntilRunningAsync();
+        groupSync.MarkWritten();
+        var queued = groupSync.SyncAsync().AsTask();
+
+        fsync.Finish();
+
+        Assert.That(async () => await first.WaitAsync(Patience), Throws.TypeOf<PersistenceException>());
+        Assert.That(async () => await queued.WaitAsync(Patience), Throws.TypeOf<PersistenceException>());
+        Assert.That(fsync.Calls, Is.EqualTo(1), "the queued round must not fsync after the failure");
+        Assert.That(outages, Has.Count.EqualTo(1), "the plugin is told once");
+        Assert.That(groupSync.Failures.Count, Is.EqualTo(1));
     }
 
     [Test]
@@ -111,6 +140,9 @@ public sealed class GroupSyncTests
         private readonly SemaphoreSlim _finish = new(0);
         private int _calls;
 
+        /// <summary>The next call fails with EIO once the test lets it finish.</summary>
+        public bool FailNext { get; set; }
+
         public int Calls => Volatile.Read(ref _calls);
 
         public void Run()
@@ -120,6 +152,11 @@ public sealed class GroupSyncTests
             if (!_finish.Wait(Patience))
             {
                 throw new IOException("the test never let this fsync finish");
+            }
+            if (FailNext)
+            {
+                FailNext = false;
+                throw new IOException("Input/output error");
             }
         }
 

@@ -1,3 +1,4 @@
+using Nemcache.Service.Protocol;
 using Nemcache.Tests.Support;
 
 namespace Nemcache.Tests.Protocol;
@@ -59,7 +60,7 @@ public sealed class TextProtocolGoldenTests
             "ERROR\r\nERROR\r\nCLIENT_ERROR bad command line format\r\nERROR\r\nNOT_FOUND\r\n");
         yield return Case("cas mismatch", "set g14 0 0 1\r\nx\r\ncas g14 0 0 1 999999999\r\ny\r\ncas g14 0 0 1 999999999 noreply\r\ny\r\n",
             "STORED\r\nEXISTS\r\n");
-        yield return Case("line of 3000 bytes", new string('x', 3000) + "\r\nversion\r\n", "ERROR\r\nVERSION 1.6.18-nemcache\r\n");
+        yield return Case("line of 3000 bytes", new string('x', 3000) + "\r\nversion\r\n", $"ERROR\r\nVERSION {ServerContext.Version}\r\n");
         yield return Case("multiget of 1500 keys", "get " + string.Concat(Enumerable.Repeat("k ", 1500)) + "\r\n", "END\r\n");
         yield return Case("set noreply", "set g15 0 0 1 noreply\r\nx\r\nget g15\r\n", "VALUE g15 0 1\r\nx\r\nEND\r\n");
         yield return Case("extra token that is not noreply", "set g16 0 0 1 garbage\r\nx\r\n", "STORED\r\n");
@@ -71,14 +72,14 @@ public sealed class TextProtocolGoldenTests
         yield return Case("NUL ends the line", "set nul\u0000b 0 0 1\r\nx\r\nget nul\u0000b\r\n", "ERROR\r\nERROR\r\nEND\r\n");
         yield return Case("tab is part of a key", "set k\tk 0 0 1\r\nx\r\nget k\tk\r\n", "STORED\r\nVALUE k\tk 0 1\r\nx\r\nEND\r\n");
         yield return Case("bad chunk under noreply", "set g20 0 0 1 noreply\r\nxyz\r\n", "ERROR\r\n");
-        yield return Case("stats subcommands", "stats items\r\nstats reset\r\nstats detail\r\nstats foo\r\n",
-            "END\r\nRESET\r\nCLIENT_ERROR usage: stats detail on|off|dump\r\nERROR\r\n");
+        yield return Case("stats subcommands", "stats sizes\r\nstats reset\r\nstats detail\r\nstats foo\r\n",
+            "STAT sizes_status disabled\r\nEND\r\nRESET\r\nCLIENT_ERROR usage: stats detail on|off|dump\r\nERROR\r\n");
         yield return Case("numbers with plus sign and extra spaces", "set  g21  0 0 +1\r\nx\r\nget g21\r\n", "STORED\r\nVALUE g21 0 1\r\nx\r\nEND\r\n");
         yield return Case("append and prepend", "set g22 7 0 1\r\nb\r\nappend g22 0 0 1\r\nc\r\nprepend g22 0 0 1\r\na\r\nprepend g22-missing 0 0 1\r\nx\r\nget g22\r\n",
             "STORED\r\nSTORED\r\nSTORED\r\nNOT_STORED\r\nVALUE g22 7 3\r\nabc\r\nEND\r\n");
         yield return Case("add and replace", "add g23 0 0 1\r\na\r\nadd g23 0 0 1\r\nb\r\nreplace g23 0 0 1\r\nc\r\nreplace g23-missing 0 0 1\r\nd\r\nget g23\r\n",
             "STORED\r\nNOT_STORED\r\nSTORED\r\nNOT_STORED\r\nVALUE g23 0 1\r\nc\r\nEND\r\n");
-        yield return Case("version ignores extra tokens", "version foo bar\r\n", "VERSION 1.6.18-nemcache\r\n");
+        yield return Case("version ignores extra tokens", "version foo bar\r\n", $"VERSION {ServerContext.Version}\r\n");
         yield return Case("shutdown is disabled", "shutdown\r\n", "ERROR: shutdown not enabled\r\n");
     }
 
@@ -132,7 +133,7 @@ public sealed class TextProtocolGoldenTests
     {
         using var client = await _server.ConnectAsync();
         await client.ExpectAsync("flush_all -1\r\nflush_all abc\r\nflush_all 0\r\nflush_all noreply\r\nflush_all 0 noreply\r\nflush_all 10 x\r\nflush_all 0\r\nversion\r\n",
-            "OK\r\nCLIENT_ERROR invalid exptime argument\r\nOK\r\nOK\r\nOK\r\nVERSION 1.6.18-nemcache\r\n");
+            $"OK\r\nCLIENT_ERROR invalid exptime argument\r\nOK\r\nOK\r\nOK\r\nVERSION {ServerContext.Version}\r\n");
     }
 
     [Test]

@@ -3,14 +3,15 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
 using Nemcache.Service.Configuration;
+using Nemcache.Service.Hosting;
 using Nemcache.Service.Networking;
 using Nemcache.Service.Protocol;
 using Nemcache.Service.Protocol.Binary;
 using Nemcache.Service.Protocol.Text;
 using Nemcache.Storage.Cache;
-using Nemcache.Storage.Notifications;
-using Nemcache.Storage.Persistence;
+using Nemcache.Storage.Persistence.Stream;
 using Nemcache.Tests.Support;
 
 namespace Nemcache.Tests.Reliability;
@@ -24,50 +25,96 @@ public sealed class DiskFullTests
 {
     private const string Refused = "SERVER_ERROR persistence failed\r\n";
 
-    [Test]
-    public void Every_kind_of_mutation_is_refused_while_persistence_fails_and_changes_nothing()
+    /// <summary>Every mutating command form of the three protocols, with the items it would change.</summary>
+    private static readonly string[] TextMutations =
+    [
+        "set k 0 0 3\r\nnew\r\n", "add a 0 0 1\r\nx\r\n", "replace k 0 0 1\r\nx\r\n", "append k 0 0 1\r\nx\r\n",
+        "prepend k 0 0 1\r\nx\r\n", "cas k 0 0 1 1\r\nx\r\n", "delete k\r\n", "incr n 1\r\n", "decr n 1\r\n",
+        "touch k 10\r\n", "gat 10 k\r\n", "gats 10 k n\r\n", "flush_all\r\n", "flush_all 10\r\n",
+        "set k 0 0 1 noreply\r\nx\r\n", "delete k noreply\r\n", "incr n 1 noreply\r\n",
+        // A value over the item size limit: memcached drops the old one, which here would be a change no log holds.
+        $"set k 0 0 {OverLimit}\r\n{new string('x', OverLimit)}\r\n",
+        $"set k 0 0 {OverLimit} noreply\r\n{new string('x', OverLimit)}\r\n",
+        "ms k 1\r\nx\r\n", "ms k 1 q\r\nx\r\n", "ms k 1 MA\r\nx\r\n", "ms a 1 ME\r\nx\r\n", "ms k 1 I C1\r\nx\r\n",
+        $"ms k {OverLimit}\r\n{new string('x', OverLimit)}\r\n", $"ms k {OverLimit} ME\r\n{new string('x', OverLimit)}\r\n",
+        "md k\r\n", "md k q\r\n", "md k I T30\r\n", "ma n\r\n", "ma n MD q\r\n", "ma missing N0 J5\r\n",
+        "mg k T30\r\n", "mg k v T30 q\r\n", "mg missing N30\r\n", "mg missing v N30 q\r\n",
+    ];
+
+    private const int OverLimit = 2 * 1024 * 1024;
+
+    private static IEnumerable<TestCaseData> TextMutationCases() => TextMutations.Select(mutation =>
+        new TestCaseData(mutation).SetName($"A_text_or_meta_mutation_is_refused_while_persistence_fails_and_changes_nothing({mutation[..mutation.IndexOf('\r')]})"));
+
+    [TestCaseSource(nameof(TextMutationCases))]
+    public async Task A_text_or_meta_mutation_is_refused_while_persistence_fails_and_changes_nothing(string mutation)
     {
-        var persistence = new FailingPersistence();
-        var settings = new ServerSettings();
-        var cache = new MemCache(settings.ToCacheOptions());
-        var processor = new TextProtocolProcessor(new ServerContext(cache, persistence, settings, new ServerStatistics()));
-        Assert.That(Run(processor, "set k 5 0 3\r\nold\r\nset n 0 0 1\r\n1\r\n"), Is.EqualTo("STORED\r\nSTORED\r\n"));
+        await using var server = await FailingServer.StartAsync();
+        var processor = new TextProtocolProcessor(server.Context);
+        var before = server.Items();
 
-        persistence.Failure = "No space left on device";
-        var mutations = new[]
-        {
-            "set k 0 0 3\r\nnew\r\n", "add a 0 0 1\r\nx\r\n", "replace k 0 0 1\r\nx\r\n", "append k 0 0 1\r\nx\r\n",
-            "prepend k 0 0 1\r\nx\r\n", "cas k 0 0 1 1\r\nx\r\n", "delete k\r\n", "incr n 1\r\n", "decr n 1\r\n",
-            "touch k 10\r\n", "gat 10 k\r\n", "flush_all\r\n", "set k 0 0 1 noreply\r\nx\r\n",
-            "ms k 1\r\nx\r\n", "ms k 1 q\r\nx\r\n", "md k\r\n", "ma n\r\n",
-        };
-        foreach (var mutation in mutations)
-        {
-            Assert.That(Run(processor, mutation), Is.EqualTo(Refused), mutation);
-        }
-        Assert.That(Run(processor, "get k n a\r\n"), Is.EqualTo("VALUE k 5 3\r\nold\r\nVALUE n 0 1\r\n1\r\nEND\r\n"));
-
-        persistence.Failure = null;
-        Assert.That(Run(processor, "set k 0 0 3\r\nnew\r\nget k\r\n"), Is.EqualTo("STORED\r\nVALUE k 0 3\r\nnew\r\nEND\r\n"));
+        Assert.That(Run(processor, mutation + "mn\r\n"), Is.EqualTo(Refused + "MN\r\n"), "refused, and the data block is not taken for a command");
+        Assert.That(server.Items(), Is.EqualTo(before));
     }
 
     [Test]
-    public void Binary_mutations_are_refused_with_an_internal_error_while_persistence_fails()
+    public async Task Reads_go_on_and_writes_come_back_once_the_log_is_repaired()
     {
-        var persistence = new FailingPersistence();
-        var settings = new ServerSettings();
-        var cache = new MemCache(settings.ToCacheOptions());
-        var processor = new BinaryProtocolProcessor(new ServerContext(cache, persistence, settings, new ServerStatistics()));
-        cache.Store(StoreMode.Set, "k"u8, 0, 0, "old"u8.ToArray());
-        persistence.Failure = "No space left on device";
+        await using var server = await FailingServer.StartAsync();
+        var processor = new TextProtocolProcessor(server.Context);
 
+        Assert.That(Run(processor, "get k n a\r\nmg k v\r\nmg k s t\r\nme k\r\n"), Does.StartWith(
+            "VALUE k 5 3\r\nold\r\nVALUE n 0 1\r\n1\r\nEND\r\nVA 3\r\nold\r\nHD s3 t-1\r\nME k "));
+
+        await server.Persistence.CompactAsync();
+        Assert.That(server.Persistence.Failure, Is.Null);
+        Assert.That(Run(processor, "set k 0 0 3\r\nnew\r\nget k\r\n"), Is.EqualTo("STORED\r\nVALUE k 0 3\r\nnew\r\nEND\r\n"));
+    }
+
+    private static IEnumerable<TestCaseData> BinaryMutations()
+    {
+        TestCaseData Case(string name, byte[] packet) => new TestCaseData(packet).SetName($"A_binary_mutation_is_refused_while_persistence_fails_and_changes_nothing({name})");
+        var storeExtras = BinaryPacket.StoreExtras(0, 0);
+        yield return Case("set", BinaryPacket.Request(BinaryPacket.Set, "k", storeExtras, "new"));
+        yield return Case("setq", BinaryPacket.Request(BinaryPacket.SetQ, "k", storeExtras, "new"));
+        yield return Case("add", BinaryPacket.Request(BinaryPacket.Add, "a", storeExtras, "new"));
+        yield return Case("addq", BinaryPacket.Request(BinaryPacket.AddQ, "a", storeExtras, "new"));
+        yield return Case("replace", BinaryPacket.Request(BinaryPacket.Replace, "k", storeExtras, "new"));
+        yield return Case("append", BinaryPacket.Request(BinaryPacket.Append, "k", value: "x"));
+        yield return Case("prepend", BinaryPacket.Request(BinaryPacket.Prepend, "k", value: "x"));
+        yield return Case("set with cas", BinaryPacket.Request(BinaryPacket.Set, "k", storeExtras, "new", cas: 1));
+        yield return Case("oversized set", BinaryPacket.Request(BinaryPacket.Set, "k", storeExtras, new string('x', OverLimit)));
+        yield return Case("oversized setq", BinaryPacket.Request(BinaryPacket.SetQ, "k", storeExtras, new string('x', OverLimit)));
+        yield return Case("delete", BinaryPacket.Request(BinaryPacket.Delete, "k"));
+        yield return Case("deleteq", BinaryPacket.Request(BinaryPacket.DeleteQ, "k"));
+        yield return Case("increment", BinaryPacket.Request(BinaryPacket.Increment, "n", BinaryPacket.ArithmeticExtras(1, 0, 0xffffffff)));
+        yield return Case("increment that creates", BinaryPacket.Request(BinaryPacket.Increment, "missing", BinaryPacket.ArithmeticExtras(1, 5, 0)));
+        yield return Case("decrement", BinaryPacket.Request(BinaryPacket.Decrement, "n", BinaryPacket.ArithmeticExtras(1, 0, 0xffffffff)));
+        yield return Case("touch", BinaryPacket.Request(BinaryPacket.Touch, "k", BinaryPacket.BigEndian(30)));
+        yield return Case("gat", BinaryPacket.Request(BinaryPacket.Gat, "k", BinaryPacket.BigEndian(30)));
+        yield return Case("gatq", BinaryPacket.Request(BinaryPacket.GatQ, "k", BinaryPacket.BigEndian(30)));
+        yield return Case("gatk", BinaryPacket.Request(BinaryPacket.GatK, "k", BinaryPacket.BigEndian(30)));
+        yield return Case("flush", BinaryPacket.Request(BinaryPacket.Flush));
+        yield return Case("flush with delay", BinaryPacket.Request(BinaryPacket.Flush, extras: BinaryPacket.BigEndian(10)));
+    }
+
+    [TestCaseSource(nameof(BinaryMutations))]
+    public async Task A_binary_mutation_is_refused_while_persistence_fails_and_changes_nothing(byte[] packet)
+    {
+        await using var server = await FailingServer.StartAsync();
+        var processor = new BinaryProtocolProcessor(server.Context);
+        var before = server.Items();
+
+        var input = new ReadOnlySequence<byte>([.. packet, .. BinaryPacket.Request(BinaryPacket.Noop)]);
         var output = new ArrayBufferWriter<byte>();
-        var input = new ReadOnlySequence<byte>(BinaryPacket.Request(BinaryPacket.Set, "k", new byte[8], "new"));
-        processor.Process(ref input, output);
+        var outcome = processor.Process(ref input, output);
 
-        var status = BinaryPrimitives.ReadUInt16BigEndian(output.WrittenSpan[6..8]);
-        Assert.That(status, Is.EqualTo((ushort)BinaryStatus.InternalError));
-        Assert.That(cache.TryGet("k"u8, out var item) ? Encoding.ASCII.GetString(item.Value) : null, Is.EqualTo("old"));
+        var replies = output.WrittenSpan.ToArray();
+        Assert.That(BinaryPrimitives.ReadUInt16BigEndian(replies.AsSpan(6)), Is.EqualTo((ushort)BinaryStatus.InternalError));
+        var next = replies.AsSpan(24 + (int)BinaryPrimitives.ReadUInt32BigEndian(replies.AsSpan(8)));
+        Assert.That(next.Length > 1 && next[1] == BinaryPacket.Noop, Is.True, "the connection goes on: the noop after it is answered");
+        Assert.That(outcome.HasFlag(ProcessOutcome.Close), Is.False);
+        Assert.That(server.Items(), Is.EqualTo(before));
     }
 
     /// <summary>A real full filesystem: tmpfs with size=, which needs root; elsewhere the test is ignored and the
@@ -164,16 +211,53 @@ public sealed class DiskFullTests
         return process.ExitCode == 0;
     }
 
-    /// <summary>A plugin whose write failure the test sets and clears.</summary>
-    private sealed class FailingPersistence : ICachePersistence
+    /// <summary>
+    /// The real wiring in process: the stream plugin started by the host's PersistenceService on a fresh data
+    /// directory, holding k (flags 5, "old") and n ("1"), then a write that met a full disk (the plugin's own test
+    /// hook), so that the plugin now reports a failure.
+    /// </summary>
+    private sealed class FailingServer : IAsyncDisposable
     {
-        public string Name => "failing";
-        public string? Failure { get; set; }
-        public void OnChange(in CacheChange change) { }
-        public RestoreSummary Restore(MemCache cache) => new(0, 0, TimeSpan.Zero, "");
-        public ValueTask CommitAsync(CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
-        public Task CompactAsync() => Task.CompletedTask;
-        public IEnumerable<KeyValuePair<string, string>> GetStats() => [];
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        private readonly string _directory;
+
+        private FailingServer(string directory, ServerContext context)
+        {
+            _directory = directory;
+            Context = context;
+        }
+
+        public ServerContext Context { get; }
+        public StreamArchiver Persistence => (StreamArchiver)Context.Persistence!;
+
+        public static async Task<FailingServer> StartAsync()
+        {
+            var directory = ServerProcess.NewDataDirectory();
+            var settings = new ServerSettings { DataDirectory = directory, MaxItemSize = 1024 * 1024 };
+            var cache = new MemCache(settings.ToCacheOptions());
+            var persistence = PersistenceSelection.Create(settings, NullLoggerFactory.Instance);
+            var context = new ServerContext(cache, persistence, settings, new ServerStatistics());
+            await new PersistenceService(context, PersistenceSelection.CreateSwitch(settings, persistence, NullLoggerFactory.Instance), NullLogger<PersistenceService>.Instance).StartAsync(CancellationToken.None);
+            var server = new FailingServer(directory, context);
+
+            var processor = new TextProtocolProcessor(context);
+            Assert.That(Run(processor, "set k 5 0 3\r\nold\r\nset n 0 0 1\r\n1\r\n"), Is.EqualTo("STORED\r\nSTORED\r\n"));
+            await persistence.CommitAsync();
+            server.Persistence.SimulateDiskFull(bytesLeft: 0);
+            Run(processor, "set lost 0 0 1\r\nx\r\n");
+            Assert.That(persistence.Failure, Is.Not.Null, "the write met the full disk");
+            return server;
+        }
+
+        /// <summary>Every live item with all that a change could alter: value, flags, expiry and CAS.</summary>
+        public string[] Items() => Context.Cache.SnapshotItems()
+            .Select(item => $"{Encoding.ASCII.GetString(item.Key)}={Encoding.ASCII.GetString(item.Value)} f{item.Flags} e{item.ExpiresAt} c{item.Cas}")
+            .Order()
+            .ToArray();
+
+        public async ValueTask DisposeAsync()
+        {
+            await Context.Persistence!.DisposeAsync();
+            Directory.Delete(_directory, recursive: true);
+        }
     }
 }

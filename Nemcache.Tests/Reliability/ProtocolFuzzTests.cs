@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Text;
+using Nemcache.Service.Protocol;
 using Nemcache.Tests.Support;
 
 namespace Nemcache.Tests.Reliability;
@@ -42,7 +43,7 @@ public sealed class ProtocolFuzzTests
         var checks = await bystander;
         Assert.That(checks, Is.GreaterThan(0));
         using var fresh = await server.ConnectAsync();
-        await fresh.ExpectAsync("version\r\n", "VERSION 1.6.18-nemcache\r\n");
+        await fresh.ExpectAsync("version\r\n", $"VERSION {ServerContext.Version}\r\n");
     }
 
     private static byte[] RandomInput(Random random) => random.Next(5) switch

@@ -49,15 +49,24 @@ public sealed class StreamCorruptionTests
     }
 
     [Test]
-    public async Task A_zero_filled_region_skips_the_records_it_covers_and_serves_the_rest()
+    public async Task A_zero_filled_region_costs_only_the_records_it_covers()
     {
-        // Zeros from inside record 40 to inside record 41: a zero length field cannot lead to an intact frame, so
-        // replay cuts the log at record 40 and says how many bytes it dropped.
+        // Zeros from inside record 40 to inside record 41: replay finds record 42 and goes on from there.
         var start = _frames[40] + 10;
         var (output, found) = await RestartOnDamagedCopy(log => log.AsSpan(start, _frames[41] + 10 - start).Clear());
 
-        Assert.That(output, Does.Contain($"bytes from offset {_frames[40]}"));
-        AssertServedAllBut(found, Enumerable.Range(40, Keys - 40));
+        Assert.That(output, Does.Contain($"skipped a damaged record, {_frames[42] - _frames[40]} bytes at offset {_frames[40]}"));
+        AssertServedAllBut(found, [40, 41]);
+    }
+
+    [Test]
+    public async Task A_flipped_bit_in_a_length_field_mid_log_costs_only_that_record()
+    {
+        var victim = Keys / 3;
+        var (output, found) = await RestartOnDamagedCopy(log => log[_frames[victim] + 5] ^= 0x10);
+
+        Assert.That(output, Does.Contain($"skipped a damaged record, {FrameLength(victim)} bytes at offset {_frames[victim]}"));
+        AssertServedAllBut(found, [victim]);
     }
 
     [Test]

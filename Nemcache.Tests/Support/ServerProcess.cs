@@ -56,6 +56,17 @@ public sealed class ServerProcess : IAsyncDisposable
         return server;
     }
 
+    /// <summary>Starts a server on a data directory without waiting for it to listen: for a test that kills it while it
+    /// is still starting.</summary>
+    public static ServerProcess Spawn(string dataDirectory, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var port = FreePort();
+        var process = Launch(["--port", port.ToString(), "--data-dir", dataDirectory], environment);
+        var server = new ServerProcess(process, port, dataDirectory, ownsDataDirectory: false);
+        server.CaptureOutput();
+        return server;
+    }
+
     /// <summary>Runs the server with arguments that should stop it at startup; returns its exit code and output.</summary>
     public static async Task<(int ExitCode, string Output)> RunUntilExitAsync(IReadOnlyDictionary<string, string>? environment,
         params string[] arguments)

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Buffers.Text;
+using Nemcache.Service.Protocol.Stats;
 using Nemcache.Storage.Cache;
 using static Nemcache.Service.Protocol.Binary.BinaryOpcode;
 
@@ -10,8 +11,8 @@ namespace Nemcache.Service.Protocol.Binary;
 /// memcached's binary protocol for one connection. A packet runs once all of it has arrived; the header alone decides
 /// how much may be buffered, so a client can never make the server hold more than one item's worth. As in memcached
 /// 1.6: a malformed header is answered "Invalid arguments" and closes the connection, a bad magic byte closes it, an
-/// unknown opcode is answered and its body skipped, and a value over the item size limit is answered "Too large." and
-/// skipped as it arrives.
+/// unknown opcode is answered and its body skipped, and a value that does not fit the item size limit is answered
+/// "Too large." and skipped as it arrives, and the connection goes on.
 /// </summary>
 internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocolProcessor
 {
@@ -33,6 +34,10 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
             if (!InputSkipping.SkipPending(ref _swallowRemaining, ref input))
             {
                 return outcome;
+            }
+            if (ReplyBacklog.IsFull(output))
+            {
+                return outcome | ProcessOutcome.Paused;
             }
             // As in memcached, nothing is judged before a whole header has arrived.
             if (input.Length < BinaryHeader.Size)
@@ -59,35 +64,35 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
             }
 
             var mutated = false;
-            var headLength = BinaryHeader.Size + header.ExtrasLength + header.KeyLength;
-            if (header.ValueLength > _cache.Options.MaxItemSize)
+            if (header.ValueLength > 0)
             {
+                // Only the storage commands carry a value. Whether it fits is decided from the extras (the flags) and
+                // the key, before the value is buffered, as memcached does.
+                var headLength = BinaryHeader.Size + header.ExtrasLength + header.KeyLength;
                 if (input.Length < headLength)
                 {
                     return outcome;
                 }
-                // Issue 7 asks that an oversized body close the connection (memcached would discard it and go on):
-                // answer why, then close without reading the value.
-                RefuseTooLarge(header, input.Slice(BinaryHeader.Size, headLength - BinaryHeader.Size), output, ref mutated);
-                return outcome | (mutated ? ProcessOutcome.Mutated : 0) | ProcessOutcome.Close;
-            }
-            else
-            {
-                var packetLength = BinaryHeader.Size + (long)header.BodyLength;
-                if (input.Length < packetLength)
+                if (RefusedTooLarge(header, input.Slice(BinaryHeader.Size, headLength - BinaryHeader.Size), output, ref mutated))
                 {
-                    return outcome;
-                }
-                var close = Execute(header, input.Slice(BinaryHeader.Size, header.BodyLength), output, ref mutated);
-                input = input.Slice(packetLength);
-                if (close)
-                {
-                    return outcome | (mutated ? ProcessOutcome.Mutated : 0) | ProcessOutcome.Close;
+                    input = input.Slice(headLength);
+                    _swallowRemaining = header.ValueLength;
+                    outcome |= mutated ? ProcessOutcome.Mutated : 0;
+                    continue;
                 }
             }
-            if (mutated)
+
+            var packetLength = BinaryHeader.Size + (long)header.BodyLength;
+            if (input.Length < packetLength)
             {
-                outcome |= ProcessOutcome.Mutated;
+                return outcome;
+            }
+            var close = Execute(header, input.Slice(BinaryHeader.Size, header.BodyLength), output, ref mutated);
+            input = input.Slice(packetLength);
+            outcome |= mutated ? ProcessOutcome.Mutated : 0;
+            if (close)
+            {
+                return outcome | ProcessOutcome.Close;
             }
         }
     }
@@ -116,10 +121,6 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
         };
     }
 
-    private static bool IsMutation(byte opcode) => opcode is Set or SetQ or Add or AddQ or Replace or ReplaceQ or Append
-        or AppendQ or Prepend or PrependQ or Delete or DeleteQ or Increment or IncrementQ or Decrement or DecrementQ
-        or Flush or FlushQ or Touch or Gat or GatQ or GatK or GatKQ;
-
     private static bool IsKnown(byte opcode) => opcode <= GatQ || opcode is GatK or GatKQ;
 
     /// <summary>Returns whether the connection must close after this packet (quit).</summary>
@@ -129,14 +130,6 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
         body.Slice(0, head.Length).CopyTo(head);
         var extras = head[..header.ExtrasLength];
         var key = head[header.ExtrasLength..];
-        var quiet = IsQuiet(header.Opcode);
-
-        if (IsMutation(header.Opcode) && context.Persistence?.Failure is not null)
-        {
-            // As in the text protocol: no change the log cannot hold (docs/reliability.md, full disk).
-            Reply(output, header, BinaryStatus.InternalError);
-            return false;
-        }
 
         switch (header.Opcode)
         {
@@ -149,12 +142,13 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
                 Store(header, extras, key, value, output, ref mutated);
                 break;
             case Delete or DeleteQ:
-                var deleted = _cache.Delete(key, header.Cas);
+                var deleted = _cache.Delete(key, header.Cas == 0 ? null : header.Cas);
                 mutated |= deleted == DeleteResult.Deleted;
                 Reply(output, header, deleted switch
                 {
                     DeleteResult.Deleted => BinaryStatus.Success,
                     DeleteResult.Exists => BinaryStatus.KeyExists,
+                    DeleteResult.Refused => BinaryStatus.InternalError,
                     _ => BinaryStatus.KeyNotFound,
                 });
                 break;
@@ -162,9 +156,8 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
                 Arithmetic(header, extras, key, output, ref mutated);
                 break;
             case Flush or FlushQ:
-                _cache.FlushAll(extras.IsEmpty ? 0 : BinaryPrimitives.ReadUInt32BigEndian(extras));
-                mutated = true;
-                Reply(output, header, BinaryStatus.Success);
+                mutated = _cache.FlushAll(extras.IsEmpty ? 0 : BinaryPrimitives.ReadUInt32BigEndian(extras));
+                Reply(output, header, mutated ? BinaryStatus.Success : BinaryStatus.InternalError);
                 break;
             case Quit or QuitQ:
                 Reply(output, header, BinaryStatus.Success);
@@ -193,11 +186,16 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
     {
         var touches = header.Opcode is Touch or Gat or GatQ or GatK or GatKQ;
         CacheItem item;
-        var hit = touches
+        var result = touches
             ? _cache.TryGetAndTouch(key, BinaryPrimitives.ReadUInt32BigEndian(extras), out item)
-            : _cache.TryGet(key, out item);
+            : _cache.TryGet(key, out item) ? ReadResult.Hit : ReadResult.Miss;
+        if (result == ReadResult.Refused)
+        {
+            WriteError(output, header, BinaryStatus.InternalError);
+            return;
+        }
         var returnedKey = ReturnsKey(header.Opcode) ? key : [];
-        if (!hit)
+        if (result == ReadResult.Miss)
         {
             if (IsQuiet(header.Opcode))
             {
@@ -254,24 +252,31 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
             StoreResult.NotFound => BinaryStatus.KeyNotFound,
             StoreResult.NotStored when mode == StoreMode.Add => BinaryStatus.KeyExists,
             StoreResult.NotStored when mode == StoreMode.Replace => BinaryStatus.KeyNotFound,
+            StoreResult.Refused => BinaryStatus.InternalError,
             StoreResult.TooLarge when mode is not (StoreMode.Append or StoreMode.Prepend) => BinaryStatus.ValueTooLarge,
             _ => BinaryStatus.ItemNotStored,
         });
     }
 
     /// <summary>
-    /// A value over the item size limit, refused before it is read: "Too large.", as memcached answers, and a set also
-    /// drops the key's old value, which would otherwise be stale. The caller then closes the connection.
+    /// Refuses a value that does not fit the item size limit (<see cref="CacheLimits.ItemFits"/>, with the flags in the
+    /// extras; append and prepend have none), before it is read: "Too large.", as memcached answers, and a set also
+    /// drops the key's old value, which would otherwise be stale. The caller then discards the value as it arrives.
+    /// Returns false, having done nothing, when the value fits.
     /// </summary>
-    private void RefuseTooLarge(in BinaryHeader header, ReadOnlySequence<byte> extrasAndKey, IBufferWriter<byte> output, ref bool mutated)
+    private bool RefusedTooLarge(in BinaryHeader header, ReadOnlySequence<byte> extrasAndKey, IBufferWriter<byte> output, ref bool mutated)
     {
         var head = _extrasAndKey.AsSpan(0, (int)extrasAndKey.Length);
         extrasAndKey.CopyTo(head);
-        if (header.Opcode is Set or SetQ && _cache.Delete(head[header.ExtrasLength..]) == DeleteResult.Deleted)
+        var flags = header.ExtrasLength >= 4 ? BinaryPrimitives.ReadUInt32BigEndian(head) : 0;
+        if (_cache.Options.ItemFits(header.KeyLength, flags, header.ValueLength))
         {
-            mutated = true;
+            return false;
         }
-        WriteError(output, header, BinaryStatus.ValueTooLarge);
+        var dropped = _cache.RefuseTooLarge(header.Opcode is Set or SetQ ? StoreMode.Set : StoreMode.Add, head[header.ExtrasLength..]);
+        mutated |= dropped == DeleteResult.Deleted;
+        WriteError(output, header, dropped == DeleteResult.Refused ? BinaryStatus.InternalError : BinaryStatus.ValueTooLarge);
+        return true;
     }
 
     /// <summary>incr and decr: extras are the delta, the initial value and the expiry of an item created on a miss.</summary>
@@ -304,6 +309,9 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
             case ArithmeticResult.Exists:
                 WriteError(output, header, BinaryStatus.KeyExists);
                 break;
+            case ArithmeticResult.Refused:
+                WriteError(output, header, BinaryStatus.InternalError);
+                break;
             default:
                 WriteError(output, header, BinaryStatus.KeyNotFound);
                 break;
@@ -326,11 +334,9 @@ internal sealed class BinaryProtocolProcessor(ServerContext context) : IProtocol
             _cache.ResetStatistics();
             Reply(output, header, BinaryStatus.Success);
         }
-        else if (group.SequenceEqual("items"u8) || group.SequenceEqual("slabs"u8) || group.SequenceEqual("sizes"u8)
-                 || group.SequenceEqual("conns"u8))
+        else if (BinaryStatsGroups.Find(context, group) is { } stats)
         {
-            // No slab allocator: these listings are empty, as in the text protocol.
-            Reply(output, header, BinaryStatus.Success);
+            WriteStats(output, header, stats);
         }
         else
         {

@@ -19,6 +19,9 @@ internal sealed class MetaCommandProcessor(ServerContext context)
     private static ReadOnlySpan<byte> ArithmeticReturns => "ckOt"u8;
     private static ReadOnlySpan<byte> KeyReturns => "kO"u8;
 
+    /// <summary>memcached refuses a meta command of more tokens than this (the command, the key and the flags).</summary>
+    private const int MaxTokens = 19;
+
     private readonly MemCache _cache = context.Cache;
     private readonly byte[] _decodedKey = new byte[CacheLimits.MaxKeyLength];
 
@@ -41,12 +44,18 @@ internal sealed class MetaCommandProcessor(ServerContext context)
         }
         if (arguments < 1 || !tokens.TryNext(out var keyToken))
         {
-            output.Write(TextReplies.Error);
+            // memcached's me checks its tokens itself, with another reply.
+            output.Write(command[1] == (byte)'e' ? TextReplies.BadCommandLine : TextReplies.Error);
             return true;
         }
         if (keyToken.Length > CacheLimits.MaxKeyLength)
         {
             output.Write(TextReplies.BadCommandLine);
+            return true;
+        }
+        if (arguments + 1 > MaxTokens && command[1] != (byte)'e')
+        {
+            output.Write(command[1] == (byte)'g' ? FlagsAreTooLong : FlagsTooLong);
             return true;
         }
         switch (command[1])
@@ -56,10 +65,6 @@ internal sealed class MetaCommandProcessor(ServerContext context)
                 return true;
             case (byte)'s':
                 return Set(keyToken, ref tokens, ref rest, output, ref mutated, out swallow);
-            case (byte)'d' or (byte)'a' when context.Persistence?.Failure is not null:
-                // As in the text protocol: no change the log cannot hold (docs/reliability.md, full disk).
-                output.Write(TextReplies.PersistenceFailed);
-                return true;
             case (byte)'d':
                 Delete(keyToken, tokens, output, ref mutated);
                 return true;
@@ -94,7 +99,13 @@ internal sealed class MetaCommandProcessor(ServerContext context)
             VivifyExptime = flags.VivifyTtl,
             RecacheBelowSeconds = flags.RecacheBelow,
         };
-        if (!_cache.TryGet(key, options, out var item, out var metadata))
+        var result = _cache.TryGet(key, options, out var item, out var metadata);
+        if (result == ReadResult.Refused)
+        {
+            output.Write(TextReplies.PersistenceFailed);
+            return;
+        }
+        if (result == ReadResult.Miss)
         {
             if (!flags.NoReply)
             {
@@ -133,16 +144,10 @@ internal sealed class MetaCommandProcessor(ServerContext context)
         ref bool mutated, out long swallow)
     {
         swallow = 0;
-        if (!tokens.TryNext(out var lengthToken) || !TextTokens.TryParseInt64(lengthToken, out var length)
+        if (!tokens.TryNext(out var lengthToken) || !TextTokens.TryParseInt32(lengthToken, out var length)
             || length is < 0 or > int.MaxValue - 2)
         {
             output.Write(TextReplies.BadCommandLine);
-            return true;
-        }
-        if (context.Persistence?.Failure is not null)
-        {
-            output.Write(TextReplies.PersistenceFailed);
-            swallow = length + 2;
             return true;
         }
         var flagTokens = tokens;
@@ -165,14 +170,13 @@ internal sealed class MetaCommandProcessor(ServerContext context)
         {
             error = InvalidSetMode;
         }
-        if (error.IsEmpty && length > _cache.Options.MaxItemSize)
+        if (error.IsEmpty && !_cache.Options.ItemFits(key.Length, flags.ClientFlags, length))
         {
-            error = TextReplies.TooLarge;
-            // As with set: a refused value must not leave the old one behind as stale data.
-            if (mode == StoreMode.Set && _cache.Delete(key) == DeleteResult.Deleted)
-            {
-                mutated = true;
-            }
+            // As with set: a refused value must not leave the old one behind as stale data. memcached 1.6.18 drops it
+            // whatever the mode.
+            var dropped = _cache.RefuseTooLarge(StoreMode.Set, key);
+            mutated |= dropped == DeleteResult.Deleted;
+            error = dropped == DeleteResult.Refused ? TextReplies.PersistenceFailed : TextReplies.TooLarge;
         }
         if (!error.IsEmpty)
         {
@@ -198,13 +202,21 @@ internal sealed class MetaCommandProcessor(ServerContext context)
 
         var value = ValueArrays.Allocate((int)length);
         block.Slice(0, length).CopyTo(value);
+        // As in memcached: a C makes set and replace a cas, which compares even with 0; add ignores it; append and
+        // prepend compare only a non-zero one.
+        var storeMode = flags.CompareCas is not null && mode is StoreMode.Set or StoreMode.Replace ? StoreMode.Cas : mode!.Value;
         var options = new StoreOptions(flags.ClientFlags, flags.Ttl ?? 0)
         {
-            CompareCas = flags.CompareCas ?? 0,
+            CompareCas = storeMode == StoreMode.Add ? 0 : flags.CompareCas ?? 0,
             Invalidate = flags.Invalidate,
             VivifyExptime = flags.VivifyTtl,
         };
-        var result = _cache.Store(mode!.Value, key, value, options, out var stored);
+        var result = _cache.Store(storeMode, key, value, options, out var stored);
+        if (result == StoreResult.Refused)
+        {
+            output.Write(TextReplies.PersistenceFailed);
+            return true;
+        }
         if (result == StoreResult.Stored)
         {
             mutated = true;
@@ -232,8 +244,12 @@ internal sealed class MetaCommandProcessor(ServerContext context)
         {
             return;
         }
-        var cas = flags.CompareCas ?? 0;
-        var result = flags.Invalidate ? _cache.Invalidate(key, cas, flags.Ttl) : _cache.Delete(key, cas);
+        var result = flags.Invalidate ? _cache.Invalidate(key, flags.CompareCas, flags.Ttl) : _cache.Delete(key, flags.CompareCas);
+        if (result == DeleteResult.Refused)
+        {
+            output.Write(TextReplies.PersistenceFailed);
+            return;
+        }
         if (result == DeleteResult.Deleted)
         {
             mutated = true;
@@ -306,6 +322,9 @@ internal sealed class MetaCommandProcessor(ServerContext context)
             case ArithmeticResult.NonNumeric:
                 output.Write(TextReplies.NonNumeric);
                 return;
+            case ArithmeticResult.Refused:
+                output.Write(TextReplies.PersistenceFailed);
+                return;
             case ArithmeticResult.Exists:
                 output.Write(Exists);
                 break;
@@ -326,10 +345,10 @@ internal sealed class MetaCommandProcessor(ServerContext context)
         var base64 = flagTokens.TryNext(out var flag) && flag.SequenceEqual("b"u8);
         if (!TryDecodeKey(keyToken, base64, out var key))
         {
-            output.Write(BadKeyEncoding);
+            output.Write(TextReplies.BadCommandLine);
             return;
         }
-        if (!_cache.TryGet(key, new ReadOptions { Inspect = true }, out var item, out var metadata))
+        if (_cache.TryGet(key, new ReadOptions { Inspect = true }, out var item, out var metadata) != ReadResult.Hit)
         {
             output.Write(Miss);
             output.Write(TextReplies.NewLine);

@@ -63,7 +63,7 @@ internal struct MetaFlags
                 case (byte)'O' when token.Length > MaxOpaqueToken:
                     return OpaqueTooLong;
                 case (byte)'T' or (byte)'N' or (byte)'R':
-                    if (!TextTokens.TryParseInt64(argument, out var seconds))
+                    if (!TextTokens.TryParseInt32(argument, out var seconds))
                     {
                         return BadToken;
                     }

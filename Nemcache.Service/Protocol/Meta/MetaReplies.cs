@@ -16,6 +16,9 @@ internal static class MetaReplies
     /// <summary>What md and ma answer for any flag they cannot parse, whatever the reason.</summary>
     public static ReadOnlySpan<byte> InvalidOrDuplicateFlag => "CLIENT_ERROR invalid or duplicate flag\r\n"u8;
     public static ReadOnlySpan<byte> BadToken => "CLIENT_ERROR bad token in command line format\r\n"u8;
+    /// <summary>Too many tokens: mg's wording, then that of ms, md and ma.</summary>
+    public static ReadOnlySpan<byte> FlagsAreTooLong => "CLIENT_ERROR options flags are too long\r\n"u8;
+    public static ReadOnlySpan<byte> FlagsTooLong => "CLIENT_ERROR options flags too long\r\n"u8;
     public static ReadOnlySpan<byte> OpaqueTooLong => "CLIENT_ERROR opaque token too long\r\n"u8;
     public static ReadOnlySpan<byte> BadModeLength => "CLIENT_ERROR incorrect length for M token\r\n"u8;
     public static ReadOnlySpan<byte> BadInitial => "CLIENT_ERROR invalid numeric initial value\r\n"u8;

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Nemcache.Service.Protocol.Meta;
+using Nemcache.Service.Protocol.Stats;
 using Nemcache.Storage.Cache;
 using static Nemcache.Service.Protocol.Text.TextReplies;
 
@@ -8,22 +9,38 @@ namespace Nemcache.Service.Protocol.Text;
 /// <summary>
 /// memcached's text protocol for one connection: frames command lines and data blocks out of the input, runs each
 /// command against the cache and writes its reply into the output, with memcached 1.6's replies for every error.
-/// Stateful only across a rejected data block that is still arriving (the bytes to swallow).
+/// Stateful only across a rejected data block that is still arriving (the bytes to swallow), and across a multi-key
+/// retrieval paused for its replies to drain (where its remaining keys begin).
 /// </summary>
 internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolProcessor
 {
     /// <summary>memcached reads into a 16 KiB buffer and closes a connection whose line does not fit.</summary>
     public const int MaxCommandLine = 16 * 1024;
 
-    /// <summary>Multi-key retrievals may send longer lines; they are bounded too, so memory per connection is.</summary>
+    /// <summary>
+    /// memcached closes a connection that has sent this many bytes of a line without its newline, unless the line is a
+    /// get or gets: nothing else has a reason to be that long, and junk (another protocol) should not be buffered.
+    /// </summary>
+    public const int MaxUnterminatedLine = 2048;
+
+    /// <summary>How many spaces memcached lets stand before a get or gets whose line is longer than
+    /// <see cref="MaxUnterminatedLine"/>.</summary>
+    private const int MaxLeadingSpaces = 100;
+
+    /// <summary>Multi-key get and gets may send longer lines; they are bounded too, so memory per connection is.</summary>
     public const int MaxRetrievalLine = 1024 * 1024;
+
+    /// <summary>memcached's tokenizer keeps at most this many tokens of a line; the rest stays unsplit.</summary>
+    private const int MaxTokens = 23;
 
     private readonly MemCache _cache = context.Cache;
     private long _swallowRemaining;
+    /// <summary>Where in its line the unanswered keys of a paused retrieval begin; 0 when none is paused.</summary>
+    private int _resumeKeysAt;
     private byte[] _lineCopy = [];
     private MetaCommandProcessor? _meta;
 
-    private enum Status { Done, NeedMoreData, Close }
+    private enum Status { Done, NeedMoreData, Close, Paused }
 
     /// <summary>
     /// Runs every complete command at the front of <paramref name="input"/> and slices it past them. A command whose
@@ -38,15 +55,20 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             {
                 return outcome;
             }
+            if (ReplyBacklog.IsFull(output))
+            {
+                return outcome | ProcessOutcome.Paused;
+            }
 
             var lineEnd = input.PositionOf((byte)'\n');
             if (lineEnd is null)
             {
-                return input.Length > MaxCommandLine && input.Length > LineLimit(input) ? outcome | ProcessOutcome.Close : outcome;
+                var limit = IsRetrievalLine(input) ? MaxRetrievalLine : MaxUnterminatedLine;
+                return input.Length > limit ? outcome | ProcessOutcome.Close : outcome;
             }
 
             var lineBytes = input.Slice(0, lineEnd.Value);
-            if (lineBytes.Length > MaxCommandLine && lineBytes.Length > LineLimit(lineBytes))
+            if (lineBytes.Length > MaxCommandLine && (lineBytes.Length > MaxRetrievalLine || !IsRetrievalLine(lineBytes)))
             {
                 return outcome | ProcessOutcome.Close;
             }
@@ -73,6 +95,8 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             {
                 case Status.NeedMoreData:
                     return outcome;
+                case Status.Paused:
+                    return outcome | ProcessOutcome.Paused;
                 case Status.Close:
                     input = rest;
                     return outcome | ProcessOutcome.Close;
@@ -93,9 +117,9 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         }
         var arguments = TextTokens.Count(line) - 1;
 
-        if (command.SequenceEqual("get"u8)) return Retrieve(ref tokens, arguments, withCas: false, touch: false, output, ref mutated);
+        if (command.SequenceEqual("get"u8)) return Retrieve(line, ref tokens, arguments, withCas: false, touch: false, output, ref mutated);
         if (command.SequenceEqual("set"u8)) return Store(StoreMode.Set, ref tokens, arguments, ref rest, output, ref mutated);
-        if (command.SequenceEqual("gets"u8)) return Retrieve(ref tokens, arguments, withCas: true, touch: false, output, ref mutated);
+        if (command.SequenceEqual("gets"u8)) return Retrieve(line, ref tokens, arguments, withCas: true, touch: false, output, ref mutated);
         if (command.SequenceEqual("add"u8)) return Store(StoreMode.Add, ref tokens, arguments, ref rest, output, ref mutated);
         if (command.SequenceEqual("replace"u8)) return Store(StoreMode.Replace, ref tokens, arguments, ref rest, output, ref mutated);
         if (command.SequenceEqual("append"u8)) return Store(StoreMode.Append, ref tokens, arguments, ref rest, output, ref mutated);
@@ -105,10 +129,11 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         if (command.SequenceEqual("incr"u8)) return Arithmetic(ref tokens, arguments, decrement: false, output, ref mutated);
         if (command.SequenceEqual("decr"u8)) return Arithmetic(ref tokens, arguments, decrement: true, output, ref mutated);
         if (command.SequenceEqual("touch"u8)) return Touch(ref tokens, arguments, output, ref mutated);
-        if (command.SequenceEqual("gat"u8)) return Retrieve(ref tokens, arguments, withCas: false, touch: true, output, ref mutated);
-        if (command.SequenceEqual("gats"u8)) return Retrieve(ref tokens, arguments, withCas: true, touch: true, output, ref mutated);
+        if (command.SequenceEqual("gat"u8)) return Retrieve(line, ref tokens, arguments, withCas: false, touch: true, output, ref mutated);
+        if (command.SequenceEqual("gats"u8)) return Retrieve(line, ref tokens, arguments, withCas: true, touch: true, output, ref mutated);
         if (command.SequenceEqual("flush_all"u8)) return FlushAll(ref tokens, arguments, output, ref mutated);
-        if (command.SequenceEqual("stats"u8)) return Stats(ref tokens, arguments, output);
+        if (command.SequenceEqual("stats"u8)) { TextStatsCommands.Stats(context, ref tokens, arguments, output); return Status.Done; }
+        if (command.SequenceEqual("lru_crawler"u8)) { TextStatsCommands.LruCrawler(context, ref tokens, arguments, output); return Status.Done; }
         if (command.SequenceEqual("version"u8)) return Version(output);
         if (command.SequenceEqual("verbosity"u8)) return Verbosity(ref tokens, arguments, output);
         if (command.SequenceEqual("quit"u8)) return Status.Close;
@@ -127,16 +152,46 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             output.Write("ERROR: shutdown not enabled\r\n"u8);
             return Status.Done;
         }
+        // memcached still answers this long-undocumented spelling of get.
+        if (command.SequenceEqual("bget"u8)) return Retrieve(line, ref tokens, arguments, withCas: false, touch: false, output, ref mutated);
 
+        if (LooksLikeHttp(line, command))
+        {
+            return Status.Close;
+        }
         output.Write(Error);
         return Status.Done;
     }
 
-    /// <summary>get, gets, gat and gats: every key is checked before any is answered, so an error never follows
-    /// half a reply.</summary>
-    private Status Retrieve(ref TextTokens tokens, int arguments, bool withCas, bool touch, IBufferWriter<byte> output, ref bool mutated)
+    /// <summary>
+    /// memcached hangs up, without a reply, on an unknown command whose last token starts with "HTTP/": a browser or
+    /// an HTTP client tricked into talking to the cache (a cross-protocol request) gets nothing to work with. Like
+    /// memcached 1.6.18, only commands whose first letter starts none of the known commands are checked, and "last"
+    /// is the last of the tokens its tokenizer keeps.
+    /// </summary>
+    private static bool LooksLikeHttp(ReadOnlySpan<byte> line, ReadOnlySpan<byte> command)
     {
-        var exptime = 0L;
+        if (command.Length < 2 || command[0] is (byte)'g' or (byte)'s' or (byte)'a' or (byte)'c' or (byte)'i' or (byte)'d' or (byte)'t'
+            || (command[0] == (byte)'m' && command.Length == 2))
+        {
+            return false;
+        }
+        var tokens = new TextTokens(line);
+        ReadOnlySpan<byte> last = default;
+        for (var kept = 0; kept < MaxTokens && tokens.TryNext(out var token); kept++)
+        {
+            last = token;
+        }
+        return last.StartsWith("HTTP/"u8);
+    }
+
+    /// <summary>get, gets, gat and gats: every key is checked before any is answered, so an error never follows
+    /// half a reply. When the replies back up the command pauses between keys and goes on at the next call, which
+    /// finds the same line at the front of the input.</summary>
+    private Status Retrieve(ReadOnlySpan<byte> line, ref TextTokens tokens, int arguments, bool withCas, bool touch,
+        IBufferWriter<byte> output, ref bool mutated)
+    {
+        var exptime = 0;
         if (touch)
         {
             if (arguments < 1)
@@ -145,7 +200,7 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
                 return Status.Done;
             }
             tokens.TryNext(out var exptimeToken);
-            if (!TextTokens.TryParseInt64(exptimeToken, out exptime))
+            if (!TextTokens.TryParseInt32(exptimeToken, out exptime))
             {
                 output.Write(InvalidExptime);
                 return Status.Done;
@@ -155,6 +210,13 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         {
             output.Write(Error);
             return Status.Done;
+        }
+        if (_resumeKeysAt > 0)
+        {
+            // Its keys were checked, and the command admitted, before its first reply.
+            var remaining = new TextTokens(line[_resumeKeysAt..]);
+            _resumeKeysAt = 0;
+            return AnswerKeys(line, ref remaining, exptime, withCas, touch, first: false, output, ref mutated);
         }
 
         var check = tokens;
@@ -167,21 +229,37 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             }
         }
 
-        if (touch && RefusedWhilePersistenceFails(output))
-        {
-            return Status.Done;
-        }
+        return AnswerKeys(line, ref tokens, exptime, withCas, touch, first: true, output, ref mutated);
+    }
 
-        while (tokens.TryNext(out var key))
+    /// <param name="first">Whether no key has been answered yet: only then can a refusal be the whole reply.</param>
+    private Status AnswerKeys(ReadOnlySpan<byte> line, ref TextTokens keys, long exptime, bool withCas, bool touch,
+        bool first, IBufferWriter<byte> output, ref bool mutated)
+    {
+        while (keys.TryNext(out var key))
         {
             CacheItem item;
-            var hit = touch ? _cache.TryGetAndTouch(key, exptime, out item) : _cache.TryGet(key, out item);
-            if (!hit)
+            var result = touch ? _cache.TryGetAndTouch(key, exptime, out item) : _cache.TryGet(key, out item) ? ReadResult.Hit : ReadResult.Miss;
+            if (result == ReadResult.Refused && first)
+            {
+                WriteRefused(output);
+                return Status.Done;
+            }
+            first = false;
+            // A refusal that begins after the first key (persistence failed meanwhile) leaves that key untouched and
+            // unanswered, as a miss, rather than end half a reply with an error.
+            if (result != ReadResult.Hit)
             {
                 continue;
             }
             mutated |= touch;
             WriteValue(output, key, item, withCas);
+            if (ReplyBacklog.IsFull(output))
+            {
+                line.Overlaps(key, out var keyAt);
+                _resumeKeysAt = keyAt + key.Length;
+                return Status.Paused;
+            }
         }
         output.Write(End);
         return Status.Done;
@@ -225,13 +303,15 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         {
             tokens.TryNext(out casToken);
         }
-        var noreply = tokens.TryNext(out var last) && last.SequenceEqual(NoReply);
+        // memcached's noreply is whatever the last token says, even when that token is the length or the cas.
+        var last = tokens.TryNext(out var extra) ? extra : mode == StoreMode.Cas ? casToken : lengthToken;
+        var noreply = last.SequenceEqual(NoReply);
 
         var cas = 0UL;
         if (key.Length > CacheLimits.MaxKeyLength
             || !TextTokens.TryParseFlags(flagsToken, out var flags)
-            || !TextTokens.TryParseInt64(exptimeToken, out var exptime)
-            || !TextTokens.TryParseInt64(lengthToken, out var length)
+            || !TextTokens.TryParseInt32(exptimeToken, out var exptime)
+            || !TextTokens.TryParseInt32(lengthToken, out var length)
             || length is < 0 or > int.MaxValue - 2
             || (mode == StoreMode.Cas && !TextTokens.TryParseUInt64(casToken, out cas)))
         {
@@ -239,15 +319,20 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             return Status.Done;
         }
 
-        if (length > _cache.Options.MaxItemSize)
+        if (!_cache.Options.ItemFits(key.Length, flags, length))
         {
             // Like memcached: refuse, discard the block as it arrives, and drop the old value a failed set would
             // otherwise leave behind as stale data.
-            Reply(output, TooLarge, noreply);
             _swallowRemaining = length + 2;
-            if (mode == StoreMode.Set && _cache.Delete(key) == DeleteResult.Deleted)
+            var dropped = _cache.RefuseTooLarge(mode, key);
+            mutated |= dropped == DeleteResult.Deleted;
+            if (dropped == DeleteResult.Refused)
             {
-                mutated = true;
+                WriteRefused(output);
+            }
+            else
+            {
+                Reply(output, TooLarge, noreply);
             }
             return Status.Done;
         }
@@ -264,15 +349,16 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             Reply(output, BadDataChunk, noreply);
             return Status.Done;
         }
-        if (RefusedWhilePersistenceFails(output))
-        {
-            return Status.Done;
-        }
 
         var value = ValueArrays.Allocate((int)length);
         block.Slice(0, length).CopyTo(value);
         var result = _cache.Store(mode, key, flags, exptime, value, cas);
         mutated |= result == StoreResult.Stored;
+        if (result == StoreResult.Refused)
+        {
+            WriteRefused(output);
+            return Status.Done;
+        }
         Reply(output, result switch
         {
             StoreResult.Stored => Stored,
@@ -316,13 +402,14 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             return Status.Done;
         }
 
-        if (RefusedWhilePersistenceFails(output))
+        var result = _cache.Delete(key);
+        mutated |= result == DeleteResult.Deleted;
+        if (result == DeleteResult.Refused)
         {
+            WriteRefused(output);
             return Status.Done;
         }
-        var deleted = _cache.Delete(key) == DeleteResult.Deleted;
-        mutated |= deleted;
-        Reply(output, deleted ? Deleted : NotFound, noreply);
+        Reply(output, result == DeleteResult.Deleted ? Deleted : NotFound, noreply);
         return Status.Done;
     }
 
@@ -342,7 +429,8 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         }
         tokens.TryNext(out key);
         tokens.TryNext(out argument);
-        noreply = tokens.TryNext(out var last) && last.SequenceEqual(NoReply);
+        // memcached's noreply is whatever the last token says, even when that token is the argument.
+        noreply = (tokens.TryNext(out var last) ? last : argument).SequenceEqual(NoReply);
         if (key.Length > CacheLimits.MaxKeyLength)
         {
             Reply(output, BadCommandLine, noreply);
@@ -363,10 +451,6 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             return Status.Done;
         }
 
-        if (RefusedWhilePersistenceFails(output))
-        {
-            return Status.Done;
-        }
         switch (_cache.Increment(key, delta, decrement, out var item))
         {
             case ArithmeticResult.Updated:
@@ -379,6 +463,9 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
                 break;
             case ArithmeticResult.NonNumeric:
                 Reply(output, NonNumeric, noreply);
+                break;
+            case ArithmeticResult.Refused:
+                WriteRefused(output);
                 break;
             default:
                 Reply(output, NotFound, noreply);
@@ -393,19 +480,20 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         {
             return Status.Done;
         }
-        if (!TextTokens.TryParseInt64(exptimeToken, out var exptime))
+        if (!TextTokens.TryParseInt32(exptimeToken, out var exptime))
         {
             Reply(output, InvalidExptime, noreply);
             return Status.Done;
         }
 
-        if (RefusedWhilePersistenceFails(output))
+        var result = _cache.Touch(key, exptime);
+        mutated |= result == TouchResult.Touched;
+        if (result == TouchResult.Refused)
         {
+            WriteRefused(output);
             return Status.Done;
         }
-        var touched = _cache.Touch(key, exptime);
-        mutated |= touched;
-        Reply(output, touched ? Touched : NotFound, noreply);
+        Reply(output, result == TouchResult.Touched ? Touched : NotFound, noreply);
         return Status.Done;
     }
 
@@ -417,7 +505,7 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             output.Write(Error);
             return Status.Done;
         }
-        var delay = 0L;
+        var delay = 0;
         var noreply = false;
         if (arguments > 0)
         {
@@ -429,7 +517,7 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             else
             {
                 noreply = arguments == 2 && tokens.TryNext(out var last) && last.SequenceEqual(NoReply);
-                if (!TextTokens.TryParseInt64(first, out delay))
+                if (!TextTokens.TryParseInt32(first, out delay))
                 {
                     Reply(output, InvalidExptime, noreply);
                     return Status.Done;
@@ -437,61 +525,14 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
             }
         }
 
-        if (RefusedWhilePersistenceFails(output))
+        if (!_cache.FlushAll(delay))
         {
+            WriteRefused(output);
             return Status.Done;
         }
-        _cache.FlushAll(delay);
         mutated = true;
         Reply(output, Ok, noreply);
         return Status.Done;
-    }
-
-    private Status Stats(ref TextTokens tokens, int arguments, IBufferWriter<byte> output)
-    {
-        if (arguments == 0)
-        {
-            WriteStats(output, StatsReport.General(context));
-            return Status.Done;
-        }
-        tokens.TryNext(out var group);
-        if (group.SequenceEqual("settings"u8))
-        {
-            WriteStats(output, StatsReport.Settings(context));
-        }
-        else if (group.SequenceEqual("items"u8) || group.SequenceEqual("slabs"u8) || group.SequenceEqual("sizes"u8)
-                 || group.SequenceEqual("conns"u8))
-        {
-            // Nemcache has no slab allocator; these listings are empty, as the protocol allows.
-            output.Write(End);
-        }
-        else if (group.SequenceEqual("reset"u8))
-        {
-            _cache.ResetStatistics();
-            output.Write(Reset);
-        }
-        else if (group.SequenceEqual("detail"u8))
-        {
-            output.Write(StatsDetailUsage);
-        }
-        else
-        {
-            output.Write(Error);
-        }
-        return Status.Done;
-    }
-
-    private static void WriteStats(IBufferWriter<byte> output, List<KeyValuePair<string, string>> stats)
-    {
-        foreach (var (name, value) in stats)
-        {
-            output.Write(Stat);
-            ReplyWriter.WriteAscii(output, name);
-            output.Write(" "u8);
-            ReplyWriter.WriteAscii(output, value);
-            output.Write(NewLine);
-        }
-        output.Write(End);
     }
 
     /// <summary>version: memcached ignores any tokens after it.</summary>
@@ -514,30 +555,21 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         tokens.TryNext(out var levelToken);
         var last = tokens.TryNext(out var second) ? second : levelToken;
         var noreply = last.SequenceEqual(NoReply);
-        if (!TextTokens.TryParseUInt64(levelToken, out var level) || level > int.MaxValue)
+        if (!TextTokens.TryParseFlags(levelToken, out var level))
         {
             Reply(output, BadCommandLine, noreply);
             return Status.Done;
         }
-        context.Verbosity = (int)level;
+        context.Verbosity = (int)Math.Min(level, int.MaxValue);
         Reply(output, Ok, noreply);
         return Status.Done;
     }
 
     /// <summary>
-    /// While persistence cannot write (a full disk), a mutation is refused before it changes the cache: a change that
-    /// no log holds would vanish at the next restart. The error is sent even under noreply, as memcached sends its
-    /// SERVER_ERRORs, so that a client learns its write was not made.
+    /// The reply to a change the cache refused (<see cref="MemCache.RefuseChangesWhile"/>: persistence cannot write).
+    /// It is sent even under noreply, so that a client learns its write was not made.
     /// </summary>
-    private bool RefusedWhilePersistenceFails(IBufferWriter<byte> output)
-    {
-        if (context.Persistence?.Failure is null)
-        {
-            return false;
-        }
-        output.Write(PersistenceFailed);
-        return true;
-    }
+    private static void WriteRefused(IBufferWriter<byte> output) => output.Write(PersistenceFailed);
 
     private static void Reply(IBufferWriter<byte> output, ReadOnlySpan<byte> reply, bool noreply)
     {
@@ -554,16 +586,15 @@ internal sealed class TextProtocolProcessor(ServerContext context) : IProtocolPr
         return tail[0] == (byte)'\r' && tail[1] == (byte)'\n';
     }
 
-    /// <summary>How long a line may grow: longer for the retrieval commands, whose lines carry many keys.</summary>
-    private static long LineLimit(ReadOnlySequence<byte> start)
+    /// <summary>Whether a line is a get or gets, which may grow past the other commands' limits because it carries
+    /// many keys: memcached's test, which allows up to <see cref="MaxLeadingSpaces"/> spaces before the command.</summary>
+    private static bool IsRetrievalLine(ReadOnlySequence<byte> start)
     {
-        Span<byte> head = stackalloc byte[5];
+        Span<byte> head = stackalloc byte[MaxLeadingSpaces + 5];
         var length = (int)Math.Min(head.Length, start.Length);
         start.Slice(0, length).CopyTo(head);
-        var prefix = head[..length];
-        return prefix.StartsWith("get "u8) || prefix.StartsWith("gets "u8) || prefix.StartsWith("gat "u8) || prefix.StartsWith("gats "u8)
-            ? MaxRetrievalLine
-            : MaxCommandLine;
+        var prefix = head[..length].TrimStart((byte)' ');
+        return length - prefix.Length <= MaxLeadingSpaces && (prefix.StartsWith("get "u8) || prefix.StartsWith("gets "u8));
     }
 
     private ReadOnlySpan<byte> CopyLine(ReadOnlySequence<byte> line)

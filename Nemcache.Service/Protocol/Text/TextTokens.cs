@@ -1,5 +1,3 @@
-using System.Buffers.Text;
-
 namespace Nemcache.Service.Protocol.Text;
 
 /// <summary>
@@ -55,43 +53,37 @@ internal ref struct TextTokens(ReadOnlySpan<byte> line)
         return count;
     }
 
-    /// <summary>memcached's safe_strtoull: an optional '+', then decimal digits, the whole token, no overflow.</summary>
+    /// <summary>memcached's safe_strtoull: a 64-bit unsigned number, read as <see cref="TryParseC"/> reads one, where a
+    /// '-' is accepted only when the result does not look negative as a signed number ("-0").</summary>
     public static bool TryParseUInt64(ReadOnlySpan<byte> token, out ulong value)
     {
-        if (token.Length > 0 && token[0] == (byte)'+')
-        {
-            token = token[1..];
-        }
         value = 0;
-        return token.Length > 0 && token[0] != (byte)'-' && token[0] != (byte)'+'
-            && Utf8Parser.TryParse(token, out value, out var consumed) && consumed == token.Length;
-    }
-
-    /// <summary>memcached's safe_strtol: an optional sign, then decimal digits, the whole token, no overflow.</summary>
-    public static bool TryParseInt64(ReadOnlySpan<byte> token, out long value)
-    {
-        var negative = token.Length > 0 && token[0] == (byte)'-';
-        if (token.Length > 0 && (token[0] == (byte)'+' || negative))
-        {
-            token = token[1..];
-        }
-        value = 0;
-        if (token.Length == 0 || token[0] == (byte)'-' || token[0] == (byte)'+'
-            || !Utf8Parser.TryParse(token, out ulong magnitude, out var consumed) || consumed != token.Length)
+        if (!TryParseC(token, signed: false, out var bits) || ((long)bits < 0 && token.Contains((byte)'-')))
         {
             return false;
         }
-        if (negative ? magnitude > (ulong)long.MaxValue + 1 : magnitude > long.MaxValue)
-        {
-            return false;
-        }
-        value = negative ? (long)(0 - magnitude) : (long)magnitude;
+        value = bits;
         return true;
     }
 
     /// <summary>
-    /// Client flags: parsed as memcached 1.6 does, as a 64-bit number kept to its low 32 bits
-    /// (so 4294967296 stores flags 0, exactly as memcached 1.6.18 answers).
+    /// memcached's safe_strtol, for lengths, exptimes and delays: read as a 64-bit signed number, then kept to its low
+    /// 32 bits, as memcached stores it in an int32 (so 4294967296 is 0, and 4294967295 is -1).
+    /// </summary>
+    public static bool TryParseInt32(ReadOnlySpan<byte> token, out int value)
+    {
+        value = 0;
+        if (!TryParseC(token, signed: true, out var bits))
+        {
+            return false;
+        }
+        value = unchecked((int)bits);
+        return true;
+    }
+
+    /// <summary>
+    /// Client flags, and verbosity's level: memcached's safe_strtoul, which on a 64-bit build reads as
+    /// <see cref="TryParseUInt64"/> and keeps the low 32 bits (so 4294967296 stores flags 0, as memcached 1.6.18 does).
     /// </summary>
     public static bool TryParseFlags(ReadOnlySpan<byte> token, out uint flags)
     {
@@ -99,4 +91,53 @@ internal ref struct TextTokens(ReadOnlySpan<byte> line)
         flags = unchecked((uint)wide);
         return ok;
     }
+
+    /// <summary>
+    /// The C library's strtoll or strtoull in base 10, as memcached's safe_strto* call it: whitespace other than the
+    /// space (which the tokenizer splits on: tab, CR, vertical tab, form feed) is skipped first, an optional sign,
+    /// then at least one digit; the number must end the token or be followed by whitespace. A value past 64 bits (or
+    /// past the signed range, when <paramref name="signed"/>) fails, as strto* sets ERANGE. A '-' negates, wrapping
+    /// as strtoull does.
+    /// </summary>
+    private static bool TryParseC(ReadOnlySpan<byte> token, bool signed, out ulong bits)
+    {
+        bits = 0;
+        var at = 0;
+        while (at < token.Length && IsCSpace(token[at]))
+        {
+            at++;
+        }
+        var negative = false;
+        if (at < token.Length && token[at] is (byte)'+' or (byte)'-')
+        {
+            negative = token[at] == (byte)'-';
+            at++;
+        }
+        var digits = at;
+        ulong magnitude = 0;
+        var overflow = false;
+        for (; at < token.Length && token[at] is >= (byte)'0' and <= (byte)'9'; at++)
+        {
+            var digit = (ulong)(token[at] - '0');
+            overflow |= magnitude > (ulong.MaxValue - digit) / 10;
+            magnitude = unchecked(magnitude * 10 + digit);
+        }
+        if (at == digits || (at < token.Length && !IsCSpace(token[at])))
+        {
+            return false;
+        }
+        if (signed)
+        {
+            overflow |= negative ? magnitude > (ulong)long.MaxValue + 1 : magnitude > long.MaxValue;
+        }
+        if (overflow)
+        {
+            return false;
+        }
+        bits = negative ? unchecked(0 - magnitude) : magnitude;
+        return true;
+    }
+
+    /// <summary>C's isspace in the C locale.</summary>
+    private static bool IsCSpace(byte b) => b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\v' or (byte)'\f' or (byte)'\r';
 }

@@ -13,7 +13,7 @@ internal sealed partial class LogRecord
     /// </summary>
     public static LogRecord? ForChange(in CacheChange change, ulong sequence, bool pendingFlush) => change.Kind switch
     {
-        CacheChangeKind.Store => ForItem(change.Key, change.Value, change.Flags, change.ExpiresAt, sequence),
+        CacheChangeKind.Store => ForItem(change.Key, change.Value, change.Flags, change.ExpiresAt, change.Cas, sequence),
         CacheChangeKind.Delete => Removal(change.Key, RemoveReason.Delete, sequence),
         CacheChangeKind.Evict when change.Reason == EvictionReason.Capacity =>
             Removal(change.Key, RemoveReason.CapacityEviction, sequence),
@@ -27,7 +27,7 @@ internal sealed partial class LogRecord
     };
 
     public static LogRecord ForItem(in CacheItem item, ulong sequence) =>
-        ForItem(item.Key, item.Value, item.Flags, item.ExpiresAt, sequence);
+        ForItem(item.Key, item.Value, item.Flags, item.ExpiresAt, item.Cas, sequence);
 
     public static LogRecord ForFlush(long flushAt, bool pending, ulong sequence) => new()
     {
@@ -35,7 +35,7 @@ internal sealed partial class LogRecord
         Flush = new FlushRecord { FlushAt = flushAt, Pending = pending },
     };
 
-    private static LogRecord ForItem(byte[] key, byte[] value, uint flags, long expiresAt, ulong sequence) => new()
+    private static LogRecord ForItem(byte[] key, byte[] value, uint flags, long expiresAt, ulong cas, ulong sequence) => new()
     {
         Sequence = sequence,
         Store = new StoreRecord
@@ -44,6 +44,7 @@ internal sealed partial class LogRecord
             Value = UnsafeByteOperations.UnsafeWrap(value),
             Flags = flags,
             ExpiresAt = expiresAt,
+            Cas = cas,
         },
     };
 

@@ -13,10 +13,6 @@ namespace Nemcache.Storage.Persistence.Stream;
 /// </summary>
 public sealed class StreamArchiver : ICachePersistence
 {
-    /// <summary>What a store record costs beyond its key and value, roughly: frame header, field tags, lengths,
-    /// sequence, flags and expiry. Only used to estimate how large a compacted log would be.</summary>
-    private const int EstimatedRecordOverhead = 32;
-
     /// <summary>Tail left for the final copy under the lock; the rest is copied while writers go on.</summary>
     private const long FinalTailBytes = 64 * 1024;
 
@@ -24,6 +20,7 @@ public sealed class StreamArchiver : ICachePersistence
     private readonly StreamArchiverOptions _options;
     private readonly ILogger<StreamArchiver> _logger;
     private readonly string _logPath;
+    private readonly FailureLatch _failures;
     private readonly GroupSync _groupSync;
     private readonly CancellationTokenSource _stopping = new();
 
@@ -36,14 +33,18 @@ public sealed class StreamArchiver : ICachePersistence
     private MemCache? _cache;
     private StreamLogWriter? _writer;
     private ulong _sequence;
-    private Exception? _failure;
     private DataDirectoryLock? _lock;
-    private long _failureCount;
     private Task _background = Task.CompletedTask;
     private Task? _compaction;
     private long _recordsWritten;
     private long _compactions;
     private RestoreSummary? _lastRestore;
+    private bool _holdsDamage;
+    private LogSizeBound _bound;
+    private int _checkQueued;
+
+    /// <summary>The log's length, for the lock-free check in <see cref="CommitAsync"/>; written under <see cref="_gate"/>.</summary>
+    private long _logLength;
     private int _disposed;
 
     public StreamArchiver(PersistenceOptions persistence, StreamArchiverOptions options, ILogger<StreamArchiver> logger)
@@ -55,12 +56,14 @@ public sealed class StreamArchiver : ICachePersistence
         _options = options;
         _logger = logger;
         _logPath = Path.Combine(persistence.DataDirectory, StreamLogFormat.LogFileName);
-        _groupSync = new GroupSync(SyncCurrentLog);
+        _bound = LogSizeBound.For(0, options.CompactBytes);
+        _failures = new FailureLatch(LogOutage);
+        _groupSync = new GroupSync(SyncCurrentLog, _failures);
     }
 
     public string Name => "stream";
 
-    public string? Failure => Volatile.Read(ref _failure)?.Message;
+    public string? Failure => _failures.Current?.Message;
 
     /// <summary>Called at each phase of a compaction; tests copy the data directory there to see what a crash at that
     /// point would leave.</summary>
@@ -76,19 +79,37 @@ public sealed class StreamArchiver : ICachePersistence
         }
     }
 
-    public RestoreSummary Restore(MemCache cache)
+    /// <summary>Makes the next fsync of the current log fail with an I/O error.</summary>
+    internal void SimulateFailingFsync()
+    {
+        lock (_gate)
+        {
+            _writer!.FailNextSync = true;
+        }
+    }
+
+    public RestoreSummary Restore(MemCache cache) => Open(cache, RestoreLocked);
+
+    /// <summary>Takes the cache's state as the log's: a new cachelog.bin, written beside the old one and renamed over
+    /// it once fsynced, replaces whatever log the directory held.</summary>
+    public RestoreSummary Adopt(MemCache cache) => Open(cache, AdoptLocked);
+
+    /// <summary>The log holds the plugin's state; LOCK and PLUGIN are the directory's, and a compaction file left by a
+    /// crash is deleted at every start.</summary>
+    public bool OwnsFile(string fileName) => fileName == StreamLogFormat.LogFileName;
+
+    private RestoreSummary Open(MemCache cache, Func<MemCache, long, RestoreSummary> load)
     {
         if (_cache is not null)
         {
-            throw new InvalidOperationException("Restore runs once, before Subscribe.");
+            throw new InvalidOperationException("Restore or Adopt runs once, before Subscribe.");
         }
         var started = Stopwatch.GetTimestamp();
         PrepareDirectory();
         _lock = DataDirectoryLock.Acquire(_persistence.DataDirectory);
         try
         {
-            cache.UseCasSequence(CasEpochFile.Start(_persistence.DataDirectory, _logger));
-            return RestoreLocked(cache, started);
+            return load(cache, started);
         }
         catch
         {
@@ -101,23 +122,35 @@ public sealed class StreamArchiver : ICachePersistence
 
     private RestoreSummary RestoreLocked(MemCache cache, long started)
     {
+        cache.UseCasSequence(CasEpochFile.Start(_persistence.DataDirectory, _logger));
 
         var replay = new StreamLogReplay();
         LogScan scan;
         try
         {
             scan = StreamLogReader.Read(_logPath, replay.Apply);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new PersistenceException(OneLine($"cannot use {_logPath}: {ex.Message}"), ex);
+        }
+        ReportDamage(scan, SetDamageAside(scan));
+        try
+        {
             _writer = scan.HasHeader ? StreamLogWriter.OpenAt(_logPath, scan.GoodLength) : StreamLogWriter.Create(_logPath);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new PersistenceException(OneLine($"cannot use {_logPath}: {ex.Message}"), ex);
         }
-        ReportDamage(scan);
+        // The damage stays in the log until a compaction rewrites it; until then every start would report it again.
+        _holdsDamage = scan.Skipped.Count > 0;
+        _logLength = _writer.Length;
 
         _cache = cache;
         _sequence = scan.LastSequence;
         var load = replay.LoadInto(cache);
+        UpdateBound();
         if (load.FlushedWhileDown)
         {
             // The log still holds the pending flush and the items it killed; without this marker the next start would
@@ -134,6 +167,48 @@ public sealed class StreamArchiver : ICachePersistence
             load.Items, load.Bytes, StreamLogFormat.LogFileName, (long)elapsed.TotalMilliseconds);
         var details = $"{scan.Records} records, {scan.Skipped.Count} skipped, {scan.FileLength - scan.GoodLength} bytes dropped";
         _lastRestore = new RestoreSummary(load.Items, load.Bytes, elapsed, details);
+        _background = RunBackgroundAsync(_stopping.Token);
+        return _lastRestore;
+    }
+
+    private RestoreSummary AdoptLocked(MemCache cache, long started)
+    {
+        long items = 0, bytes = 0;
+        var building = Path.Combine(_persistence.DataDirectory, StreamLogFormat.CompactionFileName);
+        StreamLogWriter? writer = null;
+        try
+        {
+            writer = StreamLogWriter.Create(building);
+            // Written as a compaction's snapshot is, with sequence 0: the new log has no history before it.
+            if (cache.PendingFlushAt is { } deadline)
+            {
+                writer.Append(LogRecord.ForFlush(deadline, pending: true, 0));
+            }
+            foreach (var item in cache.SnapshotItems())
+            {
+                writer.Append(LogRecord.ForItem(item, 0));
+                items++;
+                bytes += item.Key.Length + item.Value.Length;
+            }
+            writer.Sync();
+            File.Move(building, _logPath, overwrite: true);
+            DirectorySync.Flush(_persistence.DataDirectory);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            writer?.Dispose();
+            throw new PersistenceException(OneLine($"cannot write {_logPath}: {ex.Message}"), ex);
+        }
+
+        _writer = writer;
+        _cache = cache;
+        _sequence = 0;
+        _logLength = writer.Length;
+        UpdateBound();
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        _logger.LogInformation("wrote {Items} items ({Bytes} bytes) from the cache as a new {File} in {Milliseconds} ms",
+            items, bytes, StreamLogFormat.LogFileName, (long)elapsed.TotalMilliseconds);
+        _lastRestore = new RestoreSummary(items, bytes, elapsed, $"{items} records written from the cache");
         _background = RunBackgroundAsync(_stopping.Token);
         return _lastRestore;
     }
@@ -159,15 +234,26 @@ public sealed class StreamArchiver : ICachePersistence
             {
                 return;
             }
+            // Checked now, not at the next tick: at a high write rate a second's writes can outgrow the live data. The
+            // bound may be stale (the live data grew since it was set), so the check sets it again before it decides.
+            if (_logLength > _bound.CompactAt && _compaction is not { IsCompleted: false }
+                && Interlocked.Exchange(ref _checkQueued, 1) == 0)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(static self => self.CheckCompaction(), this, preferLocal: false);
+            }
         }
         _groupSync.MarkWritten();
     }
 
     public ValueTask CommitAsync(CancellationToken cancellationToken = default)
     {
-        if (Volatile.Read(ref _failure) is { } failure)
+        if (_failures.Current is { } failure)
         {
-            return ValueTask.FromException(new PersistenceException(OneLine($"{StreamLogFormat.LogFileName} lost a record: {failure.Message}"), failure));
+            return ValueTask.FromException(new PersistenceException(OneLine($"{StreamLogFormat.LogFileName} may miss a record: {failure.Message}"), failure));
+        }
+        if (Volatile.Read(ref _logLength) >= Volatile.Read(ref _bound).StallAt)
+        {
+            return CommitWhenCompactedAsync(cancellationToken);
         }
         if (_persistence.Sync != SyncMode.Always)
         {
@@ -177,6 +263,36 @@ public sealed class StreamArchiver : ICachePersistence
         return synced.IsCompleted || !cancellationToken.CanBeCanceled
             ? synced
             : new ValueTask(synced.AsTask().WaitAsync(cancellationToken));
+    }
+
+    /// <summary>
+    /// Backpressure: the log has reached its bound because writers outran the compaction, so this commit (and with it
+    /// the connection's next batch) waits until a compaction has shrunk the log. The change itself is already in the
+    /// log; only the reply waits, so per-key order holds and no cache lock is held meanwhile.
+    /// </summary>
+    private async ValueTask CommitWhenCompactedAsync(CancellationToken cancellationToken)
+    {
+        // The bound may be stale: the live data may have grown since it was set.
+        while (Volatile.Read(ref _logLength) >= UpdateBound().StallAt)
+        {
+            var compactions = Interlocked.Read(ref _compactions);
+            Task compaction;
+            try
+            {
+                compaction = CompactAsync();
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw new PersistenceException($"{StreamLogFormat.LogFileName} is closed", ex);
+            }
+            await compaction.WaitAsync(cancellationToken);
+            if (Interlocked.Read(ref _compactions) == compactions && Volatile.Read(ref _logLength) >= Volatile.Read(ref _bound).StallAt)
+            {
+                throw new PersistenceException(
+                    $"{StreamLogFormat.LogFileName} reached its bound of {Volatile.Read(ref _bound).StallAt} bytes and could not be compacted");
+            }
+        }
+        await CommitAsync(cancellationToken);
     }
 
     /// <summary>
@@ -191,7 +307,8 @@ public sealed class StreamArchiver : ICachePersistence
             {
                 return running;
             }
-            if (_cache is null || _writer is null)
+            // Once DisposeAsync has begun, it has awaited or is awaiting the last compaction: no new one may start.
+            if (_cache is null || _writer is null || Volatile.Read(ref _disposed) == 1)
             {
                 throw new InvalidOperationException("The archiver compacts only between Restore and DisposeAsync.");
             }
@@ -206,11 +323,14 @@ public sealed class StreamArchiver : ICachePersistence
         {
             logBytes = _writer?.Length ?? 0;
         }
+        var liveBytes = Math.Min(logBytes, EstimatedLiveBytes());
         yield return Stat("stream_log_bytes", logBytes);
+        yield return Stat("stream_live_bytes", liveBytes);
+        yield return Stat("stream_dead_bytes", logBytes - liveBytes);
         yield return Stat("stream_records_written", Interlocked.Read(ref _recordsWritten));
         yield return Stat("stream_compactions", Interlocked.Read(ref _compactions));
         yield return Stat("stream_fsyncs", _groupSync.SyncCount);
-        yield return Stat("stream_write_failures", Interlocked.Read(ref _failureCount));
+        yield return Stat("stream_write_failures", _failures.Count);
         yield return Stat("stream_last_restore_items", _lastRestore?.Items ?? 0);
         yield return Stat("stream_last_restore_bytes", _lastRestore?.Bytes ?? 0);
         yield return Stat("stream_last_restore_ms", (long)(_lastRestore?.Elapsed.TotalMilliseconds ?? 0));
@@ -277,23 +397,21 @@ public sealed class StreamArchiver : ICachePersistence
         }
         _sequence = record.Sequence;
         _recordsWritten++;
+        Volatile.Write(ref _logLength, writer.Length);
         return true;
     }
 
     /// <summary>
-    /// The log now misses a change the cache made, so commits fail until a compaction has rewritten the log from the
-    /// cache; the background loop starts one at its next check.
+    /// The log now misses (or, after a failed fsync, may miss) a change the cache made, so mutations are refused and
+    /// commits fail until a compaction has rewritten the log from the cache; the background loop starts one at its
+    /// next check.
     /// </summary>
-    private void RememberFailure(Exception ex)
-    {
-        Interlocked.Increment(ref _failureCount);
-        // Logged once per outage, not once per record: a full disk fails every write until it is repaired.
-        if (Interlocked.Exchange(ref _failure, ex) is null)
-        {
-            _logger.LogError("{File}: a write failed, commits fail until a compaction rewrites the log: {Error}",
-                StreamLogFormat.LogFileName, ex.Message);
-        }
-    }
+    private void RememberFailure(Exception ex) => _failures.Record(ex);
+
+    /// <summary>Logged once per outage, not once per record: a full disk fails every write until it is repaired.</summary>
+    private void LogOutage(Exception ex) =>
+        _logger.LogError("{File}: a write or fsync failed; mutations are refused until a compaction rewrites the log: {Error}",
+            StreamLogFormat.LogFileName, ex.Message);
 
     private void PrepareDirectory()
     {
@@ -312,7 +430,27 @@ public sealed class StreamArchiver : ICachePersistence
         }
     }
 
-    private void ReportDamage(LogScan scan)
+    /// <summary>
+    /// Keeps every damaged byte before the log changes: the bytes a cut drops are copied out, and a log with skipped
+    /// damage gets a second name, which keeps its bytes when a compaction renames the new log over it. Returns the
+    /// names, for the warnings. A start that cannot do this stops rather than destroy them.
+    /// </summary>
+    private (string? Cut, string? Skipped) SetDamageAside(LogScan scan)
+    {
+        try
+        {
+            var cut = scan.Cut is { Length: > 0 } damage ? DamagedLogFiles.CopyTail(_logPath, damage.Offset) : null;
+            var skipped = scan.Skipped.Count > 0 ? DamagedLogFiles.Link(_logPath) : null;
+            return (cut, skipped);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new PersistenceException(OneLine(
+                $"cannot set aside the damaged part of {_logPath} before repairing it: {ex.Message}"), ex);
+        }
+    }
+
+    private void ReportDamage(LogScan scan, (string? Cut, string? Skipped) asides)
     {
         if (!scan.HasHeader && scan.FileLength > 0)
         {
@@ -323,10 +461,15 @@ public sealed class StreamArchiver : ICachePersistence
         {
             _logger.LogWarning("{File}: skipped a damaged record, {Damage}", StreamLogFormat.LogFileName, damage);
         }
+        if (asides.Skipped is { } linked)
+        {
+            _logger.LogWarning("{File}: the log as it was is kept as {Aside}; the next compaction rewrites the log without the damage",
+                StreamLogFormat.LogFileName, linked);
+        }
         if (scan.Cut is { } cut)
         {
-            _logger.LogWarning("{File}: dropped {Bytes} bytes from offset {Offset} ({Reason}); the log now ends at the last good record",
-                StreamLogFormat.LogFileName, cut.Length, cut.Offset, cut.Reason);
+            _logger.LogWarning("{File}: dropped {Bytes} bytes from offset {Offset} ({Reason}); the log now ends at the last good record; the dropped bytes are kept as {Aside}",
+                StreamLogFormat.LogFileName, cut.Length, cut.Offset, cut.Reason, asides.Cut);
         }
     }
 
@@ -343,7 +486,8 @@ public sealed class StreamArchiver : ICachePersistence
             {
                 if (_persistence.Sync == SyncMode.Interval && _groupSync.HasUnsynced)
                 {
-                    await SyncForIntervalAsync();
+                    // A failed fsync is recorded in the latch by the group sync itself.
+                    await Quietly(_groupSync.SyncAsync().AsTask());
                 }
                 if (Stopwatch.GetElapsedTime(lastCompactionCheck) >= _options.CompactionCheckInterval)
                 {
@@ -360,37 +504,47 @@ public sealed class StreamArchiver : ICachePersistence
         }
     }
 
-    private async Task SyncForIntervalAsync()
+    private void CheckCompaction()
     {
         try
         {
-            await _groupSync.SyncAsync();
+            if (CompactionIsDue())
+            {
+                _ = CompactAsync();
+            }
         }
-        catch (PersistenceException ex)
+        catch (InvalidOperationException)
         {
-            RememberFailure(ex);
+            // Disposed meanwhile: nothing left to compact.
+        }
+        finally
+        {
+            Volatile.Write(ref _checkQueued, 0);
         }
     }
 
-    /// <summary>Past the size threshold and at least twice what a rewrite would write, or needed to repair a lost write.</summary>
-    private bool CompactionIsDue()
+    /// <summary>Past the size bound, or needed to repair a lost write or to drop damage.</summary>
+    private bool CompactionIsDue() =>
+        _failures.Current is not null || Volatile.Read(ref _holdsDamage) || Volatile.Read(ref _logLength) > UpdateBound().CompactAt;
+
+    /// <summary>Sets the log's bound from the cache's live data now. Takes the cache's locks: never call it under
+    /// <see cref="_gate"/> or from <see cref="OnChange"/>.</summary>
+    private LogSizeBound UpdateBound()
     {
-        if (Volatile.Read(ref _failure) is not null)
+        var bound = LogSizeBound.For(EstimatedLiveBytes(), _options.CompactBytes);
+        Volatile.Write(ref _bound, bound);
+        return bound;
+    }
+
+    /// <summary>About what a compaction would write now: each live item as one store record. 0 before a restore.</summary>
+    private long EstimatedLiveBytes()
+    {
+        if (_cache is null)
         {
-            return true;
-        }
-        long length;
-        lock (_gate)
-        {
-            length = _writer?.Length ?? 0;
-        }
-        if (length <= _options.CompactBytes || _cache is null)
-        {
-            return false;
+            return 0;
         }
         var statistics = _cache.GetStatistics();
-        var liveBytes = statistics.Bytes + statistics.CurrentItems * (EstimatedRecordOverhead - CacheLimits.ItemOverheadBytes);
-        return length >= 2 * liveBytes;
+        return statistics.Bytes + statistics.CurrentItems * (LogSizeBound.EstimatedRecordOverhead - CacheLimits.ItemOverheadBytes);
     }
 
     private void Compact(MemCache cache, CancellationToken stopping)
@@ -398,14 +552,12 @@ public sealed class StreamArchiver : ICachePersistence
         var started = Stopwatch.GetTimestamp();
         long start;
         ulong sequence;
-        long failuresBefore;
-        Exception? failureBefore;
+        long repair;
         lock (_gate)
         {
             start = _writer!.Length;
             sequence = _sequence;
-            failuresBefore = Interlocked.Read(ref _failureCount);
-            failureBefore = _failure;
+            repair = _failures.BeginRepair();
         }
 
         long before, after;
@@ -437,6 +589,7 @@ public sealed class StreamArchiver : ICachePersistence
                 compactor.CopyTail(before);
                 _writer = compactor.Install();
                 after = _writer.Length;
+                Volatile.Write(ref _logLength, after);
                 lock (_syncGate)
                 {
                     old.Dispose();
@@ -450,12 +603,11 @@ public sealed class StreamArchiver : ICachePersistence
                     // The new log is in use either way; only the rename's durability is in doubt.
                     RememberFailure(ex);
                 }
-                // Every change the cache made before this compaction began is in the snapshot, so a lost write from
-                // then is repaired; one lost while it ran may be missing from both logs.
-                if (failureBefore is not null && Interlocked.Read(ref _failureCount) == failuresBefore)
-                {
-                    Volatile.Write(ref _failure, null);
-                }
+                // Every change the cache made before this compaction began is in the snapshot, and the new log is
+                // fsynced, so a write or fsync that failed before then is repaired; one that failed while it ran may
+                // be missing from both logs.
+                _failures.Repaired(repair);
+                _holdsDamage = false;
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -464,6 +616,7 @@ public sealed class StreamArchiver : ICachePersistence
             return;
         }
 
+        UpdateBound();
         Interlocked.Increment(ref _compactions);
         _logger.LogInformation("{File}: compacted {Before} bytes to {After} bytes in {Milliseconds} ms",
             StreamLogFormat.LogFileName, before, after, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);

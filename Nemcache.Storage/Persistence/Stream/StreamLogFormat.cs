@@ -17,6 +17,12 @@ internal static class StreamLogFormat
     /// <summary>Where a compaction builds the next log; it becomes the log only by an atomic rename.</summary>
     public const string CompactionFileName = "cachelog.bin.compacting";
 
+    /// <summary>
+    /// Damaged bytes are set aside under this prefix and a UTC time (<c>yyyyMMddTHHmmssfffZ</c>) before the log is
+    /// truncated or rewritten, so that recovery never destroys them. Nemcache never reads these files again.
+    /// </summary>
+    public const string DamagedFilePrefix = "cachelog.bin.damaged-";
+
     public static ReadOnlySpan<byte> Magic => "NCLG"u8;
 
     public const uint Version = 1;
@@ -58,5 +64,5 @@ internal static class StreamLogFormat
     /// field followed by its payload, as they lie on disk.
     /// </summary>
     public static uint FrameChecksum(ReadOnlySpan<byte> lengthField, ReadOnlySpan<byte> payload) =>
-        ~Crc32C.Append(Crc32C.Append(uint.MaxValue, lengthField), payload);
+        Crc32C.Compute(lengthField, payload);
 }

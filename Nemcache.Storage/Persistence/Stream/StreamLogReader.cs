@@ -13,16 +13,16 @@ internal sealed class LogScan
     public long GoodLength { get; set; }
     public long Records { get; set; }
     public ulong LastSequence { get; set; }
-    /// <summary>Damaged records inside the log whose framing still held, so replay stepped over them.</summary>
+    /// <summary>Damaged stretches inside the log that replay stepped over to the next intact record.</summary>
     public List<LogDamage> Skipped { get; } = [];
-    /// <summary>Where the framing broke, if it did: everything from there to the end is dropped.</summary>
+    /// <summary>A damaged tail, if there is one: no intact record follows it, so everything from there is dropped.</summary>
     public LogDamage? Cut { get; set; }
 }
 
 /// <summary>
 /// Reads cachelog.bin front to back and hands every good record to the caller. Damage is reported with its offset
-/// rather than thrown: a record whose checksum or contents are wrong is skipped when the next frame is intact, and
-/// otherwise the log is cut at that record (<see cref="LogScan.Cut"/>), which is what a torn tail looks like.
+/// rather than thrown: replay steps over a damaged stretch to the next intact record (<see cref="LogScan.Skipped"/>),
+/// and only when no intact record follows is the log cut there (<see cref="LogScan.Cut"/>): that is a torn tail.
 /// </summary>
 internal static class StreamLogReader
 {
@@ -52,17 +52,17 @@ internal static class StreamLogReader
             var frame = ReadFrame(file, offset, length, ref payload);
             if (frame.Failure is { } failure)
             {
-                var next = offset + frame.Size;
-                if (frame.Size > 0 && next < length && FrameIsIntact(file, next, length, ref payload))
+                var next = NextIntactFrame(file, offset, length, scan.LastSequence, ref payload);
+                if (next is null)
                 {
-                    scan.Skipped.Add(new LogDamage(offset, frame.Size, failure));
-                    offset = next;
-                    file.Position = offset;
-                    continue;
+                    scan.Cut = new LogDamage(offset, length - offset, failure);
+                    scan.GoodLength = offset;
+                    break;
                 }
-                scan.Cut = new LogDamage(offset, length - offset, failure);
-                scan.GoodLength = offset;
-                break;
+                scan.Skipped.Add(new LogDamage(offset, next.Value - offset, failure));
+                offset = next.Value;
+                file.Position = offset;
+                continue;
             }
 
             var record = Parse(payload.AsSpan(0, frame.Size - StreamLogFormat.FrameHeaderSize), scan.LastSequence, out var problem);
@@ -106,8 +106,8 @@ internal static class StreamLogReader
         return true;
     }
 
-    /// <summary>A frame read at some offset: its whole size, and why it is unusable if it is. Size 0 means the framing
-    /// itself is lost (no length to step over).</summary>
+    /// <summary>A frame read at some offset: its whole size, and why it is unusable if it is (then the size is what its
+    /// length field claims, or 0 when that cannot be right).</summary>
     private readonly record struct Frame(int Size, string? Failure);
 
     /// <summary>Reads the frame at the stream's position (which is <paramref name="offset"/>) into
@@ -138,10 +138,26 @@ internal static class StreamLogReader
         return StreamLogFormat.FrameChecksum(header[4..], body) == crc ? new Frame(size, null) : new Frame(size, "checksum mismatch");
     }
 
-    private static bool FrameIsIntact(FileStream file, long offset, long fileLength, ref byte[] payload)
+    /// <summary>
+    /// Where replay goes on after the damaged frame at <paramref name="damaged"/>: the first offset after its first
+    /// byte where a whole record checks out (<see cref="LogResync"/>), or null when none does: then this is the log's
+    /// tail. The scan starts inside the damaged frame rather than where its length points, since a damaged length can
+    /// point past intact records (even exactly at a later frame, when records have one size).
+    /// </summary>
+    private static long? NextIntactFrame(FileStream file, long damaged, long fileLength, ulong lastSequence, ref byte[] payload)
     {
-        file.Position = offset;
-        return ReadFrame(file, offset, fileLength, ref payload).Failure is null;
+        var candidates = new LogResync(file.SafeFileHandle, damaged, fileLength, lastSequence);
+        while (candidates.Next() is { } candidate)
+        {
+            file.Position = candidate;
+            var frame = ReadFrame(file, candidate, fileLength, ref payload);
+            if (frame.Failure is null
+                && Parse(payload.AsSpan(0, frame.Size - StreamLogFormat.FrameHeaderSize), lastSequence, out _) is not null)
+            {
+                return candidate;
+            }
+        }
+        return null;
     }
 
     private static LogRecord? Parse(ReadOnlySpan<byte> bytes, ulong lastSequence, out string? problem)

@@ -36,7 +36,7 @@ internal sealed class StreamLogReplay
         {
             case LogRecord.ChangeOneofCase.Store:
                 var store = record.Store;
-                _items[Own(store.Key)] = new ReplayedItem(Own(store.Value), store.Flags, store.ExpiresAt);
+                _items[Own(store.Key)] = new ReplayedItem(Own(store.Value), store.Flags, store.ExpiresAt, store.Cas);
                 break;
             case LogRecord.ChangeOneofCase.Remove:
                 _byKeySpan.Remove(record.Remove.Key.Span);
@@ -75,7 +75,7 @@ internal sealed class StreamLogReplay
         long items = 0, bytes = 0;
         foreach (var (key, item) in _items)
         {
-            if (cache.RestoreItem(key, item.Value, item.Flags, item.ExpiresAt))
+            if (cache.RestoreItem(key, item.Value, item.Flags, item.ExpiresAt, item.Cas))
             {
                 items++;
                 bytes += key.Length + item.Value.Length;
@@ -96,10 +96,12 @@ internal sealed class StreamLogReplay
             ? segment.Array
             : bytes.ToByteArray();
 
-    private sealed class ReplayedItem(byte[] value, uint flags, long expiresAt)
+    /// <summary>A touch changes only the expiry: the item keeps its CAS, as in the cache.</summary>
+    private sealed class ReplayedItem(byte[] value, uint flags, long expiresAt, ulong cas)
     {
         public readonly byte[] Value = value;
         public readonly uint Flags = flags;
+        public readonly ulong Cas = cas;
         public long ExpiresAt = expiresAt;
     }
 }

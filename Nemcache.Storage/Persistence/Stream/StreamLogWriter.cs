@@ -112,8 +112,19 @@ internal sealed class StreamLogWriter : IDisposable
         }
     }
 
+    /// <summary>Tests set this to make the next fsync fail as a disk's I/O error does.</summary>
+    internal bool FailNextSync { get; set; }
+
     /// <summary>fsync: everything appended so far is on the disk when this returns.</summary>
-    public void Sync() => RandomAccess.FlushToDisk(_handle);
+    public void Sync()
+    {
+        if (FailNextSync)
+        {
+            FailNextSync = false;
+            throw new IOException("Input/output error (simulated)");
+        }
+        RandomAccess.FlushToDisk(_handle);
+    }
 
     public void Dispose() => _handle.Dispose();
 

@@ -1,4 +1,5 @@
 using Nemcache.Storage.Persistence;
+using Nemcache.Storage.Persistence.Stream;
 using NUnit.Framework;
 
 namespace Nemcache.Tests.Persistence.Stream;
@@ -70,6 +71,47 @@ public sealed class StreamDurabilityTests : StreamArchiverFixture
         await Server.RestartAsync();
 
         Assert.That(PersistedCache.VisibleState(Server.Cache).Keys, Is.EquivalentTo(new[] { "before", "lost", "after" }));
+    }
+
+    [Test]
+    public async Task A_failed_fsync_is_a_failure_until_a_compaction_repairs_the_log()
+    {
+        await ReplaceServerAsync(SyncMode.Always);
+        await Server.SetAsync("before", "1");
+        Archivers.Last.SimulateFailingFsync();
+
+        Assert.ThrowsAsync<PersistenceException>(() => Server.SetAsync("unsynced", "2"));
+        Assert.That(Server.Plugin.Failure, Does.Contain("Input/output error"), "mutations are refused");
+        // The next fsync would succeed, but it cannot vouch for the pages the failed one lost.
+        Assert.ThrowsAsync<PersistenceException>(() => Server.SetAsync("later", "3"));
+        Assert.That(Server.Plugin.Failure, Is.Not.Null);
+        Assert.That(Stat("stream_write_failures"), Is.EqualTo("1"));
+
+        await Archivers.Last.CompactAsync();
+        Assert.That(Server.Plugin.Failure, Is.Null);
+        await Server.SetAsync("after", "4");
+        await Server.RestartAsync();
+
+        Assert.That(PersistedCache.VisibleState(Server.Cache).Keys, Is.EquivalentTo(new[] { "before", "unsynced", "later", "after" }));
+    }
+
+    [Test]
+    public async Task A_failed_interval_fsync_sets_the_failure_too()
+    {
+        await ReplaceServerAsync(SyncMode.Interval, syncInterval: TimeSpan.FromMilliseconds(20),
+            options: new StreamArchiverOptions { CompactionCheckInterval = TimeSpan.FromHours(1) });
+        await Server.SetAsync("a", "1");
+        Archivers.Last.SimulateFailingFsync();
+        await Server.SetAsync("b", "2");
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (Server.Plugin.Failure is null && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.That(Server.Plugin.Failure, Does.Contain("Input/output error"));
+        Assert.ThrowsAsync<PersistenceException>(() => Server.Plugin.CommitAsync().AsTask());
     }
 
     [Test]

@@ -51,7 +51,7 @@ public sealed class StreamLogFormatTests : StreamArchiverFixture
         await Server.StopAsync();
 
         Assert.That(Convert.ToHexString(File.ReadAllBytes(LogPath)), Is.EqualTo(
-            "4E434C4701000000" + "BB190F1418000000" + "080112140A036B6579120576616C7565182A20E4E2CFAA06"));
+            "4E434C4701000000" + "6FD2FCC21F000000" + "0801121B0A036B6579120576616C7565182A20E4E2CFAA0628818080808020"));
     }
 
     [Test]
