@@ -1021,7 +1021,8 @@ public sealed class Bitcask : IDisposable
     /// slow disk does not pile up fsync rounds.</summary>
     private void SyncInBackground()
     {
-        if (_groupSync.HasUnsynced && Interlocked.Exchange(ref _timerSyncRunning, 1) == 0)
+        // While a failure stands group commit refuses, and the repair fsyncs what it writes: nothing to do, or log.
+        if (_groupSync.HasUnsynced && Failures.Current is null && Interlocked.Exchange(ref _timerSyncRunning, 1) == 0)
         {
             _ = SyncLoggingFailureAsync();
         }
