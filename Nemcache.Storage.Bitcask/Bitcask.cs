@@ -8,11 +8,12 @@ using static Nemcache.Storage.Bitcask.BitcaskFormat;
 
 namespace Nemcache.Storage.Bitcask;
 
-/// <summary>One live item as the engine holds it.</summary>
-public readonly record struct BitcaskItem(byte[] Key, byte[] Value, uint Flags, long ExpiresAt);
+/// <summary>One live item as the engine holds it. <see cref="Cas"/> is 0 when its record kept none (format version 1).</summary>
+public readonly record struct BitcaskItem(byte[] Key, byte[] Value, uint Flags, long ExpiresAt, ulong Cas = 0);
 
 /// <summary>The engine's figures for stats.</summary>
-public sealed record BitcaskStatistics(int Files, int Keys, long LiveBytes, long DeadBytes, long MergesRun, long Fsyncs);
+public sealed record BitcaskStatistics(int Files, int Keys, long LiveBytes, long DeadBytes, long MergesRun, long Fsyncs,
+    long DirectoryFsyncs, long WriterWaits);
 
 /// <summary>
 /// A Bitcask store, usable without the cache: numbered append-only data files, one of them active, and an in-memory
@@ -49,11 +50,16 @@ public sealed class Bitcask : IDisposable
     private bool _mergeQueued;
     private string? _unfinishedMerge;
     private long _mergesRun;
+    private long _directorySyncs;
+    private long _writerWaits;
+    private long _appendedSinceDeadCheck;
+    private volatile bool _mergingIsBehind;
+    private Task? _catchUpMerge;
     private bool _closed;
     private int _timerSyncRunning;
 
     private Bitcask(PersistenceOptions persistence, BitcaskOptions options, ILogger logger, TimeProvider time,
-        DataDirectoryLock lockFile, FileHandleBudget handles, Recovery recovery)
+        DataDirectoryLock lockFile, FileHandleBudget handles, Recovery recovery, FailureLatch? failures)
     {
         _handles = handles;
         _background = new BackgroundQueue(logger);
@@ -69,7 +75,8 @@ public sealed class Bitcask : IDisposable
             _files.Add(id, file);
             _nextFileId = id;
         }
-        _nextFileId++;
+        // A lost file's number is not reused while its hint may still be on disk.
+        _nextFileId = Math.Max(_nextFileId, recovery.HighestLostFileId) + 1;
         _nextSeq = recovery.NextSeq;
         _lastFlushSeq = recovery.LastFlushSeq;
         _pendingFlush = recovery.Pending;
@@ -84,7 +91,8 @@ public sealed class Bitcask : IDisposable
         {
             _logger.LogWarning("Cannot create a new data file yet ({Message}); writes fail until there is room", ex.Message);
         }
-        _groupSync = new GroupSync(SyncActiveFile);
+        _groupSync = new GroupSync(SyncActiveFile, failures);
+        RewriteLostRecords(recovery);
         if (recovery.FlushDue)
         {
             try
@@ -109,6 +117,39 @@ public sealed class Bitcask : IDisposable
         }
     }
 
+    /// <summary>
+    /// Writes again, with their sequence numbers, what lost data files held (as their hints named it), then removes
+    /// those hints. Until that is on disk the hints stay, and the next start does it again.
+    /// </summary>
+    private void RewriteLostRecords(Recovery recovery)
+    {
+        if (recovery.LostRecords.Count == 0)
+        {
+            return;
+        }
+        try
+        {
+            lock (_gate)
+            {
+                foreach (var lost in recovery.LostRecords)
+                {
+                    AppendAt(lost.Type, lost.Seq, lost.Key, [], 0, lost.ExpiresAt, cas: 0);
+                }
+            }
+            _active?.FlushToDisk();
+            foreach (var hint in recovery.LostHints)
+            {
+                DamageReport.HintWithoutDataFile(_logger, hint);
+                File.Delete(hint);
+            }
+            SyncDirectory();
+        }
+        catch (Exception ex) when (ex is IOException or PersistenceException)
+        {
+            _logger.LogWarning("Cannot yet record what the lost data files held ({Message}); their hints stay for the next start", ex.Message);
+        }
+    }
+
     /// <summary>The data directory this engine owns.</summary>
     public string DirectoryPath { get; }
 
@@ -124,6 +165,20 @@ public sealed class Bitcask : IDisposable
         }
     }
 
+    /// <summary>
+    /// Where failed fsyncs are recorded (group commit's and the interval timer's, in <see cref="GroupSync"/>), and the
+    /// failed writes the engine makes on its own (the tombstone of a key whose record was found damaged). While it holds
+    /// a failure, <see cref="SyncAsync"/> refuses: a repair fsyncs with <see cref="FlushToDiskForRepair"/>.
+    /// </summary>
+    public FailureLatch Failures => _groupSync.Failures;
+
+    /// <summary>Test hook: called under the lock before a record is appended; an IOException thrown from it fails that
+    /// write as a full disk would.</summary>
+    internal Action<RecordType>? AppendStarting { get; set; }
+
+    /// <summary>Test hook: called before the active file is fsynced; an IOException thrown from it fails the fsync.</summary>
+    internal Action? FsyncStarting { get; set; }
+
     /// <summary>Test hook: called as a merge reaches each phase; throwing from it stops the merge there, as a crash would.</summary>
     internal Action<MergePhase>? MergePhaseReached { get; set; }
 
@@ -131,8 +186,10 @@ public sealed class Bitcask : IDisposable
     /// Opens (creating if needed) a data directory and recovers its keydir. Throws <see cref="PersistenceException"/>
     /// with a one-line message when the directory is in use, unusable, or not a Nemcache Bitcask directory.
     /// </summary>
+    /// <param name="failures">Where the engine's failed fsyncs (and the writes it makes on its own) are recorded; the
+    /// owner's latch, or the engine's own without one.</param>
     public static Bitcask Open(PersistenceOptions persistence, BitcaskOptions options, ILogger? logger = null,
-        TimeProvider? time = null)
+        TimeProvider? time = null, FailureLatch? failures = null)
     {
         options.Validate();
         logger ??= NullLogger.Instance;
@@ -145,7 +202,7 @@ public sealed class Bitcask : IDisposable
         try
         {
             recovery = Recovery.Run(directory, time.GetUtcNow().ToUnixTimeSeconds(), logger, handles);
-            return new Bitcask(persistence, options, logger, time, lockFile, handles, recovery);
+            return new Bitcask(persistence, options, logger, time, lockFile, handles, recovery, failures);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -161,12 +218,16 @@ public sealed class Bitcask : IDisposable
         }
     }
 
-    /// <summary>Stores a value. The engine keeps <paramref name="key"/> when the key is new: do not change it afterwards.</summary>
-    public void Put(byte[] key, ReadOnlySpan<byte> value, uint flags, long expiresAt)
+    /// <summary>
+    /// Stores a value, with the item's CAS unique (0 when it has none), which a restore gives back. The engine keeps
+    /// <paramref name="key"/> when the key is new: do not change it afterwards.
+    /// </summary>
+    public void Put(byte[] key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas = 0)
     {
+        WaitWhileMergingIsBehind();
         lock (_gate)
         {
-            var offset = Append(RecordType.Put, key, value, flags, expiresAt, out var seq);
+            var offset = Append(RecordType.Put, key, value, flags, expiresAt, out var seq, cas);
             ref var entry = ref _keyDir.GetOrAdd(key, out var exists);
             if (exists)
             {
@@ -185,6 +246,7 @@ public sealed class Bitcask : IDisposable
     /// <summary>Gives a stored key a new expiry with a small record (no value). False when the engine has no such key.</summary>
     public bool Touch(ReadOnlySpan<byte> key, long expiresAt)
     {
+        WaitWhileMergingIsBehind();
         lock (_gate)
         {
             ref var entry = ref _keyDir.Find(key);
@@ -203,6 +265,7 @@ public sealed class Bitcask : IDisposable
     /// <summary>Deletes a key with a tombstone. A key the engine does not hold needs none: nothing on disk is live for it.</summary>
     public bool Delete(ReadOnlySpan<byte> key)
     {
+        WaitWhileMergingIsBehind();
         lock (_gate)
         {
             if (!_keyDir.TryGet(key, out _))
@@ -265,7 +328,7 @@ public sealed class Bitcask : IDisposable
             item = default;
             return false;
         }
-        item = new BitcaskItem(key.ToArray(), DataRecord.ValueOf(record, info).ToArray(), info.Flags, entry.ExpiresAt);
+        item = new BitcaskItem(key.ToArray(), DataRecord.ValueOf(record, info).ToArray(), info.Flags, entry.ExpiresAt, info.Cas);
         return true;
     }
 
@@ -312,10 +375,7 @@ public sealed class Bitcask : IDisposable
                 lock (_gate)
                 {
                     var unchangedSinceSnapshot = _keyDir.Version == version;
-                    if (_keyDir.Remove(key, out var dropped))
-                    {
-                        Forget(key.Length, dropped);
-                    }
+                    ForgetLostKey(key);
                     // This removal is the load's own: it must not send the remaining keys down the slow path.
                     if (unchangedSinceSnapshot)
                     {
@@ -362,15 +422,16 @@ public sealed class Bitcask : IDisposable
         ReadOnlySpan<byte> record;
         try
         {
-            record = window.Read(file, snapshot.RecordOffset(key.Length), snapshot.RecordSize(key.Length));
+            record = window.Read(file, snapshot.RecordOffset(key.Length, file.RecordHeaderSize),
+                snapshot.RecordSize(key.Length, file.RecordHeaderSize));
         }
         catch (ObjectDisposedException)
         {
             return false;
         }
-        var offset = snapshot.RecordOffset(key.Length);
+        var offset = snapshot.RecordOffset(key.Length, file.RecordHeaderSize);
         var info = DecodePut(file, record, offset);
-        item = new BitcaskItem(key, DataRecord.ValueOf(record, info).ToArray(), info.Flags, snapshot.ExpiresAt);
+        item = new BitcaskItem(key, DataRecord.ValueOf(record, info).ToArray(), info.Flags, snapshot.ExpiresAt, info.Cas);
         return true;
     }
 
@@ -390,7 +451,7 @@ public sealed class Bitcask : IDisposable
     {
         if (TryReadLive(key, out var entry, out var record, out var info))
         {
-            item = new BitcaskItem(key, DataRecord.ValueOf(record, info).ToArray(), info.Flags, entry.ExpiresAt);
+            item = new BitcaskItem(key, DataRecord.ValueOf(record, info).ToArray(), info.Flags, entry.ExpiresAt, info.Cas);
             return true;
         }
         item = default;
@@ -414,6 +475,12 @@ public sealed class Bitcask : IDisposable
     /// <summary>Completes when every record written so far is fsynced; concurrent callers share one fsync.</summary>
     public ValueTask SyncAsync() => _groupSync.SyncAsync();
 
+    /// <summary>
+    /// fsyncs the active file now, outside group commit, which refuses while <see cref="Failures"/> holds a failure: a
+    /// repair's own fsync, after it has written everything anew (rotation has fsynced every earlier file).
+    /// </summary>
+    public void FlushToDiskForRepair() => SyncActiveFile();
+
     /// <summary>Merges every immutable file now, in the background queue; completes when that merge is done.</summary>
     public Task MergeAsync() => _background.Enqueue(() => RunMerge(all: true));
 
@@ -432,7 +499,7 @@ public sealed class Bitcask : IDisposable
                 dead += file.DeadBytes;
             }
             return new BitcaskStatistics(_files.Count, _keyDir.Count, live, dead, Interlocked.Read(ref _mergesRun),
-                _groupSync.SyncCount);
+                _groupSync.SyncCount, Interlocked.Read(ref _directorySyncs), Interlocked.Read(ref _writerWaits));
         }
     }
 
@@ -557,14 +624,72 @@ public sealed class Bitcask : IDisposable
         {
             retired.Add(input.Id);
         }
-        var lost = _keyDir.RemoveWhere((_, entry) => retired.Contains(entry.FileId));
-        if (lost > 0)
+        var lost = new List<byte[]>();
+        foreach (var (key, entry) in _keyDir)
         {
-            _logger.LogWarning("Merge dropped {Keys} keys whose records were damaged", lost);
+            if (retired.Contains(entry.FileId))
+            {
+                lost.Add(key);
+            }
+        }
+        foreach (var key in lost)
+        {
+            ForgetLostKey(key);
+        }
+        if (lost.Count > 0)
+        {
+            _logger.LogWarning("Merge dropped {Keys} keys whose records were damaged", lost.Count);
         }
     }
 
+    /// <summary>
+    /// Forgets a key whose newest record can no longer be read. A tombstone takes that record's place unless
+    /// <see cref="RecordDropRule"/> lets it vanish: an older put of the key may still be on disk, and the next start
+    /// would serve it. Caller holds the lock.
+    /// </summary>
+    private void ForgetLostKey(byte[] key)
+    {
+        if (!_keyDir.Remove(key, out var lost))
+        {
+            return;
+        }
+        Forget(key.Length, lost);
+        if (RecordDropRule.MayDropWithoutTombstone(lost.Seq, LowestSeqOnDisk(), _lastFlushSeq))
+        {
+            return;
+        }
+        try
+        {
+            Append(RecordType.Tombstone, key, [], 0, 0, out _);
+            _groupSync.MarkWritten();
+        }
+        catch (PersistenceException ex)
+        {
+            _logger.LogError(ex, "Cannot write the tombstone of a key whose record was damaged");
+            Failures.Record(ex);
+        }
+    }
+
+    /// <summary>The lowest sequence number any data file holds. Caller holds the lock.</summary>
+    private long LowestSeqOnDisk()
+    {
+        var lowest = long.MaxValue;
+        foreach (var file in _files.Values)
+        {
+            lowest = Math.Min(lowest, file.MinSeq);
+        }
+        return lowest;
+    }
+
     internal void CountMerge() => Interlocked.Increment(ref _mergesRun);
+
+    /// <summary>Makes the creations, renames and deletions in the data directory so far durable (POSIX asks for an
+    /// fsync of the directory itself).</summary>
+    internal void SyncDirectory()
+    {
+        DirectorySync.Flush(DirectoryPath);
+        Interlocked.Increment(ref _directorySyncs);
+    }
 
     /// <summary>
     /// Reads the put that holds a key's value, or returns false when the key is not in the keydir. When a merge moved
@@ -604,8 +729,8 @@ public sealed class Bitcask : IDisposable
     /// <summary>Reads the put record a keydir entry points at and checks it; throws PersistenceException when damaged.</summary>
     internal static byte[] ReadPut(DataFile file, int keySize, in KeyDirEntry entry, out RecordInfo info)
     {
-        var offset = entry.RecordOffset(keySize);
-        var record = new byte[entry.RecordSize(keySize)];
+        var offset = entry.RecordOffset(keySize, file.RecordHeaderSize);
+        var record = new byte[entry.RecordSize(keySize, file.RecordHeaderSize)];
         file.ReadExactly(record, offset);
         info = DecodePut(file, record, offset);
         return record;
@@ -614,7 +739,7 @@ public sealed class Bitcask : IDisposable
     /// <summary>Decodes the put a keydir entry points at; throws PersistenceException naming the damaged bytes.</summary>
     private static RecordInfo DecodePut(DataFile file, ReadOnlySpan<byte> record, long offset)
     {
-        var status = DataRecord.Decode(record, offset, out var info);
+        var status = DataRecord.Decode(record, offset, file.RecordHeaderSize, out var info);
         if (status == DecodeStatus.Ok && info.Type == RecordType.Put)
         {
             return info;
@@ -634,7 +759,17 @@ public sealed class Bitcask : IDisposable
     /// then still ends at a record boundary and the sequence number is not used.
     /// </summary>
     private long Append(RecordType type, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt,
-        out long seq)
+        out long seq, ulong cas = 0)
+    {
+        seq = _nextSeq;
+        var offset = AppendAt(type, seq, key, value, flags, expiresAt, cas);
+        _nextSeq++;
+        return offset;
+    }
+
+    /// <summary><see cref="Append"/> with a given sequence number: a record written again keeps its own.</summary>
+    private long AppendAt(RecordType type, long seq, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags,
+        long expiresAt, ulong cas)
     {
         if (_closed)
         {
@@ -650,12 +785,17 @@ public sealed class Bitcask : IDisposable
                 Rotate();
                 active = _active!;
             }
-            seq = _nextSeq;
-            DataRecord.Encode(buffer, type, seq, expiresAt, flags, key, value);
+            AppendStarting?.Invoke(type);
+            DataRecord.Encode(buffer, type, seq, expiresAt, flags, key, value, cas);
             var offset = active.Length;
             active.Append(buffer.AsSpan(0, size));
-            _nextSeq++;
             active.NoteSeq(seq);
+            _appendedSinceDeadCheck += size;
+            if (_appendedSinceDeadCheck >= Math.Min(DeadCheckBytes, _options.MaxFileBytes))
+            {
+                _appendedSinceDeadCheck = 0;
+                _mergingIsBehind = IsMergingBehind();
+            }
             return offset;
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or UnauthorizedAccessException)
@@ -672,6 +812,8 @@ public sealed class Bitcask : IDisposable
     private DataFile StartActiveFile()
     {
         var file = DataFile.Create(DirectoryPath, DataFileName(_nextFileId), _nextFileId, _handles);
+        // Without it a power loss may forget the new file's name, and with it every record fsynced into the file.
+        SyncDirectory();
         _files.Add(file.Id, file);
         _nextFileId++;
         _active = file;
@@ -686,6 +828,7 @@ public sealed class Bitcask : IDisposable
         old.FlushToDisk();
         StartActiveFile();
         old.Unpin();
+        _mergingIsBehind = IsMergingBehind();
         _background.Enqueue(() => WriteHint(old));
         MaybeStartMerge();
     }
@@ -695,7 +838,7 @@ public sealed class Bitcask : IDisposable
     {
         if (_files.TryGetValue(entry.FileId, out var file))
         {
-            file.LiveBytes -= entry.RecordSize(keySize);
+            file.LiveBytes -= entry.RecordSize(keySize, file.RecordHeaderSize);
         }
     }
 
@@ -728,6 +871,82 @@ public sealed class Bitcask : IDisposable
 
     private bool IsFragmented(long dead, long total) => total > 0 && dead >= _options.MergeFragmentation * total;
 
+    /// <summary>How many appended bytes apart writers recheck whether dead bytes have outrun merging.</summary>
+    private const long DeadCheckBytes = 1024 * 1024;
+
+    /// <summary>
+    /// The disk bound (docs/bitcask-format.md, "Disk use"): merging has fallen behind the writers when the immutable
+    /// files hold more than twice the dead bytes that start a merge, max(MergeMinDeadBytes, f / (1 - f) x live) for
+    /// MergeFragmentation f. With f = 1 no fragmentation ever starts a merge, and there is no bound. Caller holds the
+    /// lock.
+    /// </summary>
+    private bool IsMergingBehind()
+    {
+        if (_options.MergeFragmentation >= 1)
+        {
+            return false;
+        }
+        double dead = 0, live = 0;
+        foreach (var file in _files.Values)
+        {
+            if (file != _active)
+            {
+                dead += file.DeadBytes;
+                live += file.LiveBytes;
+            }
+        }
+        var f = _options.MergeFragmentation;
+        return dead > 2 * Math.Max(_options.MergeMinDeadBytes, f / (1 - f) * live);
+    }
+
+    /// <summary>
+    /// When writes outrun merging, the writer waits for a merge of every immutable file (which leaves next to no dead
+    /// bytes in them) rather than let the disk fill: writes then go at the pace merges can reclaim. A merge that fails,
+    /// or merging stopped after a failed commit, does not hold writers back.
+    /// </summary>
+    private void WaitWhileMergingIsBehind()
+    {
+        if (!_mergingIsBehind)
+        {
+            return;
+        }
+        Task merge;
+        lock (_gate)
+        {
+            if (_closed || _unfinishedMerge is not null || !_mergingIsBehind)
+            {
+                return;
+            }
+            merge = _catchUpMerge ??= _background.Enqueue(CatchUpMerge);
+        }
+        Interlocked.Increment(ref _writerWaits);
+        try
+        {
+            merge.Wait();
+        }
+        catch (AggregateException)
+        {
+            // The queue has logged it; writers go on.
+        }
+    }
+
+    private void CatchUpMerge()
+    {
+        try
+        {
+            RunMerge(all: true);
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _catchUpMerge = null;
+                // Writers go on until the next check, so that they make progress even if the merge reclaimed little.
+                _mergingIsBehind = false;
+            }
+        }
+    }
+
     private void RunMerge(bool all)
     {
         lock (_gate)
@@ -743,7 +962,10 @@ public sealed class Bitcask : IDisposable
                     $"Merging is stopped until a restart finishes the merge that failed after its commit: {_unfinishedMerge}");
             }
         }
-        new Merger(this).Run(all);
+        if (!new Merger(this).Run(all))
+        {
+            new Merger(this).Run(all: true);
+        }
     }
 
     /// <summary>
@@ -790,6 +1012,7 @@ public sealed class Bitcask : IDisposable
         {
             active = _active;
         }
+        FsyncStarting?.Invoke();
         // No active file yet (a full disk at startup): nothing has been written since the start, so nothing to sync.
         active?.FlushToDisk();
     }
@@ -798,7 +1021,8 @@ public sealed class Bitcask : IDisposable
     /// slow disk does not pile up fsync rounds.</summary>
     private void SyncInBackground()
     {
-        if (_groupSync.HasUnsynced && Interlocked.Exchange(ref _timerSyncRunning, 1) == 0)
+        // While a failure stands group commit refuses, and the repair fsyncs what it writes: nothing to do, or log.
+        if (_groupSync.HasUnsynced && Failures.Current is null && Interlocked.Exchange(ref _timerSyncRunning, 1) == 0)
         {
             _ = SyncLoggingFailureAsync();
         }

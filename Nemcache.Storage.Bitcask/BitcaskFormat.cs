@@ -23,7 +23,11 @@ public enum RecordType : byte
 /// </summary>
 internal static class BitcaskFormat
 {
-    public const ushort Version = 1;
+    /// <summary>The version this build writes. Version 1 records have no CAS field; this build still reads them.</summary>
+    public const ushort Version = 2;
+
+    /// <summary>The oldest version this build reads.</summary>
+    public const ushort OldestReadableVersion = 1;
 
     /// <summary>"NCBD", "NCBH", "NCBM" as the first four bytes of a data, hint and merge-commit file.</summary>
     public const uint DataMagic = 'N' | 'C' << 8 | 'B' << 16 | 'D' << 24;
@@ -37,7 +41,10 @@ internal static class BitcaskFormat
     public const int FileHeaderSize = 16;
     public const int FileStampOffset = 8;
 
-    /// <summary>Data record: CRC-32C of every byte after it, then the fields below, then key and value.</summary>
+    /// <summary>
+    /// Data record: CRC-32C of every byte after it, then the fields below, then key and value. Version 2 appends the
+    /// item's CAS unique to version 1's 31-byte header, so that every other field stays where it was.
+    /// </summary>
     public const int RecordCrcOffset = 0;
     public const int RecordSeqOffset = 4;
     public const int RecordExpiresOffset = 12;
@@ -45,7 +52,12 @@ internal static class BitcaskFormat
     public const int RecordKeySizeOffset = 24;
     public const int RecordValueSizeOffset = 26;
     public const int RecordTypeOffset = 30;
-    public const int RecordHeaderSize = 31;
+    public const int RecordCasOffset = 31;
+    public const int RecordHeaderSize = 39;
+    public const int Version1RecordHeaderSize = 31;
+
+    /// <summary>The record header size of a data file of <paramref name="version"/> (one this build reads).</summary>
+    public static int RecordHeaderSizeOf(ushort version) => version == 1 ? Version1RecordHeaderSize : RecordHeaderSize;
 
     /// <summary>Hint record: the data record's fields without CRC and flags, plus where its value starts.</summary>
     public const int HintSeqOffset = 0;
@@ -65,6 +77,8 @@ internal static class BitcaskFormat
     public const string DataPrefix = "data.";
     public const string MergeOutputPrefix = "merge.";
     public const string HintSuffix = ".hint";
+    /// <summary>A damaged data file's copy, set aside by the merge that rewrote it; never read again.</summary>
+    public const string DamagedSuffix = ".damaged";
     public const string LockFileName = Persistence.DataDirectoryLock.FileName;
     public const string MergeCommitFileName = "MERGE";
 
@@ -78,15 +92,18 @@ internal static class BitcaskFormat
 
     public static long ReadFileStamp(ReadOnlySpan<byte> header) => BinaryPrimitives.ReadInt64LittleEndian(header[FileStampOffset..]);
 
-    /// <summary>Null when the header is ours; otherwise why not, for a one-line error.</summary>
-    public static string? CheckFileHeader(ReadOnlySpan<byte> header, uint magic)
+    /// <summary>Null when the header is ours, in a version this build reads; otherwise why not, for a one-line error.</summary>
+    public static string? CheckFileHeader(ReadOnlySpan<byte> header, uint magic, out ushort version)
     {
+        version = 0;
         if (header.Length < FileHeaderSize || BinaryPrimitives.ReadUInt32LittleEndian(header) != magic)
         {
             return "it does not start with the Nemcache Bitcask magic number";
         }
-        var version = BinaryPrimitives.ReadUInt16LittleEndian(header[4..]);
-        return version == Version ? null : $"it has format version {version}, this build reads {Version}";
+        version = BinaryPrimitives.ReadUInt16LittleEndian(header[4..]);
+        return version is >= OldestReadableVersion and <= Version
+            ? null
+            : $"it has format version {version}, this build reads {OldestReadableVersion} to {Version}";
     }
 
     public static string DataFileName(int id) => DataPrefix + id;

@@ -25,11 +25,10 @@ public sealed class BitcaskStore : ICachePersistence
     private readonly ILogger<BitcaskStore> _logger;
     private readonly TimeProvider _time;
     private Bitcask? _engine;
-    private Exception? _failure;
+    private readonly FailureLatch _failures;
     private MemCache? _cache;
     private int _repairing;
     private volatile bool _disposed;
-    private long _failedWrites;
     private RestoreSummary? _lastRestore;
 
     /// <param name="time">The cache's clock: it tells an immediate flush_all from a delayed one, and expiry.</param>
@@ -41,14 +40,16 @@ public sealed class BitcaskStore : ICachePersistence
         _options = options;
         _logger = logger;
         _time = time ?? TimeProvider.System;
+        _failures = new FailureLatch(OutageBegan);
     }
 
     private static readonly TimeSpan RepairRetryInterval = TimeSpan.FromSeconds(1);
 
     public string Name => "bitcask";
 
-    /// <summary>Set by a failed write and kept until the files have been repaired from the cache.</summary>
-    public string? Failure => Volatile.Read(ref _failure)?.Message;
+    /// <summary>Set by a failed write or fsync and kept until the files have been repaired from the cache
+    /// (<see cref="FailureLatch"/> holds the rule).</summary>
+    public string? Failure => _failures.Current?.Message;
 
     /// <summary>The engine, once <see cref="Restore"/> has opened it; for the host's merge trigger.</summary>
     public Bitcask Engine => _engine ?? throw new InvalidOperationException("BitcaskStore.Restore has not run yet.");
@@ -59,19 +60,19 @@ public sealed class BitcaskStore : ICachePersistence
     {
         _cache = cache;
         var started = Stopwatch.GetTimestamp();
-        var engine = Bitcask.Open(_persistence, _options, _logger, _time);
+        var engine = Bitcask.Open(_persistence, _options, _logger, _time, _failures);
         _engine = engine;
         cache.UseCasSequence(CasEpochFile.Start(_persistence.DataDirectory, _logger));
 
         cache.EnsureCapacity(engine.GetStatistics().Keys);
-        var (items, bytes, damaged) = LoadInParallel(engine, cache);
+        var (items, bytes, damaged, refused) = LoadInParallel(engine, cache);
         if (engine.PendingFlushAt is { } flushAt)
         {
             cache.RestoreFlushDeadline(flushAt);
         }
         if (cache.GetStatistics().CurrentItems < items)
         {
-            items -= ForgetEvictedDuringRestore(cache, engine);
+            items -= ForgetEvictedDuringRestore(cache, engine, refused);
         }
 
         var recovery = engine.LastRecovery;
@@ -81,7 +82,7 @@ public sealed class BitcaskStore : ICachePersistence
             "recovered {Keys} keys ({Bytes} bytes) from {Files} files in {Milliseconds} ms, {HintFiles} from hint files, {Skipped} records skipped",
             items, bytes, recovery.Files, (long)elapsed.TotalMilliseconds, recovery.FilesFromHints, skipped);
         var details = string.Create(CultureInfo.InvariantCulture,
-            $"{recovery.Files} files, {recovery.FilesFromHints} from hint files, {skipped} records skipped, {recovery.TornTailsCut} torn tails cut");
+            $"{recovery.Files} files, {recovery.FilesFromHints} from hint files, {skipped} records skipped, {recovery.TornTails} torn tails");
         _lastRestore = new RestoreSummary(items, bytes, elapsed, details);
         return _lastRestore;
     }
@@ -95,7 +96,7 @@ public sealed class BitcaskStore : ICachePersistence
     {
         _cache = cache;
         var started = Stopwatch.GetTimestamp();
-        var engine = Bitcask.Open(_persistence, _options, _logger, _time);
+        var engine = Bitcask.Open(_persistence, _options, _logger, _time, _failures);
         _engine = engine;
         if (engine.LastRecovery.Files > 0)
         {
@@ -104,7 +105,7 @@ public sealed class BitcaskStore : ICachePersistence
         long items = 0, bytes = 0;
         cache.VisitItemsInOrder(item =>
         {
-            engine.Put(item.Key, item.Value, item.Flags, item.ExpiresAt);
+            engine.Put(item.Key, item.Value, item.Flags, item.ExpiresAt, item.Cas);
             items++;
             bytes += item.Key.Length + item.Value.Length;
         });
@@ -140,11 +141,14 @@ public sealed class BitcaskStore : ICachePersistence
     /// Reads the live values (one thread, front to back through the files) while another thread stores them in the
     /// cache, in the same order, so that restore takes about as long as the slower of the two rather than their sum.
     /// </summary>
-    private static (long Items, long Bytes, int Damaged) LoadInParallel(Bitcask engine, MemCache cache)
+    /// <returns>Also the keys the cache refused (larger than its item size limit, or expired): they were never in
+    /// the cache, so no eviction took them, and they stay on disk.</returns>
+    private static (long Items, long Bytes, int Damaged, HashSet<byte[]> Refused) LoadInParallel(Bitcask engine, MemCache cache)
     {
         const int BatchSize = 1024;
         var batches = new BlockingCollection<List<BitcaskItem>>(boundedCapacity: 64);
         long items = 0, bytes = 0;
+        var refused = new HashSet<byte[]>(ByteKeyComparer.Instance);
         // Both loops run for every item within the restore's first second, before tiered compilation would optimize them.
         var storing = Task.Run([MethodImpl(MethodImplOptions.AggressiveOptimization)] () =>
         {
@@ -154,10 +158,14 @@ public sealed class BitcaskStore : ICachePersistence
                 {
                     foreach (var item in batch)
                     {
-                        if (cache.RestoreItem(item.Key, item.Value, item.Flags, item.ExpiresAt))
+                        if (cache.RestoreItem(item.Key, item.Value, item.Flags, item.ExpiresAt, item.Cas))
                         {
                             items++;
                             bytes += item.Key.Length + item.Value.Length;
+                        }
+                        else
+                        {
+                            refused.Add(item.Key);
                         }
                     }
                 }
@@ -194,7 +202,7 @@ public sealed class BitcaskStore : ICachePersistence
             batches.CompleteAdding();
         }
         storing.GetAwaiter().GetResult();
-        return (items, bytes, damaged);
+        return (items, bytes, damaged, refused);
     }
 
     /// <summary>
@@ -202,7 +210,7 @@ public sealed class BitcaskStore : ICachePersistence
     /// it. Tombstones for those keys keep the promise that a restart restores what the cache held rather than more.
     /// Returns how many keys were forgotten.
     /// </summary>
-    private int ForgetEvictedDuringRestore(MemCache cache, Bitcask engine)
+    private int ForgetEvictedDuringRestore(MemCache cache, Bitcask engine, HashSet<byte[]> refused)
     {
         var held = new HashSet<byte[]>(ByteKeyComparer.Instance);
         foreach (var item in cache.SnapshotItems())
@@ -212,7 +220,7 @@ public sealed class BitcaskStore : ICachePersistence
         var forgotten = 0;
         foreach (var key in engine.Keys())
         {
-            if (!held.Contains(key) && engine.Delete(key))
+            if (!held.Contains(key) && !refused.Contains(key) && engine.Delete(key))
             {
                 forgotten++;
             }
@@ -229,7 +237,7 @@ public sealed class BitcaskStore : ICachePersistence
             switch (change.Kind)
             {
                 case CacheChangeKind.Store:
-                    engine.Put(change.Key, change.Value, change.Flags, change.ExpiresAt);
+                    engine.Put(change.Key, change.Value, change.Flags, change.ExpiresAt, change.Cas);
                     break;
                 case CacheChangeKind.Delete:
                 case CacheChangeKind.Evict when change.Reason == EvictionReason.Capacity:
@@ -248,13 +256,19 @@ public sealed class BitcaskStore : ICachePersistence
         }
         catch (Exception ex)
         {
-            Interlocked.Increment(ref _failedWrites);
-            if (Interlocked.CompareExchange(ref _failure, ex, null) is null)
-            {
-                _logger.LogError(ex, "Bitcask write failed; mutations are refused until the files are repaired from the cache");
-                StartRepairing();
-            }
+            _failures.Record(ex);
         }
+    }
+
+    /// <summary>
+    /// The first failed write or fsync of an outage (the engine's group commit and interval timer record theirs in the
+    /// same latch): from now on the files may not hold what the cache does, so <see cref="Failure"/> is set (the host
+    /// refuses mutations) until a repair has rewritten them from the cache.
+    /// </summary>
+    private void OutageBegan(Exception ex)
+    {
+        _logger.LogError(ex, "Bitcask write failed; mutations are refused until the files are repaired from the cache");
+        StartRepairing();
     }
 
     /// <summary>
@@ -273,7 +287,7 @@ public sealed class BitcaskStore : ICachePersistence
 
     private async Task RepairUntilDoneAsync()
     {
-        while (!_disposed && Volatile.Read(ref _failure) is not null)
+        while (!_disposed && _failures.Current is not null)
         {
             await Task.Delay(RepairRetryInterval);
             try
@@ -290,12 +304,13 @@ public sealed class BitcaskStore : ICachePersistence
 
     private async Task RepairAsync()
     {
+        var repair = _failures.BeginRepair();
         var engine = Engine;
         var cache = _cache ?? throw new InvalidOperationException("BitcaskStore.Restore has not run yet.");
         var held = new HashSet<byte[]>(ByteKeyComparer.Instance);
         cache.VisitItemsInOrder(item =>
         {
-            engine.Put(item.Key, item.Value, item.Flags, item.ExpiresAt);
+            engine.Put(item.Key, item.Value, item.Flags, item.ExpiresAt, item.Cas);
             held.Add(item.Key);
         });
         foreach (var key in engine.Keys())
@@ -309,14 +324,19 @@ public sealed class BitcaskStore : ICachePersistence
         {
             engine.ScheduleFlush(flushAt);
         }
-        await engine.SyncAsync();
-        Interlocked.Exchange(ref _failure, null);
+        // Group commit refuses while the failure stands; the repair fsyncs what it wrote itself.
+        await Task.Run(engine.FlushToDiskForRepair);
+        // A write that failed while the repair ran (an eviction's tombstone, say) is not in the files either.
+        if (!_failures.Repaired(repair))
+        {
+            throw new PersistenceException("another write failed while the files were being repaired");
+        }
         _logger.LogWarning("Bitcask repaired after a write failure: {Items} live items written anew", held.Count);
     }
 
     public ValueTask CommitAsync(CancellationToken cancellationToken = default)
     {
-        if (Volatile.Read(ref _failure) is { } failure)
+        if (_failures.Current is { } failure)
         {
             return ValueTask.FromException(new PersistenceException($"Bitcask write failed earlier: {failure.Message}", failure));
         }
@@ -324,6 +344,7 @@ public sealed class BitcaskStore : ICachePersistence
         {
             return ValueTask.CompletedTask;
         }
+        // A failed fsync is recorded in the latch by group commit itself.
         var sync = Engine.SyncAsync();
         return cancellationToken.CanBeCanceled && !sync.IsCompleted
             ? new ValueTask(sync.AsTask().WaitAsync(cancellationToken))
@@ -342,13 +363,15 @@ public sealed class BitcaskStore : ICachePersistence
             Add(stats, "bitcask_dead_bytes", figures.DeadBytes);
             Add(stats, "bitcask_merges", figures.MergesRun);
             Add(stats, "bitcask_fsyncs", figures.Fsyncs);
+            Add(stats, "bitcask_directory_fsyncs", figures.DirectoryFsyncs);
+            Add(stats, "bitcask_writer_waits", figures.WriterWaits);
         }
         if (_lastRestore is { } restore)
         {
             Add(stats, "bitcask_recovery_ms", (long)restore.Elapsed.TotalMilliseconds);
             Add(stats, "bitcask_recovered_keys", restore.Items);
         }
-        Add(stats, "bitcask_write_failures", Interlocked.Read(ref _failedWrites));
+        Add(stats, "bitcask_write_failures", _failures.Count);
         return stats;
     }
 

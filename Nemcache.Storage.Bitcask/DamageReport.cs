@@ -12,19 +12,13 @@ internal static class DamageReport
 {
     public const string ChecksumMismatch = "checksum mismatch";
     public const string UnreadableHeader = "unreadable record header";
-    public const string UnreadableRest = UnreadableHeader + "; the rest of the file cannot be framed";
-    public const string TornRecord = "torn last record";
+    public const string TornRecord = "torn last record, left in place";
     public const string DamagedLastRecord = "damaged last record of a file that is not the newest";
     public const string NotAPut = "not a put record";
 
     /// <summary>Recovery stepped over these bytes: every record in them is as if never written.</summary>
     public static void Skipped(ILogger logger, string file, LogDamage damage) =>
         logger.LogWarning("{File}: skipped a damaged record, {Damage}", file, damage);
-
-    /// <summary>Recovery cut the newest file here: what a crash during an append leaves.</summary>
-    public static void Cut(ILogger logger, string file, LogDamage cut) =>
-        logger.LogWarning("{File}: dropped {Bytes} bytes from offset {Offset} ({Reason}); the file now ends at the last good record",
-            file, cut.Length, cut.Offset, cut.Reason);
 
     /// <summary>A merge stepped over these bytes; a key whose value lay there is dropped at the merge's swap.</summary>
     public static void SkippedByMerge(ILogger logger, string file, LogDamage damage) =>

@@ -9,9 +9,9 @@ internal delegate void RecordVisitor(in RecordInfo record, ReadOnlySpan<byte> ke
 
 /// <summary>
 /// What a scan found. <see cref="ValidLength"/> is where the readable records end; with <see cref="TornTail"/> the
-/// bytes after it are an unfinished last record that recovery cuts away. <see cref="Skipped"/> are the stretches the
-/// scan stepped over: whole records with a bad CRC, and a damaged header after which nothing could be framed (those
-/// bytes are left alone, since later files do not depend on them).
+/// bytes after it hold no intact record (an unfinished last record, or damage at the very end). <see cref="Skipped"/>
+/// are the stretches the scan stepped over between intact records. Nothing is cut or rewritten: the bytes stay for
+/// whoever investigates, and the engine never appends to a file it recovered.
 /// </summary>
 internal readonly record struct ScanResult(long ValidLength, IReadOnlyList<LogDamage> Skipped, bool TornTail);
 
@@ -39,6 +39,10 @@ internal sealed class DataFile : IDisposable
 
     /// <summary>The random number in the header that ties hint files to this file.</summary>
     public long Stamp { get; private set; }
+
+    /// <summary>The size of a record header in this file, which its format version decides; every file this build
+    /// creates has the current version.</summary>
+    public int RecordHeaderSize { get; private set; } = BitcaskFormat.RecordHeaderSize;
 
     /// <summary>Where the next record goes; for an immutable file, its size.</summary>
     public long Length { get; private set; }
@@ -97,8 +101,10 @@ internal sealed class DataFile : IDisposable
             file.Length = RandomAccess.GetLength(handle);
             Span<byte> header = stackalloc byte[FileHeaderSize];
             var read = file.Length < FileHeaderSize ? 0 : RandomAccess.Read(handle, header, 0);
-            headerProblem = read < FileHeaderSize ? "it is shorter than a file header" : CheckFileHeader(header, DataMagic);
+            ushort version = 0;
+            headerProblem = read < FileHeaderSize ? "it is shorter than a file header" : CheckFileHeader(header, DataMagic, out version);
             file.Stamp = headerProblem is null ? ReadFileStamp(header) : 0;
+            file.RecordHeaderSize = headerProblem is null ? RecordHeaderSizeOf(version) : BitcaskFormat.RecordHeaderSize;
         }
         finally
         {
@@ -209,20 +215,6 @@ internal sealed class DataFile : IDisposable
         }
     }
 
-    public void Truncate(long length)
-    {
-        var handle = _handles.Acquire(this);
-        try
-        {
-            RandomAccess.SetLength(handle, length);
-            Length = length;
-        }
-        finally
-        {
-            _handles.Release(this);
-        }
-    }
-
     public void MoveTo(string path)
     {
         File.Move(Path, path, overwrite: true);
@@ -243,49 +235,80 @@ internal sealed class DataFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// Damage never costs the records after it. A record that fails its check (a bad CRC, an impossible header, a size
+    /// that runs past the end) is stepped over by searching forward, byte by byte, for the next offset where a whole
+    /// record with a good CRC begins; the stretch in between is reported as skipped. Only when no intact record follows
+    /// is the stretch the file's tail: what an interrupted append leaves. The work is bounded: each offset costs a
+    /// header check, and a CRC only where the header is plausible and the record fits in the file.
+    /// </summary>
     private ScanResult Scan(SequentialReader reader, RecordVisitor visitor)
     {
         var skipped = new List<LogDamage>();
         while (reader.Remaining > 0)
         {
             var offset = reader.Position;
-            if (!reader.TryPeek((int)Math.Min(RecordHeaderSize, reader.Remaining), out var header))
-            {
-                break;
-            }
-            var status = DataRecord.Decode(header, offset, out var info);
-            if (status == DecodeStatus.Garbage)
-            {
-                if (reader.RestIsZero())
-                {
-                    return new ScanResult(offset, skipped, TornTail: true);
-                }
-                skipped.Add(new LogDamage(offset, Length - offset, DamageReport.UnreadableRest));
-                return new ScanResult(Length, skipped, TornTail: false);
-            }
-            if (status == DecodeStatus.Incomplete && (header.Length < RecordHeaderSize || !reader.TryPeek(info.Size, out _)))
-            {
-                return new ScanResult(offset, skipped, TornTail: true);
-            }
-            reader.TryPeek(info.Size, out var record);
-            status = DataRecord.Decode(record, offset, out info);
-            reader.Advance(info.Size);
+            var status = TryDecodeAt(reader, offset, out var info, out var record);
             if (status == DecodeStatus.Ok)
             {
                 visitor(in info, DataRecord.KeyOf(record, info), DataRecord.ValueOf(record, info));
                 NoteSeq(info.Seq);
+                reader.MoveTo(offset + info.Size);
+                continue;
             }
-            else if (reader.Remaining == 0)
+            // A bad CRC under a plausible header usually keeps the framing: try the next record where it says first.
+            var next = status == DecodeStatus.BadCrc && IsIntactRecordAt(reader, offset + info.Size)
+                ? offset + info.Size
+                : FindNextIntactRecord(reader, offset + 1);
+            if (next < 0)
             {
-                // A damaged last record is what an interrupted append leaves: cut it like a short one.
                 return new ScanResult(offset, skipped, TornTail: true);
             }
-            else
-            {
-                skipped.Add(new LogDamage(offset, info.Size, DamageReport.ChecksumMismatch));
-            }
+            skipped.Add(new LogDamage(offset, next - offset,
+                status == DecodeStatus.BadCrc ? DamageReport.ChecksumMismatch : DamageReport.UnreadableHeader));
+            reader.MoveTo(next);
         }
         return new ScanResult(Length, skipped, TornTail: false);
+    }
+
+    /// <summary>Decodes the record at <paramref name="offset"/>; Incomplete when it would run past the end.</summary>
+    private DecodeStatus TryDecodeAt(SequentialReader reader, long offset, out RecordInfo info, out ReadOnlySpan<byte> record)
+    {
+        record = default;
+        reader.MoveTo(offset);
+        if (!reader.TryPeek((int)Math.Min(RecordHeaderSize, reader.Remaining), out var header))
+        {
+            info = default;
+            return DecodeStatus.Incomplete;
+        }
+        var status = DataRecord.Decode(header, offset, RecordHeaderSize, out info);
+        if (status != DecodeStatus.Incomplete || header.Length < RecordHeaderSize)
+        {
+            // A record with neither key nor value (a flush marker) is its header.
+            record = header;
+            return status;
+        }
+        if (!reader.TryPeek(info.Size, out record))
+        {
+            return DecodeStatus.Incomplete;
+        }
+        return DataRecord.Decode(record, offset, RecordHeaderSize, out info);
+    }
+
+    private bool IsIntactRecordAt(SequentialReader reader, long offset) =>
+        offset < Length && TryDecodeAt(reader, offset, out _, out _) == DecodeStatus.Ok;
+
+    /// <summary>The first offset from <paramref name="from"/> on where an intact record begins, or -1.</summary>
+    private long FindNextIntactRecord(SequentialReader reader, long from)
+    {
+        for (var offset = from; offset + RecordHeaderSize <= Length; offset++)
+        {
+            if (TryDecodeAt(reader, offset, out _, out _) == DecodeStatus.Ok)
+            {
+                return offset;
+            }
+        }
+        return -1;
     }
 
     /// <summary>Closes the handle and removes the file and its hint. A positional read still running finishes first:

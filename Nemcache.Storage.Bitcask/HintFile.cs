@@ -67,7 +67,36 @@ internal static class HintFile
         {
             return false;
         }
+        Replay(handle, length, data.RecordHeaderSize, (in RecordInfo info, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) =>
+        {
+            visitor(in info, key, value);
+            data.NoteSeq(info.Seq);
+        });
+        return true;
+    }
 
+    /// <summary>
+    /// Replays the hint of a data file that is lost (missing, or emptied), or returns false when the hint is not
+    /// intact. Only the hint's own checks apply: there is no data file to compare its stamp and length with. The
+    /// records' offsets mean nothing then; their types, keys, sequence numbers and expiries say what was lost.
+    /// </summary>
+    public static bool TryLoadLost(string hintPath, RecordVisitor visitor)
+    {
+        using var handle = File.OpenHandle(hintPath, System.IO.FileMode.Open, FileAccess.Read, FileShare.Read);
+        var length = RandomAccess.GetLength(handle);
+        if (length < FileHeaderSize + HintTrailerSize || !IsIntact(handle, length, dataLength: null, stamp: null))
+        {
+            return false;
+        }
+        Replay(handle, length, BitcaskFormat.RecordHeaderSize, visitor);
+        return true;
+    }
+
+    // A restore runs this for every record within its first second, before tiered compilation would optimize it.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Replay(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length, int recordHeaderSize,
+        RecordVisitor visitor)
+    {
         var reader = new SequentialReader(handle, FileHeaderSize, length - HintTrailerSize);
         while (reader.TryPeek(HintRecordHeaderSize, out var fixedPart))
         {
@@ -80,13 +109,12 @@ internal static class HintFile
                 Flags: 0,
                 keySize,
                 BinaryPrimitives.ReadInt32LittleEndian(fixedPart[HintValueSizeOffset..]),
-                valueOffset - RecordHeaderSize - keySize);
+                valueOffset - recordHeaderSize - keySize,
+                HeaderSize: recordHeaderSize);
             reader.TryPeek(HintRecordHeaderSize + keySize, out var whole);
             visitor(in info, whole[HintRecordHeaderSize..], []);
-            data.NoteSeq(info.Seq);
             reader.Advance(HintRecordHeaderSize + keySize);
         }
-        return true;
     }
 
     /// <summary>
@@ -112,12 +140,12 @@ internal static class HintFile
         return count >= 0 && count <= most ? (int)count : 0;
     }
 
-    /// <summary>Checks the header (and that it names this data file's stamp), the trailer's CRC over everything before it, and the data length it was written for.</summary>
-    private static bool IsIntact(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length, long dataLength, long stamp)
+    /// <summary>Checks the header (and that it names this data file's stamp), the trailer's CRC over everything before it, and the data length it was written for (stamp and length when given).</summary>
+    private static bool IsIntact(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length, long? dataLength, long? stamp)
     {
         var reader = new SequentialReader(handle, 0, length);
         reader.TryPeek(FileHeaderSize, out var header);
-        if (CheckFileHeader(header, HintMagic) is not null || ReadFileStamp(header) != stamp)
+        if (CheckFileHeader(header, HintMagic, out _) is not null || (stamp is { } expected && ReadFileStamp(header) != expected))
         {
             return false;
         }
@@ -134,6 +162,7 @@ internal static class HintFile
         var storedCrc = BinaryPrimitives.ReadUInt32LittleEndian(stored);
         Span<byte> trailer = stackalloc byte[HintTrailerSize];
         RandomAccess.Read(handle, trailer, length - HintTrailerSize);
-        return storedCrc == crc.GetCurrentHashAsUInt32() && BinaryPrimitives.ReadInt64LittleEndian(trailer[8..]) == dataLength;
+        return storedCrc == crc.GetCurrentHashAsUInt32() &&
+               (dataLength is not { } expectedLength || BinaryPrimitives.ReadInt64LittleEndian(trailer[8..]) == expectedLength);
     }
 }

@@ -21,9 +21,10 @@ internal struct KeyDirEntry
 
     public readonly bool IsDeleted => ValueSize == Deleted;
 
-    public readonly int RecordSize(int keySize) => DataRecord.SizeOf(keySize, ValueSize);
+    /// <summary>The size of the put this entry points at, in a file whose record headers are <paramref name="headerSize"/> bytes.</summary>
+    public readonly int RecordSize(int keySize, int headerSize) => headerSize + keySize + ValueSize;
 
-    public readonly long RecordOffset(int keySize) => ValueOffset - BitcaskFormat.RecordHeaderSize - keySize;
+    public readonly long RecordOffset(int keySize, int headerSize) => ValueOffset - headerSize - keySize;
 }
 /// <summary>
 /// The key directory: key to <see cref="KeyDirEntry"/>. Not thread-safe; the engine guards it with its lock. Keys are

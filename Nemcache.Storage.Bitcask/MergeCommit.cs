@@ -48,6 +48,7 @@ internal static class MergeCommit
                         File.Move(output, Path.Combine(directory, DataFileName(id)), overwrite: true);
                     }
                 }
+                DirectorySync.Flush(directory);
                 foreach (var id in inputs)
                 {
                     File.Delete(Path.Combine(directory, HintFileName(id)));
@@ -60,10 +61,15 @@ internal static class MergeCommit
                 logger.LogWarning("Discarded an interrupted merge: its commit file is incomplete");
             }
             File.Delete(path);
+            DirectorySync.Flush(directory);
         }
         foreach (var leftover in Directory.EnumerateFiles(directory, MergeOutputPrefix + "*"))
         {
-            File.Delete(leftover);
+            // Only names a merge writes: anything else is someone's copy, and is left alone.
+            if (Recovery.TryParseId(Path.GetFileName(leftover), MergeOutputPrefix, out _))
+            {
+                File.Delete(leftover);
+            }
         }
     }
 
@@ -82,7 +88,7 @@ internal static class MergeCommit
     private static bool TryRead(ReadOnlySpan<byte> bytes, out int[] inputs, out int[] outputs)
     {
         inputs = outputs = [];
-        if (bytes.Length < FileHeaderSize + 12 || CheckFileHeader(bytes, MergeCommitMagic) is not null)
+        if (bytes.Length < FileHeaderSize + 12 || CheckFileHeader(bytes, MergeCommitMagic, out _) is not null)
         {
             return false;
         }

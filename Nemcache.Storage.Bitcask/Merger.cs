@@ -26,8 +26,12 @@ internal enum MergePhase
 
 /// <summary>What a merge knows of the engine when it starts.</summary>
 /// <param name="OutsideMinSeq">The lowest sequence number in any file the merge leaves alone (files written later
-/// only hold higher ones). A tombstone or flush marker above it may still hide an older record and is kept.</param>
-internal sealed record MergeSnapshot(List<DataFile> Inputs, long OutsideMinSeq, long LastFlushSeq, PendingFlush? Pending, long Now);
+/// only hold higher ones). A record above it that made its key dead may still hide an older record there.</param>
+internal sealed record MergeSnapshot(List<DataFile> Inputs, long OutsideMinSeq, long LastFlushSeq, PendingFlush? Pending, long Now)
+{
+    /// <summary><see cref="RecordDropRule"/> for a record of this merge's inputs.</summary>
+    public bool MayDrop(long seq) => RecordDropRule.MayDropWithoutTombstone(seq, OutsideMinSeq, LastFlushSeq);
+}
 
 /// <summary>
 /// One merge: rewrites the live records of the chosen immutable files into new files, then swaps them in. Records
@@ -38,12 +42,23 @@ internal sealed class Merger(Bitcask engine)
 {
     private readonly List<DataFile> _outputs = [];
     private readonly Dictionary<byte[], Moved> _moved = new(ByteKeyComparer.Instance);
+    /// <summary>Keys that are dead (deleted, expired, or lost to damage) whose records in the inputs may not vanish
+    /// without a tombstone (<see cref="RecordDropRule"/>), with the highest such sequence number: one tombstone each
+    /// is written once the scans are done.</summary>
+    private readonly Dictionary<byte[], long> _tombstones = new(ByteKeyComparer.Instance);
+    private int _damagedKeys;
     private DataFile? _output;
 
     /// <summary>Where a live key's put was, and where the merge wrote it (or that it expired and was dropped).</summary>
     private readonly record struct Moved(int FromFile, long FromValueOffset, int ToFile, long ToValueOffset, int RecordSize, bool Expired);
 
-    public void Run(bool all)
+    /// <summary>
+    /// Merges every immutable file (<paramref name="all"/>) or only the fragmented ones. Returns false, having changed
+    /// nothing, when a merge of only some files met damage: a record in the damaged bytes may be the tombstone that hid
+    /// an older put in a file outside the merge, and no one can tell which key it was. Only a merge of every file, after
+    /// which no older record is left outside, may then go on (<see cref="RecordDropRule"/>).
+    /// </summary>
+    public bool Run(bool all)
     {
         MergeSnapshot snapshot;
         lock (engine.Gate)
@@ -52,12 +67,13 @@ internal sealed class Merger(Bitcask engine)
         }
         if (snapshot.Inputs.Count == 0)
         {
-            return;
+            return true;
         }
 
         try
         {
             var scansSkippedSomething = false;
+            var damaged = new List<DataFile>();
             foreach (var input in snapshot.Inputs)
             {
                 // A file wholly below the last flush marker holds nothing live: it is dropped unread.
@@ -70,6 +86,16 @@ internal sealed class Merger(Bitcask engine)
                         DamageReport.SkippedByMerge(engine.Logger, input.Path, damage);
                     }
                     scansSkippedSomething |= scan.Skipped.Count > 0 || scan.TornTail;
+                    if (scan.Skipped.Count > 0)
+                    {
+                        damaged.Add(input);
+                    }
+                    if (scansSkippedSomething && !all)
+                    {
+                        DeleteOutputs();
+                        engine.Logger.LogWarning("{File} is damaged: merging every data file instead of only the fragmented ones", input.Path);
+                        return false;
+                    }
                 }
             }
             // Without damage every live key in the inputs was met by a scan; the walk of the whole keydir, under the
@@ -78,17 +104,27 @@ internal sealed class Merger(Bitcask engine)
             {
                 CopyLiveKeysTheScansMissed(snapshot);
             }
+            foreach (var (key, seq) in _tombstones)
+            {
+                Write(RecordType.Tombstone, seq, 0, 0, key, []);
+            }
             foreach (var output in _outputs)
             {
                 output.FlushToDisk();
             }
+            // The merge is about to replace these files by their intact records: the damaged bytes are kept, in a copy
+            // no one reads, for whoever investigates (a torn tail is not damage: it is what a crash leaves).
+            foreach (var input in damaged)
+            {
+                File.Copy(input.Path, input.Path + DamagedSuffix, overwrite: true);
+                engine.Logger.LogWarning("{File}: damaged; a copy is set aside as {Copy} before the merge replaces it",
+                    input.Path, input.Path + DamagedSuffix);
+            }
+            engine.SyncDirectory();
         }
         catch (IOException)
         {
-            foreach (var output in _outputs)
-            {
-                output.Delete();
-            }
+            DeleteOutputs();
             throw;
         }
         Reached(MergePhase.OutputsWritten);
@@ -98,6 +134,7 @@ internal sealed class Merger(Bitcask engine)
         MergeCommit.Write(engine.DirectoryPath, inputIds, outputIds);
         try
         {
+            engine.SyncDirectory();
             Reached(MergePhase.Committed);
             Finish(snapshot);
         }
@@ -112,8 +149,21 @@ internal sealed class Merger(Bitcask engine)
             output.Unpin();
             engine.WriteHint(output);
         }
+        if (_damagedKeys > 0)
+        {
+            engine.Logger.LogWarning("Merge dropped {Keys} keys whose records were damaged; tombstones keep older values of them from coming back", _damagedKeys);
+        }
         engine.Logger.LogInformation("Merged {Inputs} data files into {Outputs}, keeping {Keys} live keys",
-            inputIds.Length, outputIds.Length, _moved.Count);
+            inputIds.Length, outputIds.Length, _moved.Count - _damagedKeys);
+        return true;
+    }
+
+    private void DeleteOutputs()
+    {
+        foreach (var output in _outputs)
+        {
+            output.Delete();
+        }
     }
 
     /// <summary>Everything after the commit: swap the outputs in, then remove the inputs and the commit file.</summary>
@@ -123,6 +173,8 @@ internal sealed class Merger(Bitcask engine)
         {
             output.MoveTo(Path.Combine(engine.DirectoryPath, DataFileName(output.Id)));
         }
+        // The outputs' new names must be durable before the inputs go: MERGE no longer names merge.N files that exist.
+        engine.SyncDirectory();
         Reached(MergePhase.OutputsRenamed);
 
         lock (engine.Gate)
@@ -139,6 +191,7 @@ internal sealed class Merger(Bitcask engine)
         }
         Reached(MergePhase.InputsDeleted);
         MergeCommit.Remove(engine.DirectoryPath);
+        engine.SyncDirectory();
     }
 
     private void Rewrite(MergeSnapshot snapshot, DataFile input, in RecordInfo record, ReadOnlySpan<byte> key,
@@ -149,18 +202,43 @@ internal sealed class Merger(Bitcask engine)
             case RecordType.Put or RecordType.Touch:
                 RewriteLive(snapshot, input, record, key, value);
                 break;
-            case RecordType.Tombstone when snapshot.OutsideMinSeq < record.Seq:
-            case RecordType.Flush when record.Seq == snapshot.LastFlushSeq && snapshot.OutsideMinSeq < record.Seq:
+            case RecordType.Tombstone:
+                KeepDead(snapshot, key, record.Seq);
+                break;
+            case RecordType.Flush when !snapshot.MayDrop(record.Seq):
             case RecordType.DelayedFlush when snapshot.Pending?.Seq == record.Seq:
                 Write(record.Type, record.Seq, record.ExpiresAt, record.Flags, key, value);
                 break;
         }
     }
 
+    /// <summary>A record of a dead key: it leaves a tombstone unless <see cref="RecordDropRule"/> lets it vanish.</summary>
+    private void KeepDead(MergeSnapshot snapshot, ReadOnlySpan<byte> key, long seq)
+    {
+        if (snapshot.MayDrop(seq))
+        {
+            return;
+        }
+        var lookup = _tombstones.GetAlternateLookup<ReadOnlySpan<byte>>();
+        if (!lookup.TryGetValue(key, out var kept) || kept < seq)
+        {
+            lookup[key] = seq;
+        }
+    }
+
+    /// <summary>A live key whose value can no longer be read: it is dropped at the swap, and leaves a tombstone.</summary>
+    private void DropDamaged(MergeSnapshot snapshot, byte[] key, in KeyDirEntry entry)
+    {
+        KeepDead(snapshot, key, entry.Seq);
+        _moved[key] = new Moved(entry.FileId, entry.ValueOffset, 0, 0, 0, Expired: true);
+        _damagedKeys++;
+    }
+
     /// <summary>
     /// Copies a key's live state when this record is what the keydir points at: the put that holds its value, or the
     /// touch that gave it its expiry. Either way one put is written, with the keydir's sequence number and expiry, so
-    /// a touch is folded into its value. An expired key becomes a tombstone, or nothing when no older file is left.
+    /// a touch is folded into its value. A record of a key that is no longer live (deleted, expired while the process
+    /// was down, flushed) and an expired key become a tombstone unless <see cref="RecordDropRule"/> lets them vanish.
     /// </summary>
     private void RewriteLive(MergeSnapshot snapshot, DataFile input, in RecordInfo record, ReadOnlySpan<byte> key,
         ReadOnlySpan<byte> value)
@@ -176,6 +254,7 @@ internal sealed class Merger(Bitcask engine)
         {
             if (!engine.KeyDir.TryGet(key, out entry))
             {
+                KeepDead(snapshot, key, record.Seq);
                 return;
             }
             holdsValue = record.Type == RecordType.Put && entry.FileId == input.Id && entry.ValueOffset == record.ValueOffset;
@@ -189,27 +268,26 @@ internal sealed class Merger(Bitcask engine)
         var owned = key.ToArray();
         if (ExpiryClock.HasExpired(entry.ExpiresAt, snapshot.Now))
         {
-            if (snapshot.OutsideMinSeq < entry.Seq)
-            {
-                Write(RecordType.Tombstone, entry.Seq, 0, 0, key, []);
-            }
+            KeepDead(snapshot, key, entry.Seq);
             _moved[owned] = new Moved(entry.FileId, entry.ValueOffset, 0, 0, 0, Expired: true);
             return;
         }
 
         var flags = record.Flags;
+        var cas = record.Cas;
         if (!holdsValue)
         {
-            // When the put this touch belongs to went bad since the load, the key is not moved: a put inside the merge
-            // is dropped at the swap, one outside it is found damaged when next read.
+            // The put this touch belongs to went bad since the load: the key's value is lost.
             if (!TryReadIntactPut(holder, key.Length, entry, out var put, out var info))
             {
+                DropDamaged(snapshot, owned, entry);
                 return;
             }
             value = DataRecord.ValueOf(put, info);
             flags = info.Flags;
+            cas = info.Cas;
         }
-        var offset = Write(RecordType.Put, entry.Seq, entry.ExpiresAt, flags, key, value);
+        var offset = Write(RecordType.Put, entry.Seq, entry.ExpiresAt, flags, key, value, cas);
         _moved[owned] = new Moved(entry.FileId, entry.ValueOffset, _output!.Id, offset + RecordHeaderSize + key.Length,
             DataRecord.SizeOf(key.Length, value.Length), Expired: false);
     }
@@ -244,6 +322,10 @@ internal sealed class Merger(Bitcask engine)
             {
                 RewriteLive(snapshot, input, info, key, DataRecord.ValueOf(put, info));
             }
+            else
+            {
+                DropDamaged(snapshot, key, entry);
+            }
         }
     }
 
@@ -267,7 +349,8 @@ internal sealed class Merger(Bitcask engine)
     }
 
     /// <summary>Appends a record to the current output, starting a new merge.N file when it is full.</summary>
-    private long Write(RecordType type, long seq, long expiresAt, uint flags, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    private long Write(RecordType type, long seq, long expiresAt, uint flags, ReadOnlySpan<byte> key,
+        ReadOnlySpan<byte> value, ulong cas = 0)
     {
         var size = DataRecord.SizeOf(key.Length, value.Length);
         if (_output is null || (_output.HasRecords && _output.Length + size > engine.Options.MaxFileBytes))
@@ -285,7 +368,7 @@ internal sealed class Merger(Bitcask engine)
         var buffer = ArrayPool<byte>.Shared.Rent(size);
         try
         {
-            DataRecord.Encode(buffer, type, seq, expiresAt, flags, key, value);
+            DataRecord.Encode(buffer, type, seq, expiresAt, flags, key, value, cas);
             var offset = _output.Length;
             _output.Append(buffer.AsSpan(0, size));
             _output.NoteSeq(seq);

@@ -10,9 +10,12 @@ namespace Nemcache.Storage.Bitcask;
 /// <summary>A delayed flush_all: the sequence number of its marker and the unix second it takes effect.</summary>
 internal readonly record struct PendingFlush(long Seq, long At);
 
+/// <summary>A record of a lost data file, as its hint names it, to be written again: a put or touch as a tombstone.</summary>
+internal readonly record struct LostRecord(RecordType Type, byte[] Key, long Seq, long ExpiresAt);
+
 /// <summary>What an engine recovered at startup.</summary>
 public sealed record BitcaskRecovery(int Keys, long ValueBytes, int Files, int FilesFromHints, int RecordsSkipped,
-    int TornTailsCut, TimeSpan Elapsed);
+    int TornTails, TimeSpan Elapsed);
 
 /// <summary>
 /// Rebuilds the engine's state from a data directory: finishes or forgets an interrupted merge, reads each data file
@@ -51,6 +54,21 @@ internal sealed class Recovery
     public BitcaskRecovery Summary { get; private set; } = new(0, 0, 0, 0, 0, 0, TimeSpan.Zero);
     /// <summary>Immutable files read by scanning, whose hint the engine writes once it runs.</summary>
     public List<DataFile> FilesWithoutHint { get; } = [];
+
+    /// <summary>
+    /// The records of data files that are lost (missing, or emptied) as their intact hints name them. The engine
+    /// writes them again, with their sequence numbers, before it removes <see cref="LostHints"/>: a put or touch as a
+    /// tombstone (its key's value is gone, and an older value of it must not come back), the others as they were.
+    /// </summary>
+    public List<LostRecord> LostRecords { get; } = [];
+
+    public List<string> LostHints { get; } = [];
+
+    /// <summary>The highest number of a lost data file (0 when none).</summary>
+    public int HighestLostFileId { get; private set; }
+
+    /// <summary>Keys whose put or touch was in a lost file, with its sequence number, to count the keys dropped.</summary>
+    private readonly Dictionary<byte[], long> _lostKeys = new(ByteKeyComparer.Instance);
 
     public static Recovery Run(string directory, long now, ILogger logger, FileHandleBudget handles, bool readOnly = false)
     {
@@ -104,25 +122,26 @@ internal sealed class Recovery
                 DamageReport.Skipped(_logger, file.Path, damage);
             }
             skipped += scan.Skipped.Count;
-            if (scan.TornTail && file.Id == _newestFile)
+            if (scan.TornTail)
             {
-                DamageReport.Cut(_logger, file.Path, new LogDamage(scan.ValidLength, file.Length - scan.ValidLength, DamageReport.TornRecord));
-                if (!_readOnly)
+                // Only the newest file can end in an unfinished record (rotation fsyncs the old one before moving on);
+                // in an older one it is damage. Either way the bytes stay where they are: the engine never appends to
+                // a recovered file, so nothing needs them gone.
+                var newest = file.Id == _newestFile;
+                DamageReport.Skipped(_logger, file.Path, new LogDamage(scan.ValidLength, file.Length - scan.ValidLength,
+                    newest ? DamageReport.TornRecord : DamageReport.DamagedLastRecord));
+                if (newest)
                 {
-                    file.Truncate(scan.ValidLength);
+                    torn++;
                 }
-                torn++;
-            }
-            else if (scan.TornTail)
-            {
-                // Only the newest file can be cut short by a crash (rotation fsyncs the old one before moving on), so
-                // this is damage: skip it, and leave the bytes for whoever investigates.
-                DamageReport.Skipped(_logger, file.Path,
-                    new LogDamage(scan.ValidLength, file.Length - scan.ValidLength, DamageReport.DamagedLastRecord));
-                skipped++;
+                else
+                {
+                    skipped++;
+                }
             }
             FilesWithoutHint.Add(file);
         }
+        CountKeysLostWithTheirFiles();
         foreach (var file in empty)
         {
             // A file with no record is what a crash right after a restart (or rotation) leaves: nothing to keep.
@@ -140,7 +159,8 @@ internal sealed class Recovery
         long bytes = 0;
         foreach (var (key, entry) in KeyDir)
         {
-            Files[entry.FileId].LiveBytes += entry.RecordSize(key.Length);
+            var file = Files[entry.FileId];
+            file.LiveBytes += entry.RecordSize(key.Length, file.RecordHeaderSize);
             bytes += entry.ValueSize;
         }
         Summary = new BitcaskRecovery(KeyDir.Count, bytes, Files.Count, fromHints, skipped, torn,
@@ -158,14 +178,27 @@ internal sealed class Recovery
                 ids.Add(id);
             }
             else if (name.EndsWith(HintSuffix, StringComparison.Ordinal) &&
-                     TryParseDataId(name[..^HintSuffix.Length], out var hinted) &&
-                     !File.Exists(Path.Combine(_directory, DataFileName(hinted))))
+                     TryParseDataId(name[..^HintSuffix.Length], out var hinted))
             {
-                DamageReport.HintWithoutDataFile(_logger, path);
-                if (!_readOnly)
+                var data = Path.Combine(_directory, DataFileName(hinted));
+                if (!File.Exists(data) && !TryReplayLostFile(path, data))
                 {
-                    File.Delete(path);
+                    DamageReport.HintWithoutDataFile(_logger, path);
+                    if (!_readOnly)
+                    {
+                        File.Delete(path);
+                    }
                 }
+            }
+            else if (name.EndsWith(DamagedSuffix, StringComparison.Ordinal) &&
+                     TryParseDataId(name[..^DamagedSuffix.Length], out _))
+            {
+                _logger.LogWarning("{File}: a damaged data file a merge set aside; it is never read, remove it once investigated", path);
+            }
+            else
+            {
+                // A copy such as data.01 or data.1.bak: not a name Nemcache writes, so it is neither read nor removed.
+                _logger.LogWarning("{File}: ignored, Nemcache does not write files of that name", path);
             }
         }
         ids.Sort();
@@ -181,6 +214,15 @@ internal sealed class Recovery
             }
             var length = file.Length;
             file.Dispose();
+            if (length < FileHeaderSize && File.Exists(path + HintSuffix) && TryReplayLostFile(path + HintSuffix, path))
+            {
+                // It was whole once (a hint is written only for a complete file): its records are lost, not unfinished.
+                if (!_readOnly)
+                {
+                    File.Delete(path);
+                }
+                continue;
+            }
             if (i == ids.Count - 1 && length < FileHeaderSize)
             {
                 // The process died while creating its newest file, before the header was complete.
@@ -193,6 +235,60 @@ internal sealed class Recovery
             }
             throw new PersistenceException(
                 $"{_directory} is not a Nemcache Bitcask data directory: {DataFileName(ids[i])} is not a data file ({problem}).");
+        }
+    }
+
+    /// <summary>
+    /// A data file is gone or emptied, but its intact hint names every record it held: each key whose newest record was
+    /// there is dropped rather than served with an older value, and the flush markers and tombstones it held still
+    /// count. False when the hint is not intact either.
+    /// </summary>
+    private bool TryReplayLostFile(string hint, string data)
+    {
+        var records = 0;
+        var intact = HintFile.TryLoadLost(hint, (in RecordInfo record, ReadOnlySpan<byte> key, ReadOnlySpan<byte> _) =>
+        {
+            records++;
+            var valueLost = record.Type is RecordType.Put or RecordType.Touch;
+            var type = valueLost ? RecordType.Tombstone : record.Type;
+            var expiresAt = type == RecordType.Tombstone ? 0 : record.ExpiresAt;
+            var owned = key.ToArray();
+            LostRecords.Add(new LostRecord(type, owned, record.Seq, expiresAt));
+            Apply(new RecordInfo(type, record.Seq, expiresAt, 0, key.Length, 0, 0), key, []);
+            if (valueLost && (!_lostKeys.TryGetValue(owned, out var seq) || seq < record.Seq))
+            {
+                _lostKeys[owned] = record.Seq;
+            }
+        });
+        if (intact)
+        {
+            LostHints.Add(hint);
+            if (TryParseDataId(Path.GetFileName(data), out var id))
+            {
+                HighestLostFileId = Math.Max(HighestLostFileId, id);
+            }
+            _logger.LogWarning("{File}: lost (missing or empty); its intact hint names the {Records} records it held",
+                data, records);
+        }
+        return intact;
+    }
+
+    /// <summary>Says how many keys a lost file cost: those whose newest record was in it.</summary>
+    private void CountKeysLostWithTheirFiles()
+    {
+        var dropped = 0;
+        foreach (var (key, seq) in _lostKeys)
+        {
+            if (KeyDir.TryGet(key, out var entry) && entry.IsDeleted && entry.Seq == seq)
+            {
+                dropped++;
+            }
+        }
+        if (_lostKeys.Count > 0)
+        {
+            _logger.LogWarning(
+                "Dropped {Keys} keys whose newest record was in a lost data file; tombstones keep their older values from coming back",
+                dropped);
         }
     }
 
@@ -210,13 +306,20 @@ internal sealed class Recovery
         KeyDir.EnsureCapacity((int)Math.Min(records, Array.MaxLength));
     }
 
-    public static bool TryParseDataId(string fileName, out int id)
+    /// <summary>data.N exactly as <see cref="BitcaskFormat.DataFileName"/> writes it: N in decimal without leading
+    /// zeros, so that a copy such as data.01 is never taken for data.1.</summary>
+    public static bool TryParseDataId(string fileName, out int id) => TryParseId(fileName, DataPrefix, out id);
+
+    /// <summary>PREFIX + N, N a positive decimal written without leading zeros or sign.</summary>
+    public static bool TryParseId(string fileName, string prefix, out int id)
     {
         id = 0;
-        return fileName.StartsWith(DataPrefix, StringComparison.Ordinal) &&
-               int.TryParse(fileName.AsSpan(DataPrefix.Length), System.Globalization.NumberStyles.None, null, out id) &&
-               id > 0;
+        return fileName.StartsWith(prefix, StringComparison.Ordinal) &&
+               int.TryParse(fileName.AsSpan(prefix.Length), System.Globalization.NumberStyles.None, null, out id) &&
+               id > 0 && fileName.Length == prefix.Length + CountDigits(id);
     }
+
+    private static int CountDigits(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture).Length;
 
     // A restore runs this for every record within its first second, before tiered compilation would optimize it.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -8,10 +8,12 @@ namespace Nemcache.Storage.Bitcask;
 /// </summary>
 internal sealed class SequentialReader(SafeFileHandle handle, long start, long end)
 {
+    private readonly long _start = start;
+
     private const int InitialBufferSize = 256 * 1024;
 
     private byte[] _buffer = new byte[InitialBufferSize];
-    private long _bufferStart = start;
+    private long _bufferStart;
     private int _bufferLength;
 
     public long Position { get; private set; } = start;
@@ -26,33 +28,21 @@ internal sealed class SequentialReader(SafeFileHandle handle, long start, long e
             bytes = default;
             return false;
         }
-        var offset = (int)(Position - _bufferStart);
-        if (offset + count > _bufferLength)
+        var offset = Position - _bufferStart;
+        if (offset < 0 || offset + count > _bufferLength)
         {
             Fill(count);
             offset = 0;
         }
-        bytes = _buffer.AsSpan(offset, count);
+        bytes = _buffer.AsSpan((int)offset, count);
         return true;
     }
 
     public void Advance(int count) => Position += count;
 
-    /// <summary>Whether every byte from here to the end is zero: what a file extended by a crash but never written holds.</summary>
-    public bool RestIsZero()
-    {
-        while (Remaining > 0)
-        {
-            var chunk = (int)Math.Min(Remaining, _buffer.Length);
-            TryPeek(chunk, out var bytes);
-            if (bytes.ContainsAnyExcept((byte)0))
-            {
-                return false;
-            }
-            Advance(chunk);
-        }
-        return true;
-    }
+    /// <summary>Goes to <paramref name="position"/> (within the range), forward or back; the buffer is kept when it
+    /// still holds the bytes there.</summary>
+    public void MoveTo(long position) => Position = Math.Clamp(position, _start, end);
 
     private void Fill(int count)
     {

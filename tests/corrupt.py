@@ -7,8 +7,12 @@ its data directory is the original. Each trial copies it, applies one corruption
 reads every key back. The corruptions: flip bytes; truncate at every offset of the last record; zero-fill a region;
 add stray files; delete the hint files, and delete each data file in turn (only where the format has them: the files present
 decide). For the stream log, also mid-log damage with many records after it: one flipped bit in a length field, and a
-zero-fill across a record boundary; only the records in the damaged stretch may be lost. For Bitcask, flips and zero-fills hit a data file or a hint file, and half of those in a data file also delete
-its hint, so that both the hint path and the scan path meet the damage.
+zero-fill across a record boundary; only the records in the damaged stretch may be lost. For Bitcask, flips and
+zero-fills hit a data file or a hint file, and half of those in a data file also delete its hint, so that both the hint
+path and the scan path meet the damage; and more: a flipped byte in a key size or a value size field of a record in
+the middle of the newest data file (the scan must find the next intact record rather than take the rest for a torn
+tail), with and without its hint, and the newest data file emptied with its hint intact (its keys must be dropped,
+never served with older values).
 
 The check is exact for both formats. The script parses the original files itself (cachelog.bin; Bitcask's data.N,
 docs/bitcask-format.md) and takes from the server's warnings the byte ranges it skipped, cut, or (Bitcask) found
@@ -16,7 +20,8 @@ damaged when loading a value. The server must serve exactly what replaying the r
 resolved as the server resolves them. Every byte the corruption changed must lie in a range the server named, or be
 provably harmless: Bitcask reads a data file through its hint when the hint is intact, so damage to a record the load
 never reads changes nothing, and a damaged hint must be reported as ignored and its data file scanned. Every range the
-server names must hold damage (or follow a range that does: a damaged size misframes what comes after it). Bitcask's
+server names must hold damage (or follow a range that does: a damaged size misframes what comes after it), and for
+Bitcask no reported stretch may swallow an intact record (the scan resumes at the next one). Bitcask's
 first merge after a start waits for the values to be loaded, so it does not change what that start serves.
 
 The stream log never destroys a damaged byte: the bytes a cut drops must be kept in a cachelog.bin.damaged-* file,
@@ -27,7 +32,7 @@ rewritten), deletes every fifth key served and overwrites the next, stops the se
 serve exactly what the first start served, changed by those writes. So a compaction that meets the damage loses
 nothing more, and leaves the engine's state right for the writes after it.
 
-    tests/corrupt.py [--modes stream,bitcask] [--flips 150] [--zero-fills 40] [--mid-log 40] [--seed 2]
+    tests/corrupt.py [--modes stream,bitcask] [--flips 150] [--zero-fills 40] [--mid-log 40] [--size-flips 20] [--seed 2]
 
 Prints the trials per corruption and one summary line per mode; exits 1 on any failed trial.
 """
@@ -53,6 +58,8 @@ DROPPED = re.compile(r"(\S+): dropped (\d+) bytes from offset (\d+)")
 VALUE_DROPPED = re.compile(r"(\S+): damaged value record, (\d+) bytes at offset (\d+)[^\n]*; its key is dropped")
 HINT_IGNORED = re.compile(r"(\S+): ignored, it is damaged or does not describe")
 HINT_ORPHANED = re.compile(r"(\S+): removed, its data file is missing")
+# Bitcask: a data file missing or emptied whose hint is intact: its records count as tombstones (docs/bitcask-format.md).
+LOST = re.compile(r"(\S+): lost \(missing or empty\); its intact hint names")
 COMPACTED = re.compile(r"compaction (finished|failed)")
 
 # Bitcask: smaller files than nemlib's, so that the directory has several (and one can be deleted).
@@ -61,7 +68,8 @@ BITCASK_FILES = {"NEMCACHE_BITCASK_MAX_FILE_BYTES": "32768"}
 # Bitcask layout (docs/bitcask-format.md).
 FILE_HEADER = 16
 MAGIC_AND_VERSION = 6  # a data file whose magic or version is damaged is refused as foreign, by design
-RECORD_HEADER = struct.Struct("<IqqIHiB")
+RECORD_HEADER = struct.Struct("<IqqIHiBQ")  # format version 2: the CAS follows the type
+KEY_SIZE_FIELD, VALUE_SIZE_FIELD = 24, 26
 PUT, TOMBSTONE, FLUSH, DELAYED_FLUSH, TOUCH = 1, 2, 3, 4, 5
 HINT_TRAILER = 20
 
@@ -208,7 +216,7 @@ def bitcask_records(path):
     assert data[:4] == b"NCBD", path
     records, offset = [], FILE_HEADER
     while offset < len(data):
-        crc, seq, expiry, flags, key_size, value_size, kind = RECORD_HEADER.unpack_from(data, offset)
+        crc, seq, expiry, flags, key_size, value_size, kind, _cas = RECORD_HEADER.unpack_from(data, offset)
         key_end = offset + RECORD_HEADER.size + key_size
         end = key_end + value_size
         assert crc == crc32c(data[offset + 4:end]), f"{path}: the original must be whole (offset {offset})"
@@ -228,7 +236,7 @@ def hint_usable(directory, data_name):
         stamp = data.read(FILE_HEADER)[8:]
         data_length = os.fstat(data.fileno()).st_size
     return (len(hint) >= FILE_HEADER + HINT_TRAILER and hint[:4] == b"NCBH"
-            and struct.unpack_from("<H", hint, 4)[0] == 1 and hint[8:16] == stamp
+            and struct.unpack_from("<H", hint, 4)[0] in (1, 2) and hint[8:16] == stamp
             and struct.unpack_from("<I", hint, len(hint) - 4)[0] == crc32c(hint[:-4])
             and struct.unpack_from("<q", hint, len(hint) - 12)[0] == data_length)
 
@@ -301,6 +309,7 @@ class Reports:
         self.values = ranges(VALUE_DROPPED)
         self.hints_ignored = {os.path.basename(path) for path in HINT_IGNORED.findall(output)}
         self.hints_orphaned = {os.path.basename(path) for path in HINT_ORPHANED.findall(output)}
+        self.lost = {os.path.basename(path) for path in LOST.findall(output)}
 
     def unusable(self, name):
         """The ranges whose records recovery treats as never written."""
@@ -446,7 +455,13 @@ class Trials:
     def check(self, found, reports, changed, lengths, hinted, hints_present):
         problems = []
         kept = []
+        # A data file missing or emptied with its hint intact: its puts and touches count as tombstones, the rest as
+        # they were (the original hints are intact; a trial that damages one also keeps its data file).
+        lost = {n for n in self.records if lengths.get(n, 0) < FILE_HEADER and n + ".hint" in hints_present}
         for name in sorted(self.records, key=file_order):
+            if name in lost:
+                kept += [(name, r._replace(kind=TOMBSTONE) if r.kind in (PUT, TOUCH) else r) for r in self.records[name]]
+                continue
             if name not in lengths:
                 continue
             for r in self.records[name]:
@@ -461,7 +476,11 @@ class Trials:
             state = replay_stream(kept)
             expected = {key: item for key, (item, _) in state.items()}
 
+        if self.bitcask and reports.lost != lost:
+            problems.append(f"data files reported lost {sorted(reports.lost)}, expected {sorted(lost)}")
         for name, offsets in changed.items():
+            if name in lost:
+                continue
             named = reports.all(name)
             # With its hint intact, only the values the keydir points at are read from a data file.
             read_by_load = [(start, end) for item, (n, start, end) in state.values() if n == name]
@@ -474,6 +493,13 @@ class Trials:
                     continue
                 problems.append(f"{name} byte {offset} was damaged but not reported (reported {named})")
                 break
+            if self.bitcask:
+                # Damage costs only the damaged bytes: a reported stretch never swallows an intact record.
+                damaged = set(offsets)
+                swallowed = [r.start for start, end in reports.unusable(name) for r in self.records[name]
+                             if start <= r.start and r.end <= end and not damaged.intersection(range(r.start, r.end))]
+                if swallowed:
+                    problems.append(f"{name}: intact records at {swallowed[:3]} lie inside a reported stretch")
             # A damaged size can make the server frame the bytes after a damaged record wrongly; what it skips then
             # begins where the damaged record's range ends, so each reported range holds damage or follows one.
             justified_ends = set()
@@ -487,10 +513,11 @@ class Trials:
                 problems.append(f"{name} was reported damaged but is not a damaged data file")
 
         if self.bitcask:
-            should_ignore = {n + ".hint" for n in lengths if n + ".hint" in hints_present and n not in hinted}
+            should_ignore = {n + ".hint" for n in lengths
+                             if n + ".hint" in hints_present and n not in hinted and n not in lost}
             if reports.hints_ignored != should_ignore:
                 problems.append(f"hints reported ignored {sorted(reports.hints_ignored)}, expected {sorted(should_ignore)}")
-            orphans = {n + ".hint" for n in self.records if n not in lengths and n + ".hint" in hints_present}
+            orphans = {n + ".hint" for n in lost}
             if reports.hints_orphaned != orphans:
                 problems.append(f"hints reported orphaned {sorted(reports.hints_orphaned)}, expected {sorted(orphans)}")
 
@@ -595,6 +622,24 @@ def torture_mode(mode, args, rng):
                 remove_if_present(os.path.join(d, n + ".hint"))
         trials.run(f"zero-fill ({kind})", f"zero-fill {length} bytes of {name} at {start}", corrupt)
 
+    if trials.bitcask:
+        # A damaged size in the middle of the newest data file: only what lies between it and the next intact record
+        # may be lost, never the records after it.
+        last_file = max(data_files, key=file_order)
+        middle = records[last_file][1:-1]
+        for r in rng.sample(middle, min(len(middle), args.size_flips)):
+            field = r.start + rng.choice([KEY_SIZE_FIELD + 1, VALUE_SIZE_FIELD + 2, VALUE_SIZE_FIELD + 3])
+            drop_hint = rng.random() < 0.5
+
+            def corrupt(d, o=field, h=drop_hint):
+                flip(os.path.join(d, last_file), [o])
+                if h:
+                    remove_if_present(os.path.join(d, last_file + ".hint"))
+            trials.run(f"flip a size field mid-file{', hint deleted' if drop_hint else ''}",
+                       f"flip {last_file} [{field}]{' hint deleted' if drop_hint else ''}", corrupt)
+        trials.run("empty the newest data file, its hint intact", f"empty {last_file}",
+                   lambda d: open(os.path.join(d, last_file), "wb").close())
+
     if not trials.bitcask:
         frames = records[LOG]
         for _ in range(args.mid_log):
@@ -645,6 +690,7 @@ def main():
     parser.add_argument("--flips", type=int, default=150)
     parser.add_argument("--zero-fills", type=int, default=40)
     parser.add_argument("--mid-log", type=int, default=40, help="stream only: length-field flips and zero-fills mid-log")
+    parser.add_argument("--size-flips", type=int, default=20)
     args = parser.parse_args()
     rng = random.Random(args.seed)
     failed = False

@@ -25,10 +25,15 @@ internal sealed class DataDirectoryLock : IDisposable
         {
             stream = new FileStream(path, OwnerOnlyFiles.Options(FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
         }
-        catch (IOException ex)
+        catch (IOException ex) when (IsHeldByAnother(ex))
         {
             throw new PersistenceException(
                 $"Data directory {directory} is in use by another Nemcache process (its pid is in {path}); only one may open it.", ex);
+        }
+        catch (IOException ex)
+        {
+            // A read-only file system, an I/O error: say what it is, not that someone else holds the directory.
+            throw new PersistenceException($"Data directory {directory} is not writable: {ex.Message}", ex);
         }
         catch (UnauthorizedAccessException ex)
         {
@@ -51,4 +56,13 @@ internal sealed class DataDirectoryLock : IDisposable
     }
 
     public void Dispose() => _stream.Dispose();
+
+    /// <summary>EWOULDBLOCK (Linux 11, macOS 35): .NET's non-blocking flock found the file locked.</summary>
+    private static readonly int[] LockHeldErrors = [11, 35];
+
+    /// <summary>Whether opening LOCK failed because another holder has it locked, as opposed to any other failure.</summary>
+    private static bool IsHeldByAnother(IOException ex) =>
+        OperatingSystem.IsWindows() ? (ex.HResult & 0xFFFF) == SharingViolation : LockHeldErrors.Contains(ex.HResult);
+
+    private const int SharingViolation = 32;
 }

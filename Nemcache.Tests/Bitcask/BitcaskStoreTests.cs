@@ -108,6 +108,32 @@ public class BitcaskStoreTests : BitcaskTestBase
     }
 
     [Test]
+    public async Task Items_larger_than_a_smaller_caches_limit_stay_on_disk_when_it_also_evicts()
+    {
+        var (cache, store) = Start(new CacheOptions { MaxItemSize = 4096 });
+        for (var i = 0; i < 10; i++)
+        {
+            cache.Store(StoreMode.Set, B("key" + i), 0, 0, new byte[700]);
+        }
+        cache.Store(StoreMode.Set, B("big"), 0, 0, new byte[2000]);
+        await Stop(store);
+
+        (cache, store) = Start(new CacheOptions { MemoryLimitBytes = 3000, MaxItemSize = 1024 });
+        var held = cache.GetStatistics().CurrentItems;
+        Assert.That(held, Is.InRange(1, 9), "the smaller cache evicted some");
+        Assert.That(store.GetStats().Single(s => s.Key == "bitcask_recovered_keys").Value, Is.EqualTo(held.ToString()),
+            "the summary counts what the cache holds");
+        await Stop(store);
+
+        (cache, _) = Start(new CacheOptions { MaxItemSize = 4096 });
+        Assert.Multiple(() =>
+        {
+            Assert.That(cache.TryGet(B("big"), out _), Is.True, "the item larger than -I stayed on disk");
+            Assert.That(cache.GetStatistics().CurrentItems, Is.EqualTo(held + 1), "the evicted ones stay gone");
+        });
+    }
+
+    [Test]
     public async Task Flush_all_now_and_later_survive_restarts()
     {
         var (cache, store) = Start();

@@ -69,17 +69,36 @@ public sealed class DamageReportTests : BitcaskTestBase
     }
 
     [Test]
-    public void A_damaged_header_reports_the_rest_of_the_file_as_skipped()
+    public void A_damaged_header_costs_only_its_record_the_scan_finds_the_next_intact_one()
     {
         WriteThreeKeys(clean: false);
         Damage(DataFilePath(1), SecondRecord + BitcaskFormat.RecordTypeOffset);
-        var length = new FileInfo(DataFilePath(1)).Length;
 
         var engine = Open(logger: _log);
 
-        Assert.That(Warnings.Single(), Does.StartWith(
-            $"{DataFilePath(1)}: skipped a damaged record, {length - SecondRecord} bytes at offset {SecondRecord}: unreadable record header"));
-        Assert.That(LoadAll(engine), Is.EqualTo(new Dictionary<string, string> { ["a"] = "one" }));
+        Assert.That(Warnings.Single(), Is.EqualTo(
+            $"{DataFilePath(1)}: skipped a damaged record, {RecordSize} bytes at offset {SecondRecord}: unreadable record header"));
+        Assert.That(LoadAll(engine), Is.EqualTo(new Dictionary<string, string> { ["a"] = "one", ["c"] = "six" }));
+    }
+
+    [TestCase(BitcaskFormat.RecordValueSizeOffset + 3, TestName = "A flipped high byte of a value size in the middle of the newest file is not a torn tail")]
+    [TestCase(BitcaskFormat.RecordKeySizeOffset + 1, TestName = "A flipped high byte of a key size in the middle of the newest file is not a torn tail")]
+    public void A_damaged_length_in_the_middle_of_the_newest_file_costs_only_its_record(int offset)
+    {
+        var engine = Open();
+        Fill(engine, "key", 20);
+        engine.Abandon();
+        var intact = File.ReadAllBytes(DataFilePath(1));
+        var third = BitcaskFormat.FileHeaderSize + 2 * DataRecord.SizeOf("key0".Length, "key-value-0".Length);
+        Damage(DataFilePath(1), third + offset);
+
+        engine = Open(logger: _log);
+
+        Assert.That(Warnings.Single(), Does.StartWith($"{DataFilePath(1)}: skipped a damaged record, "));
+        AssertFilled(engine, "key", 20, absent: 2);
+        var bytes = File.ReadAllBytes(DataFilePath(1));
+        bytes[third + offset] ^= 0xFF;
+        Assert.That(bytes, Is.EqualTo(intact), "no byte of the damaged file is cut or rewritten");
     }
 
     [Test]
@@ -134,9 +153,38 @@ public sealed class DamageReportTests : BitcaskTestBase
 
         Assert.Multiple(() =>
         {
-            Assert.That(Warnings.Single(), Does.StartWith($"{DataFilePath(ids[0])}.hint: removed, its data file is missing"));
+            Assert.That(Warnings, Has.Some.StartWith($"{DataFilePath(ids[0])}: lost (missing or empty); its intact hint names the 1 records it held"));
+            Assert.That(Warnings, Has.Some.StartWith($"{DataFilePath(ids[0])}.hint: removed, its data file is missing"));
             Assert.That(LoadAll(engine), Does.Not.ContainKey("a").And.ContainKey("c"));
         });
+    }
+
+    [Test]
+    public void An_emptied_newest_data_file_with_an_intact_hint_costs_its_keys_and_never_serves_older_values()
+    {
+        var engine = Open();
+        engine.Put(B("a"), B("old"), 0, 0);
+        engine.Put(B("b"), B("deleted later"), 0, 0);
+        engine.Put(B("c"), B("kept"), 0, 0);
+        engine = Reopen(engine);
+        engine.Put(B("a"), B("new"), 0, 0);
+        engine.Delete(B("b"));
+        engine.Put(B("d"), B("only here"), 0, 0);
+        engine.Dispose();
+        File.WriteAllBytes(DataFilePath(2), []);
+
+        engine = Open(logger: _log);
+
+        Assert.That(LoadAll(engine), Is.EqualTo(new Dictionary<string, string> { ["c"] = "kept" }),
+            "a's newer value is lost: a is dropped, not served stale; b stays deleted");
+        Assert.That(Warnings, Is.EqualTo(new[]
+        {
+            $"{DataFilePath(2)}: lost (missing or empty); its intact hint names the 3 records it held",
+            "Dropped 2 keys whose newest record was in a lost data file; tombstones keep their older values from coming back",
+            $"{DataFilePath(2)}.hint: removed, its data file is missing (every record of that file is lost)",
+        }));
+        engine = CrashAndReopen(engine);
+        Assert.That(LoadAll(engine), Is.EqualTo(new Dictionary<string, string> { ["c"] = "kept" }), "the tombstones are on disk");
     }
 
     [Test]
@@ -156,6 +204,25 @@ public sealed class DamageReportTests : BitcaskTestBase
         Assert.That(engine.GetStatistics().MergesRun, Is.EqualTo(1));
         engine = Reopen(engine);
         Assert.That(LoadAll(engine), Is.EqualTo(new Dictionary<string, string> { ["b"] = "two" }));
+    }
+
+    [Test]
+    public void A_merge_sets_a_damaged_file_aside_before_it_replaces_it()
+    {
+        WriteThreeKeys(clean: true);
+        Damage(DataFilePath(1), SecondRecord + BitcaskFormat.RecordHeaderSize + 1);
+        var damaged = File.ReadAllBytes(DataFilePath(1));
+        var engine = Open(logger: _log);
+
+        engine.MergeAsync().Wait();
+
+        Assert.That(File.Exists(DataFilePath(1)), Is.False, "the merge replaced it");
+        Assert.That(File.ReadAllBytes(DataFilePath(1) + BitcaskFormat.DamagedSuffix), Is.EqualTo(damaged),
+            "every byte of the damaged file is kept");
+        engine.Dispose();
+        engine = Open(logger: _log);
+        Assert.That(Warnings, Has.Some.Contains("data.1.damaged: a damaged data file a merge set aside"));
+        Assert.That(LoadAll(engine), Is.EqualTo(new Dictionary<string, string> { ["a"] = "one", ["c"] = "six" }));
     }
 
     [Test]

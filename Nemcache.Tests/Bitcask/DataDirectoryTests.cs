@@ -1,3 +1,5 @@
+using Nemcache.Tests.Support;
+using Engine = Nemcache.Storage.Bitcask.Bitcask;
 using Nemcache.Storage.Persistence;
 using System.Runtime.Versioning;
 using NUnit.Framework;
@@ -92,5 +94,65 @@ public class DataDirectoryTests : BitcaskTestBase
         File.WriteAllBytes(Path.Combine(DataDirectory, "cachelog.bin"), [1, 2, 3]);
 
         Assert.DoesNotThrow(() => Open());
+    }
+
+    [Test]
+    public void A_stray_copy_whose_name_nemcache_does_not_write_is_ignored_with_a_warning()
+    {
+        var engine = Open();
+        engine.Put(B("k"), B("v"), 0, 0);
+        engine.Dispose();
+        File.Copy(DataFilePath(1), Path.Combine(DataDirectory, "data.01"));
+        File.Copy(DataFilePath(1), Path.Combine(DataDirectory, "merge.01"));
+        var log = new ListLogger<Engine>();
+
+        engine = Open(logger: log);
+
+        Assert.That(ValueOf(engine, "k"), Is.EqualTo("v"));
+        Assert.That(log.At(Microsoft.Extensions.Logging.LogLevel.Warning),
+            Has.Some.Contains("data.01: ignored, Nemcache does not write files of that name"));
+        Assert.That(File.Exists(Path.Combine(DataDirectory, "merge.01")), Is.True, "a stray file is never removed");
+    }
+
+    [Test]
+    public void A_read_only_data_directory_is_reported_as_not_writable()
+    {
+        Open().Dispose();
+        var source = DataDirectory;
+        var readOnly = DataDirectory + "-ro";
+        Directory.CreateDirectory(readOnly);
+        try
+        {
+            if (!Mount($"--bind {source} {readOnly}") || !Mount($"-o remount,bind,ro {readOnly}"))
+            {
+                Assert.Ignore("needs a read-only bind mount (root)");
+            }
+            var refused = Assert.Throws<PersistenceException>(() => Open(readOnly));
+            Assert.That(refused!.Message, Does.Contain("not writable").And.Not.Contain("in use"));
+        }
+        finally
+        {
+            Run("umount", readOnly);
+            Directory.Delete(readOnly);
+        }
+    }
+
+    private static bool Mount(string arguments) => Run("mount", arguments);
+
+    private static bool Run(string command, string arguments)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(command, arguments)
+            {
+                RedirectStandardError = true, RedirectStandardOutput = true,
+            })!;
+            process.WaitForExit();
+            return process.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
+        }
     }
 }

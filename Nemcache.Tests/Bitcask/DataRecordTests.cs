@@ -43,7 +43,8 @@ public class DataRecordTests
     public void The_header_lies_where_the_format_document_says()
     {
         var buffer = new byte[DataRecord.SizeOf(2, 3)];
-        DataRecord.Encode(buffer, RecordType.Put, 0x0102030405060708, 0x1112131415161718, 0x21222324, "ab"u8, "xyz"u8);
+        DataRecord.Encode(buffer, RecordType.Put, 0x0102030405060708, 0x1112131415161718, 0x21222324, "ab"u8, "xyz"u8,
+            cas: 0x3132333435363738);
 
         Assert.Multiple(() =>
         {
@@ -53,7 +54,8 @@ public class DataRecordTests
             Assert.That(buffer[24..26], Is.EqualTo(new byte[] { 2, 0 }), "key size");
             Assert.That(buffer[26..30], Is.EqualTo(new byte[] { 3, 0, 0, 0 }), "value size");
             Assert.That(buffer[30], Is.EqualTo((byte)RecordType.Put), "type");
-            Assert.That(buffer[31..], Is.EqualTo("abxyz"u8.ToArray()), "key then value");
+            Assert.That(buffer[31..39], Is.EqualTo(new byte[] { 0x38, 0x37, 0x36, 0x35, 0x34, 0x33, 0x32, 0x31 }), "CAS");
+            Assert.That(buffer[39..], Is.EqualTo("abxyz"u8.ToArray()), "key then value");
             Assert.That(BitConverter.ToUInt32(buffer, 0), Is.EqualTo(Crc32C.Compute(buffer.AsSpan(4))), "CRC of the rest");
         });
     }
