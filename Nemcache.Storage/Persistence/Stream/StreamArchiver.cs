@@ -105,10 +105,11 @@ public sealed class StreamArchiver : ICachePersistence
             throw new InvalidOperationException("Restore or Adopt runs once, before Subscribe.");
         }
         var started = Stopwatch.GetTimestamp();
-        PrepareDirectory();
+        CreateDirectory();
         _lock = DataDirectoryLock.Acquire(_persistence.DataDirectory);
         try
         {
+            RemoveUnfinishedCompaction();
             return load(cache, started);
         }
         catch
@@ -413,20 +414,33 @@ public sealed class StreamArchiver : ICachePersistence
         _logger.LogError("{File}: a write or fsync failed; mutations are refused until a compaction rewrites the log: {Error}",
             StreamLogFormat.LogFileName, ex.Message);
 
-    private void PrepareDirectory()
+    private void CreateDirectory()
     {
-        var directory = _persistence.DataDirectory;
         try
         {
-            OwnerOnlyFiles.CreateDirectory(directory);
-            // Creating and deleting the compaction file proves the directory writable (compaction renames in it) and
-            // removes one that a crash during compaction left behind; the log itself is whole either way.
-            StreamLogFormat.OpenFile(Path.Combine(directory, StreamLogFormat.CompactionFileName), FileMode.Create,
-                FileAccess.Write, FileOptions.DeleteOnClose).Dispose();
+            OwnerOnlyFiles.CreateDirectory(_persistence.DataDirectory);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new PersistenceException(OneLine($"data directory {directory} cannot be used: {ex.Message}"), ex);
+            throw new PersistenceException(OneLine($"data directory {_persistence.DataDirectory} cannot be used: {ex.Message}"), ex);
+        }
+    }
+
+    /// <summary>
+    /// Creating and deleting the compaction file proves the directory writable (compaction renames in it) and removes
+    /// one that a crash during compaction left behind; the log itself is whole either way. Only under the lock: the
+    /// file may be a running server's compaction in progress.
+    /// </summary>
+    private void RemoveUnfinishedCompaction()
+    {
+        try
+        {
+            StreamLogFormat.OpenFile(Path.Combine(_persistence.DataDirectory, StreamLogFormat.CompactionFileName),
+                FileMode.Create, FileAccess.Write, FileOptions.DeleteOnClose).Dispose();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new PersistenceException(OneLine($"data directory {_persistence.DataDirectory} cannot be used: {ex.Message}"), ex);
         }
     }
 

@@ -36,6 +36,19 @@ public sealed class StreamCompactionTests : StreamArchiverFixture
     }
 
     [Test]
+    public async Task A_second_server_refused_at_the_lock_leaves_the_running_servers_compaction_file_alone()
+    {
+        var compacting = Path.Combine(Server.DataDirectory, StreamLogFormat.CompactionFileName);
+        await File.WriteAllTextAsync(compacting, "a compaction in progress");
+        var second = new StreamArchiver(Server.Options, new StreamArchiverOptions(),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<StreamArchiver>.Instance);
+
+        Assert.Throws<PersistenceException>(() => second.Restore(new Nemcache.Storage.Cache.MemCache(new())));
+
+        Assert.That(await File.ReadAllTextAsync(compacting), Is.EqualTo("a compaction in progress"));
+    }
+
+    [Test]
     public async Task Compaction_shrinks_the_log_to_the_live_items()
     {
         await OverwriteAsync(keys: 10, rounds: 50);
