@@ -124,9 +124,10 @@ section_compaction() {
         bench_stop "$MEMCACHED_PID"
         MEMCACHED_PID=
         ( sleep 22; kill -USR1 "$NEMCACHE_PID"; sleep 20; kill -USR1 "$NEMCACHE_PID" ) &
+        local signaller=$!
         local line
         line=$(DURATION=62 load "$NEMCACHE_PORT" "nemcache-$mode" $((peak / 2)) 10/90 4096 --histogram "bench/results/latency-compaction-$mode.hgrm")
-        wait
+        wait "$signaller"
         echo "$mode,$line" | tee -a "$csv"
         bench_stop "$NEMCACHE_PID"
         NEMCACHE_PID=
