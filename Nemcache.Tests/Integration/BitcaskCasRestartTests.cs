@@ -32,9 +32,9 @@ public sealed class BitcaskCasRestartTests
                 using var client = await server.ConnectAsync();
                 await client.ExpectAsync("set unchanged 0 0 1\r\na\r\nset touched 0 0 1\r\nt\r\nset changed 0 0 1\r\nc\r\n",
                     "STORED\r\nSTORED\r\nSTORED\r\n");
-                unchanged = await GetsToken(client, "unchanged");
-                touched = await GetsToken(client, "touched");
-                changed = await GetsToken(client, "changed");
+                unchanged = await client.GetsTokenAsync("unchanged");
+                touched = await client.GetsTokenAsync("touched");
+                changed = await client.GetsTokenAsync("changed");
                 await client.ExpectAsync("touch touched 3600\r\nset changed 0 0 1\r\nd\r\n", "TOUCHED\r\nSTORED\r\n");
                 // Enough writes to fill several files, so that a merge has something to rewrite.
                 var filler = new string('f', 300);
@@ -61,7 +61,7 @@ public sealed class BitcaskCasRestartTests
             await using (var server = await ServerProcess.StartAsync(directory, Bitcask))
             {
                 using var client = await server.ConnectAsync();
-                Assert.That(await GetsToken(client, "unchanged"), Is.EqualTo(unchanged), server.Output);
+                Assert.That(await client.GetsTokenAsync("unchanged"), Is.EqualTo(unchanged), server.Output);
                 await client.ExpectAsync(
                     $"cas unchanged 0 0 1 {unchanged}\r\nA\r\ncas touched 0 0 1 {touched}\r\nT\r\ncas changed 0 0 1 {changed}\r\nC\r\n",
                     "STORED\r\nSTORED\r\nEXISTS\r\n");
@@ -93,16 +93,5 @@ public sealed class BitcaskCasRestartTests
             await Task.Delay(100);
         }
         Assert.Fail("no merge ran: " + server.Output);
-    }
-
-    private static async Task<ulong> GetsToken(TextClient client, string key)
-    {
-        await client.SendAsync($"gets {key}\r\n");
-        var header = await client.ReadLineAsync();
-        var fields = header.Split(' ');
-        Assert.That(fields, Has.Length.EqualTo(5), header);
-        await client.ReadLineAsync();
-        Assert.That(await client.ReadLineAsync(), Is.EqualTo("END"));
-        return ulong.Parse(fields[4]);
     }
 }

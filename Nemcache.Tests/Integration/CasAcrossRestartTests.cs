@@ -30,13 +30,13 @@ public sealed class CasAcrossRestartTests
             {
                 using var client = await server.ConnectAsync();
                 await client.ExpectAsync("set k 0 0 1\r\na\r\n", "STORED\r\n");
-                staleToken = await GetsToken(client, "k");
+                staleToken = await client.GetsTokenAsync("k");
                 before.Add(staleToken);
                 // Another client changes k twice; each of its versions had a token too.
                 await client.ExpectAsync("set k 0 0 1\r\nb\r\n", "STORED\r\n");
-                before.Add(await GetsToken(client, "k"));
+                before.Add(await client.GetsTokenAsync("k"));
                 await client.ExpectAsync("set k 0 0 1\r\nc\r\n", "STORED\r\n");
-                before.Add(await GetsToken(client, "k"));
+                before.Add(await client.GetsTokenAsync("k"));
                 for (var i = 0; i < Keys; i++)
                 {
                     await client.ExpectAsync($"set other{i} 0 0 1\r\nx\r\ndelete other{i}\r\n", "STORED\r\nDELETED\r\n");
@@ -59,7 +59,7 @@ public sealed class CasAcrossRestartTests
                 for (var i = 0; i < Keys; i++)
                 {
                     await client.ExpectAsync($"set new{i} 0 0 1\r\ny\r\n", "STORED\r\n");
-                    var token = await GetsToken(client, $"new{i}");
+                    var token = await client.GetsTokenAsync($"new{i}");
                     Assert.That(before, Does.Not.Contain(token), $"token {token} was handed out before the restart");
                 }
             }
@@ -68,16 +68,5 @@ public sealed class CasAcrossRestartTests
         {
             Directory.Delete(directory, recursive: true);
         }
-    }
-
-    private static async Task<ulong> GetsToken(TextClient client, string key)
-    {
-        await client.SendAsync($"gets {key}\r\n");
-        var header = await client.ReadLineAsync();
-        var fields = header.Split(' ');
-        Assert.That(fields, Has.Length.EqualTo(5), header);
-        await client.ReadLineAsync();
-        Assert.That(await client.ReadLineAsync(), Is.EqualTo("END"));
-        return ulong.Parse(fields[4]);
     }
 }

@@ -23,8 +23,8 @@ public sealed class StreamCasTokenTests
                 using var client = await server.ConnectAsync();
                 await client.ExpectAsync("set unchanged 3 0 4\r\nkeep\r\n", "STORED\r\n");
                 await client.ExpectAsync("set changed 0 0 1\r\na\r\n", "STORED\r\n");
-                unchangedToken = await GetsToken(client, "unchanged");
-                changedToken = await GetsToken(client, "changed");
+                unchangedToken = await client.GetsTokenAsync("unchanged");
+                changedToken = await client.GetsTokenAsync("changed");
                 await client.ExpectAsync("touch unchanged 600\r\n", "TOUCHED\r\n");
                 await client.ExpectAsync("set changed 0 0 1\r\nb\r\n", "STORED\r\n");
                 if (compactFirst)
@@ -45,7 +45,7 @@ public sealed class StreamCasTokenTests
             await using (var server = await ServerProcess.StartAsync(directory))
             {
                 using var client = await server.ConnectAsync();
-                Assert.That(await GetsToken(client, "unchanged"), Is.EqualTo(unchangedToken));
+                Assert.That(await client.GetsTokenAsync("unchanged"), Is.EqualTo(unchangedToken));
                 await client.ExpectAsync($"cas changed 0 0 1 {changedToken}\r\nz\r\n", "EXISTS\r\n");
                 await client.ExpectAsync($"cas unchanged 0 0 3 {unchangedToken}\r\nnew\r\n", "STORED\r\n");
                 await client.ExpectAsync("get unchanged changed\r\n", "VALUE unchanged 0 3\r\nnew\r\nVALUE changed 0 1\r\nb\r\nEND\r\n");
@@ -65,15 +65,5 @@ public sealed class StreamCasTokenTests
             Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"no '{text}' in the output: {server.Output}");
             await Task.Delay(20);
         }
-    }
-
-    private static async Task<ulong> GetsToken(TextClient client, string key)
-    {
-        await client.SendAsync($"gets {key}\r\n");
-        var fields = (await client.ReadLineAsync()).Split(' ');
-        Assert.That(fields, Has.Length.EqualTo(5));
-        await client.ReadLineAsync();
-        Assert.That(await client.ReadLineAsync(), Is.EqualTo("END"));
-        return ulong.Parse(fields[4]);
     }
 }

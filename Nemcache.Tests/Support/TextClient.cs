@@ -113,6 +113,20 @@ public sealed class TextClient : IDisposable
         return found;
     }
 
+    /// <summary>Sends <c>gets</c> for one key that must be there and returns its CAS unique.</summary>
+    public async Task<ulong> GetsTokenAsync(string key)
+    {
+        await SendAsync($"gets {key}\r\n");
+        var header = await ReadLineAsync();
+        if (header.Split(' ') is not ["VALUE", _, _, var length, var cas])
+        {
+            throw new AssertionException($"unexpected gets reply: '{header}'");
+        }
+        await ReadExactlyAsync(int.Parse(length) + 2);
+        Assert.That(await ReadLineAsync(), Is.EqualTo("END"));
+        return ulong.Parse(cas);
+    }
+
     /// <summary>True when the server closes the connection within the timeout (after any bytes it still sends).</summary>
     public async Task<bool> IsClosedByServerAsync(TimeSpan within)
     {
