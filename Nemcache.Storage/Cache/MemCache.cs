@@ -338,12 +338,11 @@ public sealed class MemCache
         {
             shard.TryGet(key, out var entry);
             // The restore path hands over key arrays nobody changes; adopt them rather than copy a million keys.
-            var restored = PutLocked(shard, entry, key, value, flags, expiresAt, notify: false, ownedKey: key);
             if (cas != 0)
             {
                 _cas.Observe(cas);
-                restored.Cas = cas;
             }
+            PutLocked(shard, entry, key, value, flags, expiresAt, notify: false, ownedKey: key, cas: cas);
         }
         EvictWhileOverLimit();
         return true;
@@ -732,8 +731,9 @@ public sealed class MemCache
         return null;
     }
 
+    /// <param name="cas">The restore path's CAS for the item; 0 takes the next unique.</param>
     private CacheEntry PutLocked(CacheShard shard, CacheEntry? entry, ReadOnlySpan<byte> key, byte[] value, uint flags,
-        long expiresAt, bool notify = true, byte[]? ownedKey = null)
+        long expiresAt, bool notify = true, byte[]? ownedKey = null, ulong cas = 0)
     {
         long before = 0;
         if (entry is null)
@@ -748,7 +748,7 @@ public sealed class MemCache
         entry.Value = value;
         entry.Flags = flags;
         entry.ExpiresAt = expiresAt;
-        entry.Cas = NextCas();
+        entry.Cas = cas != 0 ? cas : NextCas();
         entry.Stale = false;
         entry.WinTokenSent = false;
         entry.Fetched = false;

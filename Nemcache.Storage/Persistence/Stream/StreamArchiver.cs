@@ -414,29 +414,23 @@ public sealed class StreamArchiver : ICachePersistence
         _logger.LogError("{File}: a write or fsync failed; mutations are refused until a compaction rewrites the log: {Error}",
             StreamLogFormat.LogFileName, ex.Message);
 
-    private void CreateDirectory()
-    {
-        try
-        {
-            OwnerOnlyFiles.CreateDirectory(_persistence.DataDirectory);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new PersistenceException(OneLine($"data directory {_persistence.DataDirectory} cannot be used: {ex.Message}"), ex);
-        }
-    }
+    private void CreateDirectory() => InDataDirectory(() => OwnerOnlyFiles.CreateDirectory(_persistence.DataDirectory));
 
     /// <summary>
     /// Creating and deleting the compaction file proves the directory writable (compaction renames in it) and removes
     /// one that a crash during compaction left behind; the log itself is whole either way. Only under the lock: the
     /// file may be a running server's compaction in progress.
     /// </summary>
-    private void RemoveUnfinishedCompaction()
+    private void RemoveUnfinishedCompaction() => InDataDirectory(() =>
+        StreamLogFormat.OpenFile(Path.Combine(_persistence.DataDirectory, StreamLogFormat.CompactionFileName),
+            FileMode.Create, FileAccess.Write, FileOptions.DeleteOnClose).Dispose());
+
+    /// <summary>Runs a step of opening the data directory; its failure stops startup with one line.</summary>
+    private void InDataDirectory(Action step)
     {
         try
         {
-            StreamLogFormat.OpenFile(Path.Combine(_persistence.DataDirectory, StreamLogFormat.CompactionFileName),
-                FileMode.Create, FileAccess.Write, FileOptions.DeleteOnClose).Dispose();
+            step();
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
