@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 
-namespace Nemcache.Service.Protocol;
+namespace Nemcache.Service.Networking;
 
 /// <summary>
 /// The replies a connection has written but not yet sent, and the bound on them. A client that sends small requests
