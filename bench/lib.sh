@@ -16,8 +16,10 @@ bench_require_tools() {
 }
 
 # bench_build: the Release build of this checkout, unless NEMCACHE_DLL already names a build to measure (another
-# commit's, say, to compare two builds each against memcached).
+# commit's, say, to compare two builds each against memcached). NEMCACHE_DLL stays a shell variable only: the server
+# reads every NEMCACHE_ variable of its environment as a setting and refuses to start on one it does not know.
 bench_build() {
+    export -n NEMCACHE_DLL
     if [ -n "${NEMCACHE_DLL:-}" ]; then
         [ -f "$NEMCACHE_DLL" ] || { echo "bench: NEMCACHE_DLL=$NEMCACHE_DLL does not exist" >&2; exit 2; }
         return
@@ -26,13 +28,32 @@ bench_build() {
     NEMCACHE_DLL="$PWD/Nemcache.Service/bin/Release/net10.0/Nemcache.Service.dll"
 }
 
+# bench_free_port: a port nothing listens on; from the range BENCH_PORTS ("26000-26999") if set, so that several
+# people benchmarking on one machine keep out of each other's ports, else any the kernel picks.
 bench_free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    python3 - "${BENCH_PORTS:-0-0}" <<'PORT'
+import random, socket, sys
+low, high = (int(p) for p in sys.argv[1].split("-"))
+for port in random.sample(range(low, high + 1), high - low + 1):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        print(s.getsockname()[1])
+        sys.exit(0)
+sys.exit("bench: no free port in " + sys.argv[1])
+PORT
 }
 
+# bench_wait_port PORT [PID]: waits up to 30 s until something listens on PORT; gives up early when process PID exits.
 bench_wait_port() {
     for _ in $(seq 1 300); do
         (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        if [ -n "${2:-}" ] && [[ "$(ps -o stat= -p "$2")" =~ ^(Z|X|$) ]]; then
+            echo "bench: process $2 exited before it listened on port $1" >&2
+            return 1
+        fi
         sleep 0.1
     done
     echo "bench: nothing listens on port $1" >&2
@@ -46,7 +67,7 @@ bench_start_memcached() {
     [ "$(id -u)" = 0 ] && user_flag=(-u root)
     memcached -p "$1" -U 0 -l 127.0.0.1 -m "${2:-64}" "${user_flag[@]}" &
     MEMCACHED_PID=$!
-    bench_wait_port "$1"
+    bench_wait_port "$1" "$MEMCACHED_PID"
 }
 
 # bench_start_nemcache PORT DATA_DIR [VAR=VALUE ...]: the Release build, with extra environment settings.
@@ -55,7 +76,7 @@ bench_start_nemcache() {
     shift 2
     env "$@" dotnet "$NEMCACHE_DLL" -p "$port" --data-dir "$dir" > "$dir.log" 2>&1 &
     NEMCACHE_PID=$!
-    bench_wait_port "$port"
+    bench_wait_port "$port" "$NEMCACHE_PID" || { tail -5 "$dir.log" >&2; return 1; }
 }
 
 bench_stop() {
