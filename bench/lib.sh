@@ -94,6 +94,32 @@ bench_stat() {
     exec 3<&-
 }
 
+# The key length of every memaslap run: with the value size, the logical size of one set.
+BENCH_MEMASLAP_KEY_BYTES=16
+
+# bench_memaslap_config FILE MIX SIZE: a memaslap configuration with 16-byte keys, SIZE-byte values and the get/set
+# MIX ("90/10": 90% gets, 10% sets).
+bench_memaslap_config() {
+    local file=$1 mix=$2 size=$3
+    local get=${mix%/*} set=${mix#*/}
+    cat > "$file" <<CONFIG
+key
+$BENCH_MEMASLAP_KEY_BYTES $BENCH_MEMASLAP_KEY_BYTES 1
+value
+$size $size 1
+cmd
+0 $(awk "BEGIN { print $set / 100 }")
+1 $(awk "BEGIN { print $get / 100 }")
+CONFIG
+}
+
+# bench_memaslap PORT CONFIG DURATION CONNECTIONS: runs memaslap (2 threads, as many as the machine has cores) against
+# the server on PORT for DURATION ("10s") and prints its TPS.
+bench_memaslap() {
+    memcaslap -s "127.0.0.1:$1" -T 2 -c "$4" -t "$3" -F "$2" 2>&1 \
+        | awk '/^Run time:/ { for (i = 1; i <= NF; i++) if ($i == "TPS:") print $(i + 1) }'
+}
+
 # bench_median: the median of the numbers on stdin, one a line.
 bench_median() {
     sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
