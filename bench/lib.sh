@@ -113,11 +113,15 @@ cmd
 CONFIG
 }
 
-# bench_memaslap PORT CONFIG DURATION CONNECTIONS: runs memaslap (2 threads, as many as the machine has cores) against
-# the server on PORT for DURATION ("10s") and prints its TPS.
+# bench_memaslap_run PORT CONFIG DURATION CONNECTIONS: runs memaslap (2 threads, as many as the machine has cores)
+# against the server on PORT for DURATION ("10s") and prints its summary line, "Run time: 10.0s Ops: ... TPS: ...".
+bench_memaslap_run() {
+    memcaslap -s "127.0.0.1:$1" -T 2 -c "$4" -t "$3" -F "$2" 2>&1 | grep '^Run time:'
+}
+
+# bench_memaslap PORT CONFIG DURATION CONNECTIONS: the TPS of one memaslap run.
 bench_memaslap() {
-    memcaslap -s "127.0.0.1:$1" -T 2 -c "$4" -t "$3" -F "$2" 2>&1 \
-        | awk '/^Run time:/ { for (i = 1; i <= NF; i++) if ($i == "TPS:") print $(i + 1) }'
+    bench_memaslap_run "$@" | awk '{ for (i = 1; i <= NF; i++) if ($i == "TPS:") print $(i + 1) }'
 }
 
 # bench_median: the median of the numbers on stdin, one a line.
