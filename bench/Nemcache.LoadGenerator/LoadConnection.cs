@@ -39,6 +39,9 @@ internal sealed class LoadConnection : IDisposable
 
     public int Outstanding => _pending.Count;
 
+    /// <summary>Where every reply's latency also goes, by the second it was due, if anywhere (warm-up included).</summary>
+    public LatencyTimeline? Timeline { get; set; }
+
     /// <summary>Called with each reply's due time when the connection runs closed loop: it sends the next request.</summary>
     public Action<LoadConnection>? OnReply { get; set; }
 
@@ -131,10 +134,12 @@ internal sealed class LoadConnection : IDisposable
         {
             Errors++;
         }
+        var microseconds = Math.Max(1, (now - request.Due) * 1_000_000 / Stopwatch.Frequency);
         if (request.Due >= _recordFrom)
         {
-            Histogram.RecordValue(Math.Max(1, (now - request.Due) * 1_000_000 / Stopwatch.Frequency));
+            Histogram.RecordValue(microseconds);
         }
+        Timeline?.Record(request.Due, microseconds);
         OnReply?.Invoke(this);
         return true;
     }

@@ -20,12 +20,14 @@ internal sealed record LoadOptions
     public bool Preload { get; init; } = true;
     /// <summary>Where to write the whole percentile distribution (HdrHistogram's text form), if anywhere.</summary>
     public string? HistogramFile { get; init; }
+    /// <summary>Where to write the run second by second (<see cref="LatencyTimeline"/>), if anywhere.</summary>
+    public string? TimelineFile { get; init; }
     /// <summary>A label for the CSV line (server name, mode).</summary>
     public string Label { get; init; } = "";
 
     public const string Usage =
         "usage: Nemcache.LoadGenerator [--port N] [--rate R (0 = closed loop)] [--duration S] [--warmup S] " +
-        "[--connections N] [--get-share F] [--value-size B] [--keys N] [--preload true|false] [--histogram FILE] [--label L]";
+        "[--connections N] [--get-share F] [--value-size B] [--keys N] [--preload true|false] [--histogram FILE] [--timeline FILE] [--label L]";
 
     public static LoadOptions Parse(string[] args)
     {
@@ -49,6 +51,7 @@ internal sealed record LoadOptions
                 "--keys" => options with { Keys = int.Parse(value, CultureInfo.InvariantCulture) },
                 "--preload" => options with { Preload = bool.Parse(value) },
                 "--histogram" => options with { HistogramFile = value },
+                "--timeline" => options with { TimelineFile = value },
                 "--label" => options with { Label = value },
                 _ => throw new ArgumentException($"unknown option {args[i]}"),
             };

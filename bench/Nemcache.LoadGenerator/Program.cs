@@ -94,6 +94,13 @@ namespace Nemcache.LoadGenerator
             {
                 connections[i] = await LoadConnection.OpenAsync(options.Port, recordFrom, HighestTrackableMicroseconds);
             }
+            var timeline = options.TimelineFile is null
+                ? null
+                : new LatencyTimeline(start, options.Duration, HighestTrackableMicroseconds);
+            foreach (var connection in connections)
+            {
+                connection.Timeline = timeline;
+            }
             using var stop = new CancellationTokenSource();
             var receivers = connections.Select(c => Task.Run(() => c.ReceiveAsync(stop.Token))).ToArray();
             try
@@ -113,6 +120,10 @@ namespace Nemcache.LoadGenerator
                 }
                 stop.Cancel();
                 await Task.WhenAll(receivers);
+                if (options.TimelineFile is { } file)
+                {
+                    timeline!.Write(file);
+                }
                 var histogram = new LongHistogram(HighestTrackableMicroseconds, 3);
                 foreach (var connection in connections)
                 {
