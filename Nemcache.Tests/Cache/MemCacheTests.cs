@@ -144,11 +144,9 @@ public sealed partial class MemCacheTests
         for (var i = 0; i < 90; i++)
         {
             cache.Store(StoreMode.Set, B($"k{i}"), 0, 0, value);
-            Thread.Sleep(1); // distinct LRU timestamps across shards
+            _clock.Advance(TimeSpan.FromMilliseconds(1)); // distinct LRU times across shards
         }
-        // LRU time is Environment.TickCount64, whose ticks can be several milliseconds long: the read must fall in a
-        // later tick than every store before it, and fewer items are added than there are older ones to evict.
-        Thread.Sleep(50);
+        // Fewer items are added after the read than there are older ones to evict.
         cache.TryGet(B("k0"), out _);
         for (var i = 90; i < 150; i++)
         {
