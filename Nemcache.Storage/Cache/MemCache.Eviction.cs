@@ -8,8 +8,6 @@ namespace Nemcache.Storage.Cache;
 /// </summary>
 public sealed partial class MemCache
 {
-    private long _reclaimRuns;
-
     /// <summary>
     /// Evicts least recently used items until the cache fits its limit. It picks the shard whose oldest entry is the
     /// oldest overall (read without locks: a hint, re-checked under the lock), so eviction approximates one global LRU.
@@ -56,7 +54,7 @@ public sealed partial class MemCache
     /// </summary>
     public int ReclaimExpired()
     {
-        Interlocked.Increment(ref _reclaimRuns);
+        _counters.CountReclaimRun();
         var removed = 0;
         var expired = new List<CacheEntry>();
         foreach (var shard in _shards)

@@ -12,7 +12,6 @@ public sealed partial class MemCache
     private const long NoPendingFlush = long.MaxValue;
 
     private long _flushAt = NoPendingFlush;
-    private long _flushCommands;
 
     /// <summary>
     /// flush_all. A delay of 0 (or one that lands in the past) empties the cache now and cancels a pending flush; a
@@ -25,7 +24,7 @@ public sealed partial class MemCache
         {
             return false;
         }
-        Interlocked.Increment(ref _flushCommands);
+        _counters.CountFlushCommand();
         var now = NowAfterDueFlush();
         var at = delay <= 0 ? now : ExpiryClock.ToAbsolute(delay, now);
         if (at <= now)

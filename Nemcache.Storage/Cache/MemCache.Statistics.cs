@@ -24,17 +24,17 @@ public sealed partial class MemCache
         var figures = new CacheFigures
         {
             CurrentItems = items,
-            FlushCommands = Volatile.Read(ref _flushCommands),
+            FlushCommands = _counters.FlushCommands,
             ObserverFailures = _publisher.Failures,
-            StoreTooLarge = Volatile.Read(ref _storeTooLarge),
-            ReclaimRuns = Volatile.Read(ref _reclaimRuns),
+            StoreTooLarge = _counters.StoreTooLarge,
+            ReclaimRuns = _counters.ReclaimRuns,
             OldestItemIdleSeconds = oldestAccess == long.MaxValue ? 0 : (nowTicks - oldestAccess) / 1000,
             LastEvictedIdleSeconds = total.LastEvictedIdleMilliseconds / 1000,
         };
         return new CacheStatistics(total, figures, Options.MemoryLimitBytes);
     }
 
-    /// <summary>`stats reset`: zeroes the command counters of every shard.</summary>
+    /// <summary>`stats reset`: zeroes the command counters of every shard and the cache-wide ones.</summary>
     public void ResetStatistics()
     {
         foreach (var shard in _shards)
@@ -44,9 +44,7 @@ public sealed partial class MemCache
                 shard.Counters.Reset();
             }
         }
-        Interlocked.Exchange(ref _flushCommands, 0);
-        Interlocked.Exchange(ref _storeTooLarge, 0);
-        Interlocked.Exchange(ref _reclaimRuns, 0);
+        _counters.Reset();
     }
 
     /// <summary>

@@ -17,7 +17,10 @@ namespace Nemcache.Storage.Cache;
 /// incr/decr) and what every operation shares; MemCache.Reads.cs the reads and the meta read options,
 /// MemCache.Flush.cs flush_all and the delayed flush, MemCache.Eviction.cs the memory limit and expiry reclaiming,
 /// MemCache.Restore.cs what persistence plugins see (<see cref="IRestorableCache"/>), MemCache.Statistics.cs `stats`
-/// and the key listings. Bytes are counted by <see cref="CacheShard"/> alone, LRU time by <see cref="AccessClock"/>.
+/// and the key listings. The state those concerns share has types of its own: <see cref="CacheShard"/> alone counts
+/// bytes (<see cref="CacheMemory"/> sums them across shards), <see cref="AccessClock"/> is the LRU's time,
+/// <see cref="ChangePublisher"/> the observers, <see cref="CacheWideCounters"/> the counters no shard owns, and
+/// <see cref="ArithmeticValue"/> incr/decr's number rule.
 /// </para>
 /// </summary>
 public sealed partial class MemCache : IRestorableCache
@@ -30,7 +33,7 @@ public sealed partial class MemCache : IRestorableCache
     private readonly CacheMemory _memory;
     private readonly ChangePublisher _publisher;
     private CasSequence _cas = CasSequence.InMemory();
-    private long _storeTooLarge;
+    private readonly CacheWideCounters _counters = new();
     private Func<bool> _changesRefused = static () => false;
 
     /// <param name="time">The clock of expiry, of the delayed flush and of the LRU order (see <see cref="AccessClock"/>).</param>
@@ -91,7 +94,7 @@ public sealed partial class MemCache : IRestorableCache
         }
         if (!Options.ItemFits(key.Length, options.Flags, value.Length))
         {
-            Interlocked.Increment(ref _storeTooLarge);
+            _counters.CountStoreTooLarge();
             return StoreResult.TooLarge;
         }
 
@@ -169,7 +172,7 @@ public sealed partial class MemCache : IRestorableCache
     /// </summary>
     public DeleteResult RefuseTooLarge(StoreMode mode, ReadOnlySpan<byte> key)
     {
-        Interlocked.Increment(ref _storeTooLarge);
+        _counters.CountStoreTooLarge();
         return mode == StoreMode.Set ? Delete(key) : DeleteResult.NotFound;
     }
 
