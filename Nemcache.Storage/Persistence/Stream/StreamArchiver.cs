@@ -30,7 +30,7 @@ public sealed class StreamArchiver : ICachePersistence
     /// <summary>Keeps an fsync from running on a writer that a compaction is closing.</summary>
     private readonly Lock _syncGate = new();
 
-    private MemCache? _cache;
+    private IRestorableCache? _cache;
     private StreamLogWriter? _writer;
     private ulong _sequence;
     private DataDirectoryLock? _lock;
@@ -88,17 +88,17 @@ public sealed class StreamArchiver : ICachePersistence
         }
     }
 
-    public RestoreSummary Restore(MemCache cache) => Open(cache, RestoreLocked);
+    public RestoreSummary Restore(IRestorableCache cache) => Open(cache, RestoreLocked);
 
     /// <summary>Takes the cache's state as the log's: a new cachelog.bin, written beside the old one and renamed over
     /// it once fsynced, replaces whatever log the directory held.</summary>
-    public RestoreSummary Adopt(MemCache cache) => Open(cache, AdoptLocked);
+    public RestoreSummary Adopt(IRestorableCache cache) => Open(cache, AdoptLocked);
 
     /// <summary>The log holds the plugin's state; LOCK and PLUGIN are the directory's, and a compaction file left by a
     /// crash is deleted at every start.</summary>
     public bool OwnsFile(string fileName) => fileName == StreamLogFormat.LogFileName;
 
-    private RestoreSummary Open(MemCache cache, Func<MemCache, long, RestoreSummary> load)
+    private RestoreSummary Open(IRestorableCache cache, Func<IRestorableCache, long, RestoreSummary> load)
     {
         if (_cache is not null)
         {
@@ -121,7 +121,7 @@ public sealed class StreamArchiver : ICachePersistence
         }
     }
 
-    private RestoreSummary RestoreLocked(MemCache cache, long started)
+    private RestoreSummary RestoreLocked(IRestorableCache cache, long started)
     {
         cache.UseCasSequence(CasEpochFile.Start(_persistence.DataDirectory, _logger));
 
@@ -172,7 +172,7 @@ public sealed class StreamArchiver : ICachePersistence
         return _lastRestore;
     }
 
-    private RestoreSummary AdoptLocked(MemCache cache, long started)
+    private RestoreSummary AdoptLocked(IRestorableCache cache, long started)
     {
         long items = 0, bytes = 0;
         var building = Path.Combine(_persistence.DataDirectory, StreamLogFormat.CompactionFileName);
@@ -226,11 +226,9 @@ public sealed class StreamArchiver : ICachePersistence
         {
             return;
         }
-        // A delayed flush_all is the only flush the cache publishes while it holds a pending deadline.
-        var pendingFlush = change.Kind == CacheChangeKind.Flush && _cache?.PendingFlushAt == change.FlushAt;
         lock (_gate)
         {
-            var record = LogRecord.ForChange(change, _sequence + 1, pendingFlush);
+            var record = LogRecord.ForChange(change, _sequence + 1);
             if (record is null || !Append(record))
             {
                 return;
@@ -551,11 +549,10 @@ public sealed class StreamArchiver : ICachePersistence
         {
             return 0;
         }
-        var statistics = _cache.GetStatistics();
-        return statistics.Bytes + statistics.CurrentItems * (LogSizeBound.EstimatedRecordOverhead - CacheLimits.ItemOverheadBytes);
+        return _cache.UsedBytes + _cache.CountItems() * (LogSizeBound.EstimatedRecordOverhead - CacheLimits.ItemOverheadBytes);
     }
 
-    private void Compact(MemCache cache, CancellationToken stopping)
+    private void Compact(IRestorableCache cache, CancellationToken stopping)
     {
         var started = Stopwatch.GetTimestamp();
         long start;
