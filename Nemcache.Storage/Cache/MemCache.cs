@@ -324,8 +324,7 @@ public sealed class MemCache
     /// for an unchanged item still matches after a restart; 0 (a record that did not keep its CAS) gives a fresh one.
     /// An item whose absolute expiry has passed is skipped. Returns whether it was stored.
     /// </summary>
-    // A restore runs this for every record within its first second, before tiered compilation would optimize it.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(RestoreHotPath.Compile)]
     public bool RestoreItem(byte[] key, byte[] value, uint flags, long expiresAt, ulong cas = 0)
     {
         ValidateKey(key);
