@@ -24,7 +24,7 @@ internal static class DataFormats
     public static List<DataFormat> Present(string directory)
     {
         var present = new List<DataFormat>();
-        if (File.Exists(Path.Combine(directory, StreamLogFormat.LogFileName)))
+        if (File.Exists(Path.Combine(directory, StreamLogContents.LogFileName)))
         {
             present.Add(DataFormat.Stream);
         }
