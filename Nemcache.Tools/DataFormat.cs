@@ -28,8 +28,7 @@ internal static class DataFormats
         {
             present.Add(DataFormat.Stream);
         }
-        if (Directory.EnumerateFiles(directory, BitcaskFormat.DataPrefix + "*")
-            .Any(path => Recovery.TryParseDataId(Path.GetFileName(path), out _)))
+        if (BitcaskDirectoryReader.HoldsData(directory))
         {
             present.Add(DataFormat.Bitcask);
         }
