@@ -110,6 +110,7 @@ public sealed class BitcaskDirectoryReader : IDisposable
             .Select(f => new BitcaskFileSpace(Path.GetFileName(f.Path), f.Length, f.LiveBytes, f.DeadBytes))
             .ToList();
 
+    /// <summary>Closes every data file the reader opened.</summary>
     public void Dispose()
     {
         foreach (var file in _recovery.Files.Values)

@@ -19,6 +19,8 @@ public static class BitcaskVerifier
     /// <summary>How long a hint that fails its check is given to be finished by a server writing it.</summary>
     private static readonly TimeSpan HintWritePause = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>Checks every data file, hint and merge leftover of <paramref name="directory"/>, reporting each file's
+    /// finding to <paramref name="report"/>; it never throws for damage, only reports it.</summary>
     public static void Verify(string directory, IVerifyFindings report)
     {
         var ids = new List<int>();
