@@ -337,8 +337,7 @@ public sealed class Bitcask : IDisposable
     /// back. A value whose record fails its CRC is skipped (and dropped from the keydir) with a warning. Returns how
     /// many were skipped. The first merge after a start waits for this load, which it would compete with for the disk.
     /// </summary>
-    // A restore runs this for every record within its first second, before tiered compilation would optimize it.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(RestoreHotPath.Compile)]
     public int ForEachLive(Action<BitcaskItem> load)
     {
         LiveRecord[] live;
@@ -398,8 +397,7 @@ public sealed class Bitcask : IDisposable
     /// While nothing has changed the keydir since the snapshot (<paramref name="version"/>), as during a restore, the
     /// key is not looked up again: that probe of a table of a million keys cost more than reading the value.
     /// </summary>
-    // A restore runs this for every record within its first second, before tiered compilation would optimize it.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(RestoreHotPath.Compile)]
     private bool TryReadThroughWindow(ReadWindow window, byte[] key, in KeyDirEntry snapshot, long version,
         out BitcaskItem item)
     {

@@ -149,8 +149,7 @@ public sealed class BitcaskStore : ICachePersistence
         var batches = new BlockingCollection<List<BitcaskItem>>(boundedCapacity: 64);
         long items = 0, bytes = 0;
         var refused = new HashSet<byte[]>(ByteKeyComparer.Instance);
-        // Both loops run for every item within the restore's first second, before tiered compilation would optimize them.
-        var storing = Task.Run([MethodImpl(MethodImplOptions.AggressiveOptimization)] () =>
+        var storing = Task.Run([MethodImpl(RestoreHotPath.Compile)] () =>
         {
             try
             {
@@ -182,7 +181,7 @@ public sealed class BitcaskStore : ICachePersistence
         var pending = new List<BitcaskItem>(BatchSize);
         try
         {
-            damaged = engine.ForEachLive([MethodImpl(MethodImplOptions.AggressiveOptimization)] (item) =>
+            damaged = engine.ForEachLive([MethodImpl(RestoreHotPath.Compile)] (item) =>
             {
                 pending.Add(item);
                 if (pending.Count == BatchSize)

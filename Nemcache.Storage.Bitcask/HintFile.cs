@@ -53,8 +53,7 @@ internal static class HintFile
     /// Replays the hint of <paramref name="data"/> into <paramref name="visitor"/>, or returns false, having visited
     /// nothing, when the hint is missing, damaged or describes a different length of data file.
     /// </summary>
-    // A restore runs this for every record within its first second, before tiered compilation would optimize it.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(RestoreHotPath.Compile)]
     public static bool TryLoad(DataFile data, RecordVisitor visitor)
     {
         if (!File.Exists(data.HintPath))
@@ -92,8 +91,7 @@ internal static class HintFile
         return true;
     }
 
-    // A restore runs this for every record within its first second, before tiered compilation would optimize it.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(RestoreHotPath.Compile)]
     private static void Replay(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length, int recordHeaderSize,
         RecordVisitor visitor)
     {

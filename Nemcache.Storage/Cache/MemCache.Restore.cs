@@ -20,8 +20,7 @@ public sealed partial class MemCache
     }
 
     /// <inheritdoc/>
-    // A restore runs this for every record within its first second, before tiered compilation would optimize it.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(RestoreHotPath.Compile)]
     public bool RestoreItem(byte[] key, byte[] value, uint flags, long expiresAt, ulong cas = 0)
     {
         ValidateKey(key);

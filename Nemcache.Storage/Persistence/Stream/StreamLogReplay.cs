@@ -16,13 +16,13 @@ internal sealed class StreamLogReplay
     public StreamLogReplay() => _byKeySpan = _items.GetAlternateLookup<ReadOnlySpan<byte>>();
 
     /// <summary>Every key's surviving item, expired ones included (the loader decides against its own clock).</summary>
-    public IEnumerable<(byte[] Key, byte[] Value, uint Flags, long ExpiresAt)> Items
+    public IEnumerable<CacheItem> Items
     {
         get
         {
             foreach (var (key, item) in _items)
             {
-                yield return (key, item.Value, item.Flags, item.ExpiresAt);
+                yield return new CacheItem(key, item.Value, item.Flags, item.ExpiresAt, item.Cas);
             }
         }
     }
