@@ -158,7 +158,7 @@ internal sealed partial class DataFileSet
     /// <summary>
     /// After a merge has pointed the keydir at its copies: a key still pointing into a retired input had its only
     /// record there damaged (the merge's scan skips what fails its CRC). The value is gone either way; the key is
-    /// dropped rather than left pointing at a file that no longer exists. Caller holds the lock.
+    /// dropped rather than left pointing at a file that no longer exists.
     /// </summary>
     private void DropKeysInRetiredFiles(IReadOnlyList<DataFile> inputs)
     {
@@ -190,8 +190,7 @@ internal sealed partial class DataFileSet
     /// <summary>
     /// The disk bound (docs/bitcask-format.md, "Disk use"): merging has fallen behind the writers when the immutable
     /// files hold more than twice the dead bytes that start a merge, max(MergeMinDeadBytes, f / (1 - f) x live) for
-    /// MergeFragmentation f. With f = 1 no fragmentation ever starts a merge, and there is no bound. Caller holds the
-    /// lock.
+    /// MergeFragmentation f. With f = 1 no fragmentation ever starts a merge, and there is no bound.
     /// </summary>
     private bool IsMergingBehind()
     {

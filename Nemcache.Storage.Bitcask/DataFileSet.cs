@@ -9,8 +9,9 @@ namespace Nemcache.Storage.Bitcask;
 /// <summary>
 /// The engine's data files and the keydir that points into them, under one lock: the active file and its rotation,
 /// file numbers and sequence numbers, the last flush marker and a pending delayed flush, the live and dead bytes of
-/// each file, and, for a merge, its snapshot and the swap that retires its inputs. Every method takes the lock itself;
-/// none is to be called with another lock of the engine held, except the merge schedule's, which nests inside this one.
+/// each file, and, for a merge, its snapshot and the swap that retires its inputs. Every public method takes the lock
+/// itself, and every private one runs with it held. The only lock taken inside it is the merge schedule's (rotation
+/// tells the schedule), so nothing here may be called with that one held.
 /// <para>
 /// Every record goes to the OS with one positional write at the end of the active file, gets the next sequence number
 /// and updates the keydir before the lock is released; so the order of sequence numbers is the order of the file, and
@@ -321,7 +322,7 @@ internal sealed partial class DataFileSet
         }
     }
 
-    /// <summary>What a flush does to the set's memory: no key is live any more. Caller holds the lock.</summary>
+    /// <summary>What a flush does to the set's memory: no key is live any more.</summary>
     private void ForgetEverything()
     {
         _keyDir.Clear();
@@ -335,7 +336,7 @@ internal sealed partial class DataFileSet
     /// <summary>
     /// Forgets a key whose newest record can no longer be read. A tombstone takes that record's place unless
     /// <see cref="RecordDropRule"/> lets it vanish: an older put of the key may still be on disk, and the next start
-    /// would serve it. Caller holds the lock.
+    /// would serve it.
     /// </summary>
     private void ForgetLostKey(byte[] key)
     {
@@ -360,7 +361,7 @@ internal sealed partial class DataFileSet
         }
     }
 
-    /// <summary>The lowest sequence number any data file holds. Caller holds the lock.</summary>
+    /// <summary>The lowest sequence number any data file holds.</summary>
     private long LowestSeqOnDisk()
     {
         var lowest = long.MaxValue;
@@ -371,7 +372,7 @@ internal sealed partial class DataFileSet
         return lowest;
     }
 
-    /// <summary>The keydir no longer points at this entry's put: its bytes are dead. Caller holds the lock.</summary>
+    /// <summary>The keydir no longer points at this entry's put: its bytes are dead.</summary>
     private void Forget(int keySize, in KeyDirEntry entry)
     {
         if (_files.TryGetValue(entry.FileId, out var file))
@@ -382,7 +383,7 @@ internal sealed partial class DataFileSet
 
     /// <summary>
     /// Encodes a record and writes it at the end of the active file (rotating first when it would not fit), assigning
-    /// the next sequence number. Caller holds the lock. Throws PersistenceException when the write fails; the file
+    /// the next sequence number. Throws PersistenceException when the write fails; the file
     /// then still ends at a record boundary and the sequence number is not used.
     /// </summary>
     private long Append(RecordType type, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt,
@@ -435,7 +436,7 @@ internal sealed partial class DataFileSet
         }
     }
 
-    /// <summary>Creates the next data file and makes it the active one. Caller holds the lock (or owns the set).</summary>
+    /// <summary>Creates the next data file and makes it the active one.</summary>
     private DataFile StartActiveFile()
     {
         var file = DataFile.Create(DirectoryPath, DataFileName(_nextFileId), _nextFileId, _handles);
@@ -448,7 +449,7 @@ internal sealed partial class DataFileSet
     }
 
     /// <summary>Makes the active file immutable (fsynced first, so that group commit never needs to revisit it) and
-    /// starts the next one. Caller holds the lock.</summary>
+    /// starts the next one.</summary>
     private void Rotate()
     {
         var old = _active!;
