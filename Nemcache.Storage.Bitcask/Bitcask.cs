@@ -228,11 +228,12 @@ public sealed class Bitcask : IDisposable
     /// </summary>
     public void Dispose()
     {
+        // Merging stops first: a merge queued before the close returns without starting.
+        _merges.Close();
         if (!_files.BeginClose())
         {
             return;
         }
-        _merges.Close();
         _intervalSync?.Dispose();
         _background.Drain();
         _files.Close(finishActive: true);
@@ -246,8 +247,8 @@ public sealed class Bitcask : IDisposable
     /// </summary>
     internal void Abandon()
     {
-        _files.BeginClose();
         _merges.Close();
+        _files.BeginClose();
         _intervalSync?.Dispose();
         _background.Drain();
         _files.Close(finishActive: false);
