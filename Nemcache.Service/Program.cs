@@ -92,6 +92,7 @@ builder.Services.AddSingleton(provider => new ServerContext(
     provider.GetRequiredService<ICachePersistence>(),
     settings,
     provider.GetRequiredService<ServerStatistics>()));
+builder.Services.AddSingleton<IProtocolProcessorFactory, ProtocolNegotiation>();
 builder.Services.AddSingleton<ServerMetrics>();
 // First, so that a SIGHUP during a long restore does not end the process either.
 builder.Services.AddHostedService<HangupSignal>();

@@ -15,7 +15,13 @@ bench_require_tools() {
     fi
 }
 
+# bench_build: the Release build of this checkout, unless NEMCACHE_DLL already names a build to measure (another
+# commit's, say, to compare two builds each against memcached).
 bench_build() {
+    if [ -n "${NEMCACHE_DLL:-}" ]; then
+        [ -f "$NEMCACHE_DLL" ] || { echo "bench: NEMCACHE_DLL=$NEMCACHE_DLL does not exist" >&2; exit 2; }
+        return
+    fi
     dotnet build Nemcache.Service -c Release -v quiet -nologo >/dev/null
     NEMCACHE_DLL="$PWD/Nemcache.Service/bin/Release/net10.0/Nemcache.Service.dll"
 }

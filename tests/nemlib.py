@@ -41,7 +41,7 @@ def arguments(doc, seed=None, modes="stream,bitcask"):
 
 def available_modes(args, script):
     """Builds the server unless told not to, then yields each chosen mode this build has; the others are reported
-    as skipped (a plugin that is merged later)."""
+    as skipped."""
     modes = [m for m in args.modes.split(",") if m]
     unknown = [m for m in modes if m not in MODES]
     if unknown:
@@ -136,7 +136,7 @@ def report(problems, data_dir):
 
 
 def mode_available(mode):
-    """False when this build refuses the mode at startup (a plugin that is merged later)."""
+    """False when this build refuses the mode at startup (it does not contain that plugin)."""
     data_dir = new_data_dir("probe")
     try:
         Server(data_dir, mode).terminate()

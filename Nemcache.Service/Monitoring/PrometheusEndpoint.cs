@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Nemcache.Service.Configuration;
-using Nemcache.Service.Hosting;
 using Nemcache.Storage.Persistence;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;

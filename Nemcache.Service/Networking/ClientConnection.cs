@@ -1,7 +1,6 @@
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using Nemcache.Service.Protocol;
 using Nemcache.Storage.Persistence;
 
 namespace Nemcache.Service.Networking;
@@ -13,7 +12,8 @@ namespace Nemcache.Service.Networking;
 /// <see cref="ReplyBacklog"/>): each part is committed and flushed, and the next part runs, and the next read is made,
 /// only once the socket has taken the replies so far.
 /// </summary>
-internal sealed class ClientConnection(Socket socket, ServerContext context, ILogger logger)
+internal sealed class ClientConnection(Socket socket, IProtocolProcessorFactory processors, ICachePersistence? persistence,
+    ServerStatistics statistics, ILogger logger)
 {
     private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: 16 * 1024, minimumReadSize: 4 * 1024);
     private static readonly StreamPipeWriterOptions WriterOptions = new(minimumBufferSize: 16 * 1024);
@@ -27,8 +27,6 @@ internal sealed class ClientConnection(Socket socket, ServerContext context, ILo
         var reader = PipeReader.Create(stream, ReaderOptions);
         var writer = PipeWriter.Create(stream, WriterOptions);
         IProtocolProcessor? processor = null;
-        var persistence = context.Persistence;
-        var statistics = context.Statistics;
         var sendReplies = true;
         await using var stopRegistration = stopping.Register(static r => ((PipeReader)r!).CancelPendingRead(), reader);
         await using var abortRegistration = aborting.Register(static s => ((Socket)s!).Close(0), socket);
@@ -42,7 +40,7 @@ internal sealed class ClientConnection(Socket socket, ServerContext context, ILo
                     break;
                 }
                 var buffer = read.Buffer;
-                processor ??= IProtocolProcessor.ForFirstBytes(buffer, context);
+                processor ??= processors.ForFirstBytes(buffer);
                 var received = buffer.Length;
                 ProcessOutcome outcome;
                 FlushResult flushed;

@@ -3,9 +3,8 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Nemcache.Service.Hosting;
-using Nemcache.Service.Protocol;
-using Nemcache.Service.Protocol.Text;
+using Nemcache.Service.Configuration;
+using Nemcache.Storage.Persistence;
 
 namespace Nemcache.Service.Networking;
 
@@ -13,8 +12,10 @@ namespace Nemcache.Service.Networking;
 /// The listener: accepts connections up to the limit (refusing the next one the way memcached does, with
 /// "ERROR Too many open connections") and runs each one. At shutdown it stops accepting and waits for the open
 /// connections to finish the batch they are running, for at most <see cref="DrainGrace"/>; then it resets those left.
+/// Each connection's protocol comes from <paramref name="processors"/>: the listener knows none.
 /// </summary>
-internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger) : IHostedService
+internal sealed class TcpServer(ServerSettings settings, ServerStatistics statistics, ICachePersistence? persistence,
+    IProtocolProcessorFactory processors, ILogger<TcpServer> logger) : IHostedService
 {
     /// <summary>
     /// How long shutdown waits for open connections to send their last replies. A client that does not read them would
@@ -22,6 +23,9 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
     /// flushed; this leaves most of that time for the flush.
     /// </summary>
     public static readonly TimeSpan DrainGrace = TimeSpan.FromSeconds(5);
+
+    /// <summary>memcached's line to a connection over the limit, whatever protocol it was going to speak.</summary>
+    private static ReadOnlySpan<byte> TooManyConnections => "ERROR Too many open connections\r\n"u8;
 
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _aborting = new();
@@ -32,7 +36,6 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        var settings = context.Settings;
         foreach (var endPoint in settings.ListenEndPoints)
         {
             var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -56,10 +59,10 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
         }
         foreach (var listener in _listeners)
         {
-            context.Statistics.Connections.AddListener(listener);
+            statistics.Connections.AddListener(listener);
         }
         _acceptLoops.AddRange(_listeners.Select(AcceptLoopAsync));
-        logger.LogInformation("Nemcache {Version} listening: {Settings}", ServerContext.Version, settings.Describe());
+        logger.LogInformation("Nemcache {Version} listening: {Settings}", BuildInfo.ProtocolVersion, settings.Describe());
         return Task.CompletedTask;
     }
 
@@ -98,7 +101,7 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
     {
         foreach (var listener in _listeners)
         {
-            context.Statistics.Connections.Remove(listener);
+            statistics.Connections.Remove(listener);
             listener.Dispose();
         }
     }
@@ -123,14 +126,14 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
             }
 
             client.NoDelay = true;
-            if (!context.Statistics.TryOpenConnection(context.Settings.ConnectionLimit))
+            if (!statistics.TryOpenConnection(settings.ConnectionLimit))
             {
                 Refuse(client);
                 continue;
             }
             var id = Interlocked.Increment(ref _nextConnectionId);
-            var connection = new ClientConnection(client, context, logger);
-            context.Statistics.Connections.AddClient(client);
+            var connection = new ClientConnection(client, processors, persistence, statistics, logger);
+            statistics.Connections.AddClient(client);
             var run = Task.Run(async () =>
             {
                 try
@@ -143,7 +146,7 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
                 }
                 finally
                 {
-                    context.Statistics.Connections.Remove(client);
+                    statistics.Connections.Remove(client);
                 }
             });
             _connections[id] = run;
@@ -157,7 +160,7 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
     {
         try
         {
-            client.Send(TextReplies.TooManyConnections);
+            client.Send(TooManyConnections);
         }
         catch (SocketException)
         {
@@ -167,6 +170,6 @@ internal sealed class TcpServer(ServerContext context, ILogger<TcpServer> logger
         {
             client.Dispose();
         }
-        logger.LogDebug("Refused a connection: {Limit} connections are open (-c)", context.Settings.ConnectionLimit);
+        logger.LogDebug("Refused a connection: {Limit} connections are open (-c)", settings.ConnectionLimit);
     }
 }

@@ -4,7 +4,7 @@ namespace Nemcache.Tests.Integration;
 
 /// <summary>
 /// Meta commands feed the same notifications as the text commands, so what they store survives a restart. Needs a
-/// persistence plugin: on a branch without one this test fails, by design, until persistence is merged.
+/// persistence plugin: without one, what the meta commands store cannot survive the restart, and the test fails.
 /// </summary>
 [TestFixture]
 [Category("NeedsPersistence")]

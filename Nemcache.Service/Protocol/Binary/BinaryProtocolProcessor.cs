@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Buffers.Text;
+using Nemcache.Service.Networking;
 using Nemcache.Service.Protocol.Stats;
 using Nemcache.Storage.Cache;
 using static Nemcache.Service.Protocol.Binary.BinaryOpcode;

@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
-using Nemcache.Service.Protocol.Text;
+using Nemcache.Service.Protocol.Lines;
 using Nemcache.Storage.Cache;
 using static Nemcache.Service.Protocol.Meta.MetaReplies;
 
@@ -102,7 +102,7 @@ internal sealed class MetaCommandProcessor(ServerContext context)
         var result = _cache.TryGet(key, options, out var item, out var metadata);
         if (result == ReadResult.Refused)
         {
-            output.Write(TextReplies.PersistenceFailed);
+            TextReplies.WriteRefused(output);
             return;
         }
         if (result == ReadResult.Miss)
@@ -145,7 +145,7 @@ internal sealed class MetaCommandProcessor(ServerContext context)
     {
         swallow = 0;
         if (!tokens.TryNext(out var lengthToken) || !TextTokens.TryParseInt32(lengthToken, out var length)
-            || length is < 0 or > int.MaxValue - 2)
+            || length is < 0 or > DataBlock.MaxLength)
         {
             output.Write(TextReplies.BadCommandLine);
             return true;
@@ -181,27 +181,18 @@ internal sealed class MetaCommandProcessor(ServerContext context)
         if (!error.IsEmpty)
         {
             output.Write(error);
-            swallow = length + 2;
+            swallow = DataBlock.InputBytes(length);
             return true;
         }
 
-        var blockLength = length + 2;
-        if (rest.Length < blockLength)
+        switch (DataBlock.TryRead(ref rest, length, out var value))
         {
-            return false;
+            case DataBlockStatus.Incomplete:
+                return false;
+            case DataBlockStatus.Malformed:
+                output.Write(TextReplies.BadDataChunk);
+                return true;
         }
-        var block = rest.Slice(0, blockLength);
-        rest = rest.Slice(blockLength);
-        Span<byte> tail = stackalloc byte[2];
-        block.Slice(length).CopyTo(tail);
-        if (!tail.SequenceEqual(TextReplies.NewLine))
-        {
-            output.Write(TextReplies.BadDataChunk);
-            return true;
-        }
-
-        var value = ValueArrays.Allocate((int)length);
-        block.Slice(0, length).CopyTo(value);
         // As in memcached: a C makes set and replace a cas, which compares even with 0; add ignores it; append and
         // prepend compare only a non-zero one.
         var storeMode = flags.CompareCas is not null && mode is StoreMode.Set or StoreMode.Replace ? StoreMode.Cas : mode!.Value;
@@ -214,7 +205,7 @@ internal sealed class MetaCommandProcessor(ServerContext context)
         var result = _cache.Store(storeMode, key, value, options, out var stored);
         if (result == StoreResult.Refused)
         {
-            output.Write(TextReplies.PersistenceFailed);
+            TextReplies.WriteRefused(output);
             return true;
         }
         if (result == StoreResult.Stored)
@@ -247,7 +238,7 @@ internal sealed class MetaCommandProcessor(ServerContext context)
         var result = flags.Invalidate ? _cache.Invalidate(key, flags.CompareCas, flags.Ttl) : _cache.Delete(key, flags.CompareCas);
         if (result == DeleteResult.Refused)
         {
-            output.Write(TextReplies.PersistenceFailed);
+            TextReplies.WriteRefused(output);
             return;
         }
         if (result == DeleteResult.Deleted)
@@ -323,7 +314,7 @@ internal sealed class MetaCommandProcessor(ServerContext context)
                 output.Write(TextReplies.NonNumeric);
                 return;
             case ArithmeticResult.Refused:
-                output.Write(TextReplies.PersistenceFailed);
+                TextReplies.WriteRefused(output);
                 return;
             case ArithmeticResult.Exists:
                 output.Write(Exists);

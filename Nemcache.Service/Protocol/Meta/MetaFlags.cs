@@ -1,4 +1,4 @@
-using Nemcache.Service.Protocol.Text;
+using Nemcache.Service.Protocol.Lines;
 using static Nemcache.Service.Protocol.Meta.MetaReplies;
 
 namespace Nemcache.Service.Protocol.Meta;

@@ -97,11 +97,10 @@ public sealed partial class StreamArchiver
         {
             return 0;
         }
-        var statistics = _cache.GetStatistics();
-        return statistics.Bytes + statistics.CurrentItems * (LogSizeBound.EstimatedRecordOverhead - CacheLimits.ItemOverheadBytes);
+        return _cache.UsedBytes + _cache.CountItems() * (LogSizeBound.EstimatedRecordOverhead - CacheLimits.ItemOverheadBytes);
     }
 
-    private void Compact(MemCache cache, CancellationToken stopping)
+    private void Compact(IRestorableCache cache, CancellationToken stopping)
     {
         var started = Stopwatch.GetTimestamp();
         long start;

@@ -23,11 +23,9 @@ public sealed partial class StreamArchiver
         {
             return;
         }
-        // A delayed flush_all is the only flush the cache publishes while it holds a pending deadline.
-        var pendingFlush = change.Kind == CacheChangeKind.Flush && _cache?.PendingFlushAt == change.FlushAt;
         lock (_gate)
         {
-            var record = LogRecord.ForChange(change, _sequence + 1, pendingFlush);
+            var record = LogRecord.ForChange(change, _sequence + 1);
             if (record is null || !Append(record))
             {
                 return;

@@ -33,7 +33,7 @@ public sealed partial class StreamArchiver : ICachePersistence
     /// <summary>Keeps an fsync from running on a writer that a compaction is closing.</summary>
     private readonly Lock _syncGate = new();
 
-    private MemCache? _cache;
+    private IRestorableCache? _cache;
     private StreamLogWriter? _writer;
     private ulong _sequence;
     private DataDirectoryLock? _lock;
@@ -91,17 +91,17 @@ public sealed partial class StreamArchiver : ICachePersistence
         }
     }
 
-    public RestoreSummary Restore(MemCache cache) => Open(cache, RestoreLocked);
+    public RestoreSummary Restore(IRestorableCache cache) => Open(cache, RestoreLocked);
 
     /// <summary>Takes the cache's state as the log's: a new cachelog.bin, written beside the old one and renamed over
     /// it once fsynced, replaces whatever log the directory held.</summary>
-    public RestoreSummary Adopt(MemCache cache) => Open(cache, AdoptLocked);
+    public RestoreSummary Adopt(IRestorableCache cache) => Open(cache, AdoptLocked);
 
     /// <summary>The log holds the plugin's state; LOCK and PLUGIN are the directory's, and a compaction file left by a
     /// crash is deleted at every start.</summary>
     public bool OwnsFile(string fileName) => fileName == StreamLogFormat.LogFileName;
 
-    private RestoreSummary Open(MemCache cache, Func<MemCache, long, RestoreSummary> load)
+    private RestoreSummary Open(IRestorableCache cache, Func<IRestorableCache, long, RestoreSummary> load)
     {
         if (_cache is not null)
         {
@@ -124,7 +124,7 @@ public sealed partial class StreamArchiver : ICachePersistence
         }
     }
 
-    private RestoreSummary RestoreLocked(MemCache cache, long started)
+    private RestoreSummary RestoreLocked(IRestorableCache cache, long started)
     {
         cache.UseCasSequence(CasEpochFile.Start(_persistence.DataDirectory, _logger));
 
@@ -175,7 +175,7 @@ public sealed partial class StreamArchiver : ICachePersistence
         return _lastRestore;
     }
 
-    private RestoreSummary AdoptLocked(MemCache cache, long started)
+    private RestoreSummary AdoptLocked(IRestorableCache cache, long started)
     {
         long items = 0, bytes = 0;
         var building = Path.Combine(_persistence.DataDirectory, StreamLogFormat.CompactionFileName);

@@ -63,7 +63,7 @@ internal sealed class StreamLogReplay
     /// whose deadline passed while the server was down empties the cache instead: every record in the log was written
     /// before that deadline, because the running cache logs an immediate flush the moment it carries one out.
     /// </summary>
-    public ReplayLoad LoadInto(MemCache cache)
+    public ReplayLoad LoadInto(IRestorableCache cache)
     {
         if (PendingFlushAt is { } deadline && deadline <= cache.Clock.Now)
         {

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace Nemcache.Service.Protocol;
+namespace Nemcache.Service.Protocol.Stats;
 
 /// <summary>
 /// The `stats` and `stats settings` listings, with memcached 1.6's field names, for every protocol that reports

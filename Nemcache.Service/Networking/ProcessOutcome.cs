@@ -1,4 +1,4 @@
-namespace Nemcache.Service.Protocol;
+namespace Nemcache.Service.Networking;
 
 /// <summary>What a call to <see cref="IProtocolProcessor.Process"/> did, for the connection loop.</summary>
 [Flags]

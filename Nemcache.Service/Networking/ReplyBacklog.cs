@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 
-namespace Nemcache.Service.Protocol;
+namespace Nemcache.Service.Networking;
 
 /// <summary>
 /// The replies a connection has written but not yet sent, and the bound on them. A client that sends small requests
@@ -14,7 +14,7 @@ namespace Nemcache.Service.Protocol;
 internal static class ReplyBacklog
 {
     /// <summary>
-    /// Large enough that a batch of ordinary replies is sent in one flush, as before; small next to one item's reply,
+    /// Large enough that a batch of ordinary replies goes out in one flush; small next to one item's reply,
     /// so that the item size limit (-I) dominates what a connection can hold.
     /// </summary>
     public const int PauseAtBytes = 64 * 1024;

@@ -1,4 +1,4 @@
-namespace Nemcache.Service.Protocol.Text;
+namespace Nemcache.Service.Protocol.Lines;
 
 /// <summary>
 /// Walks the space-separated tokens of one command line, as memcached's tokenizer does: only the space byte separates,

@@ -1,8 +1,9 @@
 using System.Buffers;
-using Nemcache.Service.Protocol.Text;
-using static Nemcache.Service.Protocol.Text.TextReplies;
+using Nemcache.Service.Protocol.Lines;
+using Nemcache.Service.Protocol.Stats;
+using static Nemcache.Service.Protocol.Lines.TextReplies;
 
-namespace Nemcache.Service.Protocol.Stats;
+namespace Nemcache.Service.Protocol.Text;
 
 /// <summary>
 /// The text protocol's `stats [group]` and `lru_crawler metadump`, with memcached 1.6.18's replies for every argument

@@ -1,8 +1,9 @@
 using System.Buffers;
+using Nemcache.Service.Protocol.Stats;
 using Nemcache.Storage.Cache;
-using static Nemcache.Service.Protocol.Text.TextReplies;
+using static Nemcache.Service.Protocol.Lines.TextReplies;
 
-namespace Nemcache.Service.Protocol.Stats;
+namespace Nemcache.Service.Protocol.Text;
 
 /// <summary>
 /// The two key listings memcached offers, in its exact formats, which `memcdump`, `memcached-tool … keys|dump` and

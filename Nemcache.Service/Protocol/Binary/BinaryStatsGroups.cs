@@ -1,4 +1,6 @@
-namespace Nemcache.Service.Protocol.Stats;
+using Nemcache.Service.Protocol.Stats;
+
+namespace Nemcache.Service.Protocol.Binary;
 
 /// <summary>The binary protocol's stat groups beyond the general and settings ones, as memcached's: the text protocol's
 /// item, slab and size listings (not conns, which memcached answers only in text).</summary>
