@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
 using Nemcache.Storage.Persistence;
 using static Nemcache.Storage.Bitcask.BitcaskFormat;
 
@@ -47,6 +48,30 @@ internal static class HintFile
         BinaryPrimitives.WriteUInt32LittleEndian(trailer[16..], crc.GetCurrentHashAsUInt32());
         stream.Write(trailer);
         stream.Flush(flushToDisk: true);
+    }
+
+    /// <summary>Writes an immutable file's hint in the background; a failure only costs the next start a scan, so it
+    /// is logged.</summary>
+    public static void WriteOrLeaveForScan(DataFile data, ILogger logger)
+    {
+        try
+        {
+            Write(data);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // The file was merged away meanwhile, or the disk refused; either way the next start scans instead. The
+            // hint begun for it goes: left behind its merged-away file, the next start would take it for a lost file.
+            logger.LogDebug(ex, "No hint written for {File}", data.Path);
+            try
+            {
+                File.Delete(data.HintPath);
+            }
+            catch (IOException)
+            {
+                // A hint the disk will not let go of is ignored at the next start, having no valid trailer.
+            }
+        }
     }
 
     /// <summary>
