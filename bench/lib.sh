@@ -16,8 +16,10 @@ bench_require_tools() {
 }
 
 # bench_build: the Release build of this checkout, unless NEMCACHE_DLL already names a build to measure (another
-# commit's, say, to compare two builds each against memcached).
+# commit's, say, to compare two builds each against memcached). NEMCACHE_DLL stays a shell variable only: the server
+# reads every NEMCACHE_ variable of its environment as a setting and refuses to start on one it does not know.
 bench_build() {
+    export -n NEMCACHE_DLL
     if [ -n "${NEMCACHE_DLL:-}" ]; then
         [ -f "$NEMCACHE_DLL" ] || { echo "bench: NEMCACHE_DLL=$NEMCACHE_DLL does not exist" >&2; exit 2; }
         return
@@ -26,13 +28,32 @@ bench_build() {
     NEMCACHE_DLL="$PWD/Nemcache.Service/bin/Release/net10.0/Nemcache.Service.dll"
 }
 
+# bench_free_port: a port nothing listens on; from the range BENCH_PORTS ("26000-26999") if set, so that several
+# people benchmarking on one machine keep out of each other's ports, else any the kernel picks.
 bench_free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    python3 - "${BENCH_PORTS:-0-0}" <<'PORT'
+import random, socket, sys
+low, high = (int(p) for p in sys.argv[1].split("-"))
+for port in random.sample(range(low, high + 1), high - low + 1):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        print(s.getsockname()[1])
+        sys.exit(0)
+sys.exit("bench: no free port in " + sys.argv[1])
+PORT
 }
 
+# bench_wait_port PORT [PID]: waits up to 30 s until something listens on PORT; gives up early when process PID exits.
 bench_wait_port() {
     for _ in $(seq 1 300); do
         (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        if [ -n "${2:-}" ] && [[ "$(ps -o stat= -p "$2")" =~ ^(Z|X|$) ]]; then
+            echo "bench: process $2 exited before it listened on port $1" >&2
+            return 1
+        fi
         sleep 0.1
     done
     echo "bench: nothing listens on port $1" >&2
@@ -46,7 +67,7 @@ bench_start_memcached() {
     [ "$(id -u)" = 0 ] && user_flag=(-u root)
     memcached -p "$1" -U 0 -l 127.0.0.1 -m "${2:-64}" "${user_flag[@]}" &
     MEMCACHED_PID=$!
-    bench_wait_port "$1"
+    bench_wait_port "$1" "$MEMCACHED_PID"
 }
 
 # bench_start_nemcache PORT DATA_DIR [VAR=VALUE ...]: the Release build, with extra environment settings.
@@ -55,7 +76,7 @@ bench_start_nemcache() {
     shift 2
     env "$@" dotnet "$NEMCACHE_DLL" -p "$port" --data-dir "$dir" > "$dir.log" 2>&1 &
     NEMCACHE_PID=$!
-    bench_wait_port "$port"
+    bench_wait_port "$port" "$NEMCACHE_PID" || { tail -5 "$dir.log" >&2; return 1; }
 }
 
 bench_stop() {
@@ -71,6 +92,36 @@ bench_stat() {
     printf 'stats\r\nquit\r\n' >&3
     timeout 5 cat <&3 | tr -d '\r' | awk -v name="$2" '$1 == "STAT" && $2 == name { print $3 }'
     exec 3<&-
+}
+
+# The key length of every memaslap run: with the value size, the logical size of one set.
+BENCH_MEMASLAP_KEY_BYTES=16
+
+# bench_memaslap_config FILE MIX SIZE: a memaslap configuration with 16-byte keys, SIZE-byte values and the get/set
+# MIX ("90/10": 90% gets, 10% sets).
+bench_memaslap_config() {
+    local file=$1 mix=$2 size=$3
+    local get=${mix%/*} set=${mix#*/}
+    cat > "$file" <<CONFIG
+key
+$BENCH_MEMASLAP_KEY_BYTES $BENCH_MEMASLAP_KEY_BYTES 1
+value
+$size $size 1
+cmd
+0 $(awk "BEGIN { print $set / 100 }")
+1 $(awk "BEGIN { print $get / 100 }")
+CONFIG
+}
+
+# bench_memaslap_run PORT CONFIG DURATION CONNECTIONS: runs memaslap (2 threads, as many as the machine has cores)
+# against the server on PORT for DURATION ("10s") and prints its summary line, "Run time: 10.0s Ops: ... TPS: ...".
+bench_memaslap_run() {
+    memcaslap -s "127.0.0.1:$1" -T 2 -c "$4" -t "$3" -F "$2" 2>&1 | grep '^Run time:'
+}
+
+# bench_memaslap PORT CONFIG DURATION CONNECTIONS: the TPS of one memaslap run.
+bench_memaslap() {
+    bench_memaslap_run "$@" | awk '{ for (i = 1; i <= NF; i++) if ($i == "TPS:") print $(i + 1) }'
 }
 
 # bench_median: the median of the numbers on stdin, one a line.

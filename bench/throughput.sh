@@ -27,30 +27,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 CONCURRENCY=${CONCURRENCY:-32}
 MEMORY_MB=${MEMORY_MB:-64}
-THREADS=2
 [ "$ROUNDS" -ge 3 ] || { echo "throughput: ROUNDS must be at least 3" >&2; exit 2; }
-
-
-# A memaslap configuration: 16-byte keys, fixed-size values, the given share of gets and sets.
-write_config() {
-    local file=$1 mix=$2 size=$3
-    local get=${mix%/*} set=${mix#*/}
-    cat > "$file" <<CONFIG
-key
-16 16 1
-value
-$size $size 1
-cmd
-0 $(awk "BEGIN { print $set / 100 }")
-1 $(awk "BEGIN { print $get / 100 }")
-CONFIG
-}
-
-run_memaslap() {
-    local port=$1 config=$2
-    memcaslap -s "127.0.0.1:$port" -T "$THREADS" -c "$CONCURRENCY" -t "$DURATION" -F "$config" 2>&1 \
-        | awk '/^Run time:/ { for (i = 1; i <= NF; i++) if ($i == "TPS:") print $(i + 1) }'
-}
 
 bench_require_tools
 bench_build
@@ -67,7 +44,7 @@ for mode in $MODES; do
     for mix in $MIXES; do
         for size in $VALUE_SIZES; do
             config="$work/memaslap-${mix/\//-}-$size.cfg"
-            write_config "$config" "$mix" "$size"
+            bench_memaslap_config "$config" "$mix" "$size"
             memcached_port=$(bench_free_port)
             nemcache_port=$(bench_free_port)
             bench_start_memcached "$memcached_port" "$MEMORY_MB"
@@ -75,8 +52,8 @@ for mode in $MODES; do
             bench_start_nemcache "$nemcache_port" "$work/data-$mode-${mix/\//-}-$size" $(bench_mode_environment "$mode") NEMCACHE_MEMORY_LIMIT_MB="$MEMORY_MB"
             ratios=()
             for round in $(seq 1 "$ROUNDS"); do
-                m=$(run_memaslap "$memcached_port" "$config")
-                n=$(run_memaslap "$nemcache_port" "$config")
+                m=$(bench_memaslap "$memcached_port" "$config" "$DURATION" "$CONCURRENCY")
+                n=$(bench_memaslap "$nemcache_port" "$config" "$DURATION" "$CONCURRENCY")
                 ratio=$(awk "BEGIN { printf \"%.3f\", $n / $m }")
                 ratios+=("$ratio")
                 printf '%-15s %-6s %6s %5s %14s %14s %7s\n' "$mode" "$mix" "$size" "$round" "$m" "$n" "$ratio"
