@@ -142,25 +142,21 @@ public sealed class Bitcask : IDisposable
     /// Stores a value, with the item's CAS unique (0 when it has none), which a restore gives back. The engine keeps
     /// <paramref name="key"/> when the key is new: do not change it afterwards.
     /// </summary>
-    public void Put(byte[] key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas = 0)
-    {
-        _merges.WaitWhileBehind();
+    public void Put(byte[] key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas = 0) =>
         _files.Put(key, value, flags, expiresAt, cas);
-    }
 
     /// <summary>Gives a stored key a new expiry with a small record (no value). False when the engine has no such key.</summary>
-    public bool Touch(ReadOnlySpan<byte> key, long expiresAt)
-    {
-        _merges.WaitWhileBehind();
-        return _files.Touch(key, expiresAt);
-    }
+    public bool Touch(ReadOnlySpan<byte> key, long expiresAt) => _files.Touch(key, expiresAt);
 
     /// <summary>Deletes a key with a tombstone. A key the engine does not hold needs none: nothing on disk is live for it.</summary>
-    public bool Delete(ReadOnlySpan<byte> key)
-    {
-        _merges.WaitWhileBehind();
-        return _files.Delete(key);
-    }
+    public bool Delete(ReadOnlySpan<byte> key) => _files.Delete(key);
+
+    /// <summary>
+    /// Completes when merging is within the disk bound: at once, unless writes have outrun merging, and then when a
+    /// merge of every immutable file is done (<see cref="MergeSchedule.CaughtUp"/>). Writers wait on it before they
+    /// acknowledge, outside any cache lock; it never faults.
+    /// </summary>
+    public Task MergingCaughtUp() => _merges.CaughtUp();
 
     /// <summary>flush_all now: a marker that kills every earlier record, and any delayed flush.</summary>
     public void Flush()

@@ -339,6 +339,11 @@ public sealed class BitcaskStore : ICachePersistence
         {
             return ValueTask.FromException(new PersistenceException($"Bitcask write failed earlier: {failure.Message}", failure));
         }
+        var caughtUp = Engine.MergingCaughtUp();
+        if (!caughtUp.IsCompleted)
+        {
+            return CommitWhenCaughtUpAsync(caughtUp, cancellationToken);
+        }
         if (_persistence.Sync != SyncMode.Always)
         {
             return ValueTask.CompletedTask;
@@ -348,6 +353,16 @@ public sealed class BitcaskStore : ICachePersistence
         return cancellationToken.CanBeCanceled && !sync.IsCompleted
             ? new ValueTask(sync.AsTask().WaitAsync(cancellationToken))
             : sync;
+    }
+
+    /// <summary>
+    /// Backpressure: writes have outrun merging, so this commit (and with it the connection's next batch) waits until
+    /// a merge has caught up. The changes are already written; only the reply waits, so no cache lock is held meanwhile.
+    /// </summary>
+    private async ValueTask CommitWhenCaughtUpAsync(Task caughtUp, CancellationToken cancellationToken)
+    {
+        await caughtUp.WaitAsync(cancellationToken);
+        await CommitAsync(cancellationToken);
     }
 
     public IEnumerable<KeyValuePair<string, string>> GetStats()

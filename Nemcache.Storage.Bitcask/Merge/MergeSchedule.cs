@@ -5,8 +5,8 @@ namespace Nemcache.Storage.Bitcask;
 
 /// <summary>
 /// When merges run: on the engine's background queue, one at a time, when <see cref="DataFileSet.MergeIsDue"/> says
-/// so, when asked, and for a writer that finds merging behind the disk bound (it waits for a merge of every immutable
-/// file). A merge that failed after its commit stops merging until a restart finishes it.
+/// so, when asked, and when merging has fallen behind the disk bound (a commit then waits for a merge of every
+/// immutable file). A merge that failed after its commit stops merging until a restart finishes it.
 /// <para>
 /// Its lock nests inside the file set's (rotation asks <see cref="MaybeStart"/> under that lock), so nothing here calls
 /// the file set while holding it.
@@ -27,7 +27,7 @@ internal sealed class MergeSchedule(DataFileSet files, BackgroundQueue backgroun
 
     public long MergesRun => Interlocked.Read(ref _mergesRun);
 
-    /// <summary>How many writes have waited for a merge to catch up.</summary>
+    /// <summary>How many commits have waited for a merge to catch up.</summary>
     public long WriterWaits => Interlocked.Read(ref _writerWaits);
 
     /// <summary>Queues a merge of what the automatic trigger picks, when the file set says one is due.</summary>
@@ -53,34 +53,31 @@ internal sealed class MergeSchedule(DataFileSet files, BackgroundQueue backgroun
     public Task MergeAsync(bool all) => background.Enqueue(() => Run(all));
 
     /// <summary>
-    /// When writes outrun merging, the writer waits for a merge of every immutable file (which leaves next to no dead
-    /// bytes in them) rather than let the disk fill: writes then go at the pace merges can reclaim. A merge that fails,
-    /// or merging stopped after a failed commit, does not hold writers back.
+    /// When writes outrun merging, a commit waits for a merge of every immutable file (which leaves next to no dead
+    /// bytes in them) rather than let the disk fill: writes then go at the pace merges can reclaim. The wait is the
+    /// commit's, not the write's: a write runs under the cache's shard lock, and a reader of that shard must not wait
+    /// for a merge. Completes at once when merging is not behind; a merge that fails, or merging stopped after a failed
+    /// commit, does not hold commits back (the returned task never faults).
     /// </summary>
-    public void WaitWhileBehind()
+    public Task CaughtUp()
     {
         if (!files.MergingIsBehind)
         {
-            return;
+            return Task.CompletedTask;
         }
         Task merge;
         lock (_gate)
         {
             if (_closed || _unfinishedMerge is not null || !files.MergingIsBehind)
             {
-                return;
+                return Task.CompletedTask;
             }
             merge = _catchUpMerge ??= background.Enqueue(CatchUp);
         }
         Interlocked.Increment(ref _writerWaits);
-        try
-        {
-            merge.Wait();
-        }
-        catch (AggregateException)
-        {
-            // The queue has logged it; writers go on.
-        }
+        // The queue has logged a failure; commits go on.
+        return merge.ContinueWith(static _ => { }, CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     /// <summary>No merge is queued from now on; one already queued returns without merging.</summary>
