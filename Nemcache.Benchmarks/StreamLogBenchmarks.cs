@@ -26,7 +26,7 @@ public class StreamLogBenchmarks
     public void Setup()
     {
         _store = CacheChange.Stored(Encoding.ASCII.GetBytes("bench:key:0001"), new byte[100], 7, 0, 42);
-        _encoded = LogRecord.ForChange(_store, 1, pendingFlush: false)!.ToByteArray();
+        _encoded = LogRecord.ForChange(_store, 1)!.ToByteArray();
 
         _directory = Directory.CreateTempSubdirectory("nemcache-bench-").FullName;
         _archiver = new StreamArchiver(new PersistenceOptions { DataDirectory = _directory, Sync = SyncMode.None },
@@ -58,7 +58,7 @@ public class StreamLogBenchmarks
     [Benchmark]
     public int EncodeStoreRecord()
     {
-        var record = LogRecord.ForChange(_store, 1, pendingFlush: false)!;
+        var record = LogRecord.ForChange(_store, 1)!;
         var size = record.CalculateSize();
         record.WriteTo(_frameBuffer.AsSpan(0, size));
         return size;

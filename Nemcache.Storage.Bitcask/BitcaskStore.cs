@@ -26,12 +26,12 @@ public sealed class BitcaskStore : ICachePersistence
     private readonly TimeProvider _time;
     private Bitcask? _engine;
     private readonly FailureLatch _failures;
-    private MemCache? _cache;
+    private IRestorableCache? _cache;
     private int _repairing;
     private volatile bool _disposed;
     private RestoreSummary? _lastRestore;
 
-    /// <param name="time">The cache's clock: it tells an immediate flush_all from a delayed one, and expiry.</param>
+    /// <param name="time">The cache's clock: the engine's expiry and flush deadlines are measured against it.</param>
     public BitcaskStore(PersistenceOptions persistence, BitcaskOptions options, ILogger<BitcaskStore> logger,
         TimeProvider? time = null)
     {
@@ -56,7 +56,7 @@ public sealed class BitcaskStore : ICachePersistence
 
     public Task CompactAsync() => Engine.MergeAsync();
 
-    public RestoreSummary Restore(MemCache cache)
+    public RestoreSummary Restore(IRestorableCache cache)
     {
         _cache = cache;
         var started = Stopwatch.GetTimestamp();
@@ -70,7 +70,7 @@ public sealed class BitcaskStore : ICachePersistence
         {
             cache.RestoreFlushDeadline(flushAt);
         }
-        if (cache.GetStatistics().CurrentItems < items)
+        if (cache.CountItems() < items)
         {
             items -= ForgetEvictedDuringRestore(cache, engine, refused);
         }
@@ -92,7 +92,7 @@ public sealed class BitcaskStore : ICachePersistence
     /// next merge drops them), every live item is written anew, a pending delayed flush is scheduled again, and the
     /// new files and the directory are fsynced before this returns.
     /// </summary>
-    public RestoreSummary Adopt(MemCache cache)
+    public RestoreSummary Adopt(IRestorableCache cache)
     {
         _cache = cache;
         var started = Stopwatch.GetTimestamp();
@@ -143,14 +143,13 @@ public sealed class BitcaskStore : ICachePersistence
     /// </summary>
     /// <returns>Also the keys the cache refused (larger than its item size limit, or expired): they were never in
     /// the cache, so no eviction took them, and they stay on disk.</returns>
-    private static (long Items, long Bytes, int Damaged, HashSet<byte[]> Refused) LoadInParallel(Bitcask engine, MemCache cache)
+    private static (long Items, long Bytes, int Damaged, HashSet<byte[]> Refused) LoadInParallel(Bitcask engine, IRestorableCache cache)
     {
         const int BatchSize = 1024;
         var batches = new BlockingCollection<List<BitcaskItem>>(boundedCapacity: 64);
         long items = 0, bytes = 0;
         var refused = new HashSet<byte[]>(ByteKeyComparer.Instance);
-        // Both loops run for every item within the restore's first second, before tiered compilation would optimize them.
-        var storing = Task.Run([MethodImpl(MethodImplOptions.AggressiveOptimization)] () =>
+        var storing = Task.Run([MethodImpl(RestoreHotPath.Compile)] () =>
         {
             try
             {
@@ -182,7 +181,7 @@ public sealed class BitcaskStore : ICachePersistence
         var pending = new List<BitcaskItem>(BatchSize);
         try
         {
-            damaged = engine.ForEachLive([MethodImpl(MethodImplOptions.AggressiveOptimization)] (item) =>
+            damaged = engine.ForEachLive([MethodImpl(RestoreHotPath.Compile)] (item) =>
             {
                 pending.Add(item);
                 if (pending.Count == BatchSize)
@@ -210,7 +209,7 @@ public sealed class BitcaskStore : ICachePersistence
     /// it. Tombstones for those keys keep the promise that a restart restores what the cache held rather than more.
     /// Returns how many keys were forgotten.
     /// </summary>
-    private int ForgetEvictedDuringRestore(MemCache cache, Bitcask engine, HashSet<byte[]> refused)
+    private int ForgetEvictedDuringRestore(IRestorableCache cache, Bitcask engine, HashSet<byte[]> refused)
     {
         var held = new HashSet<byte[]>(ByteKeyComparer.Instance);
         foreach (var item in cache.SnapshotItems())
@@ -246,11 +245,11 @@ public sealed class BitcaskStore : ICachePersistence
                 case CacheChangeKind.Touch:
                     engine.Touch(change.Key, change.ExpiresAt);
                     break;
-                case CacheChangeKind.Flush when change.FlushAt <= _time.GetUtcNow().ToUnixTimeSeconds():
-                    engine.Flush();
+                case CacheChangeKind.Flush when change.Delayed:
+                    engine.ScheduleFlush(change.FlushAt);
                     break;
                 case CacheChangeKind.Flush:
-                    engine.ScheduleFlush(change.FlushAt);
+                    engine.Flush();
                     break;
             }
         }
@@ -340,6 +339,11 @@ public sealed class BitcaskStore : ICachePersistence
         {
             return ValueTask.FromException(new PersistenceException($"Bitcask write failed earlier: {failure.Message}", failure));
         }
+        var caughtUp = Engine.MergingCaughtUp();
+        if (!caughtUp.IsCompleted)
+        {
+            return CommitWhenCaughtUpAsync(caughtUp, cancellationToken);
+        }
         if (_persistence.Sync != SyncMode.Always)
         {
             return ValueTask.CompletedTask;
@@ -349,6 +353,16 @@ public sealed class BitcaskStore : ICachePersistence
         return cancellationToken.CanBeCanceled && !sync.IsCompleted
             ? new ValueTask(sync.AsTask().WaitAsync(cancellationToken))
             : sync;
+    }
+
+    /// <summary>
+    /// Backpressure: writes have outrun merging, so this commit (and with it the connection's next batch) waits until
+    /// a merge has caught up. The changes are already written; only the reply waits, so no cache lock is held meanwhile.
+    /// </summary>
+    private async ValueTask CommitWhenCaughtUpAsync(Task caughtUp, CancellationToken cancellationToken)
+    {
+        await caughtUp.WaitAsync(cancellationToken);
+        await CommitAsync(cancellationToken);
     }
 
     public IEnumerable<KeyValuePair<string, string>> GetStats()

@@ -24,12 +24,11 @@ internal static class DataFormats
     public static List<DataFormat> Present(string directory)
     {
         var present = new List<DataFormat>();
-        if (File.Exists(Path.Combine(directory, StreamLogFormat.LogFileName)))
+        if (File.Exists(Path.Combine(directory, StreamLogContents.LogFileName)))
         {
             present.Add(DataFormat.Stream);
         }
-        if (Directory.EnumerateFiles(directory, BitcaskFormat.DataPrefix + "*")
-            .Any(path => Recovery.TryParseDataId(Path.GetFileName(path), out _)))
+        if (BitcaskDirectoryReader.HoldsData(directory))
         {
             present.Add(DataFormat.Bitcask);
         }

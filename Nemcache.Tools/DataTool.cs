@@ -1,3 +1,4 @@
+using Nemcache.Storage.Bitcask;
 using Nemcache.Storage.Persistence;
 
 namespace Nemcache.Tools;

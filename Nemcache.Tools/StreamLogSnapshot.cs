@@ -9,46 +9,43 @@ namespace Nemcache.Tools;
 /// </summary>
 internal sealed class StreamLogSnapshot
 {
-    private readonly StreamLogReplay _replay;
-    private readonly LogScan _scan;
+    private readonly StreamLogContents _log;
     private readonly long _now;
 
-    private StreamLogSnapshot(StreamLogReplay replay, LogScan scan, long now)
+    private StreamLogSnapshot(StreamLogContents log, long now)
     {
-        _replay = replay;
-        _scan = scan;
+        _log = log;
         _now = now;
     }
 
     public static StreamLogSnapshot Read(string directory, long now, TextWriter warnings)
     {
-        var replay = new StreamLogReplay();
-        var scan = StreamLogReader.Read(Path.Combine(directory, StreamLogFormat.LogFileName), replay.Apply);
-        foreach (var damage in scan.Skipped)
+        var log = StreamLogContents.Read(directory);
+        foreach (var damage in log.Skipped)
         {
-            warnings.WriteLine($"{RecoveryWarnings.Prefix}{StreamLogFormat.LogFileName}: skipped a damaged record, {damage}");
+            warnings.WriteLine($"{RecoveryWarnings.Prefix}{StreamLogContents.LogFileName}: skipped a damaged record, {damage}");
         }
-        if (scan.Cut is { } cut)
+        if (log.Cut is { } cut)
         {
-            warnings.WriteLine($"{RecoveryWarnings.Prefix}{StreamLogFormat.LogFileName}: dropped {cut.Length} bytes from offset {cut.Offset} ({cut.Reason})");
+            warnings.WriteLine($"{RecoveryWarnings.Prefix}{StreamLogContents.LogFileName}: dropped {cut.Length} bytes from offset {cut.Offset} ({cut.Reason})");
         }
-        return new StreamLogSnapshot(replay, scan, now);
+        return new StreamLogSnapshot(log, now);
     }
 
     /// <summary>The items the server would load: replay's last word on each key, unexpired, unless a delayed flush_all
-    /// came due while no server ran (then none, as <see cref="StreamLogReplay.LoadInto"/> decides).</summary>
+    /// came due while no server ran (then none, as the plugin's restore decides).</summary>
     public IEnumerable<LiveItem> LiveItems()
     {
-        var flushAt = _replay.PendingFlushAt;
+        var flushAt = _log.PendingFlushAt;
         if (flushAt <= _now)
         {
             yield break;
         }
-        foreach (var (key, value, flags, expiresAt) in _replay.Items)
+        foreach (var item in _log.Items)
         {
-            if (!ExpiryClock.HasExpired(expiresAt, _now))
+            if (!ExpiryClock.HasExpired(item.ExpiresAt, _now))
             {
-                yield return new LiveItem(key, value, flags, expiresAt).ExpiringBy(flushAt);
+                yield return new LiveItem(item.Key, item.Value, item.Flags, item.ExpiresAt).ExpiringBy(flushAt);
             }
         }
     }
@@ -56,21 +53,12 @@ internal sealed class StreamLogSnapshot
     /// <summary>Live bytes are what a compaction would keep: the header and one store record per live item.</summary>
     public DirectoryStatistics Statistics()
     {
-        long keys = 0, keyBytes = 0, valueBytes = 0, live = _scan.HasHeader ? StreamLogFormat.HeaderSize : 0;
-        var pending = _replay.PendingFlushAt > _now ? _replay.PendingFlushAt : null;
-        if (pending is not null)
-        {
-            live += StreamLogFormat.FrameHeaderSize + LogRecord.ForFlush(pending.Value, pending: true, _scan.LastSequence).CalculateSize();
-        }
-        foreach (var item in LiveItems())
-        {
-            keys++;
-            keyBytes += item.Key.Length;
-            valueBytes += item.Value.Length;
-            var record = LogRecord.ForItem(new CacheItem(item.Key, item.Value, item.Flags, item.ExpiresAt, Cas: 0), _scan.LastSequence);
-            live += StreamLogFormat.FrameHeaderSize + record.CalculateSize();
-        }
-        var file = new FileStatistics(StreamLogFormat.LogFileName, _scan.FileLength, live, _scan.FileLength - live);
-        return new DirectoryStatistics(DataFormat.Stream, [file], keys, keyBytes, valueBytes, pending);
+        var pending = _log.PendingFlushAt > _now ? _log.PendingFlushAt : null;
+        var live = LiveItems().ToList();
+        var liveBytes = _log.CompactedLength(
+            live.Select(item => new CacheItem(item.Key, item.Value, item.Flags, item.ExpiresAt, Cas: 0)), pending);
+        var file = new FileStatistics(StreamLogContents.LogFileName, _log.FileLength, liveBytes, _log.FileLength - liveBytes);
+        return new DirectoryStatistics(DataFormat.Stream, [file], live.Count, live.Sum(item => (long)item.Key.Length),
+            live.Sum(item => (long)item.Value.Length), pending);
     }
 }

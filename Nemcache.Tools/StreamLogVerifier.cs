@@ -11,16 +11,16 @@ internal static class StreamLogVerifier
 
     public static void Verify(string directory, VerifyReport report)
     {
-        var name = StreamLogFormat.LogFileName;
+        var name = StreamLogContents.LogFileName;
         var path = Path.Combine(directory, name);
-        LogScan scan;
+        StreamLogContents scan;
         bool grew;
         var reads = 0;
         do
         {
             try
             {
-                scan = StreamLogReader.Read(path, _ => { });
+                scan = StreamLogContents.Check(directory);
             }
             catch (PersistenceException ex)
             {
@@ -52,9 +52,9 @@ internal static class StreamLogVerifier
         {
             report.Ok(name, $"{scan.Records} records, {scan.FileLength} bytes");
         }
-        if (File.Exists(Path.Combine(directory, StreamLogFormat.CompactionFileName)))
+        if (File.Exists(Path.Combine(directory, StreamLogContents.CompactionFileName)))
         {
-            report.Note(StreamLogFormat.CompactionFileName, "a compaction under way, or one a crash interrupted (the server deletes it at start)");
+            report.Note(StreamLogContents.CompactionFileName, "a compaction under way, or one a crash interrupted (the server deletes it at start)");
         }
     }
 }

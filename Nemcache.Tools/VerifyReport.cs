@@ -1,3 +1,5 @@
+using Nemcache.Storage.Persistence;
+
 namespace Nemcache.Tools;
 
 /// <summary>
@@ -5,7 +7,7 @@ namespace Nemcache.Tools;
 /// bytes the server would skip, cut or ignore, <c>note</c> for what is not damage (a merge or compaction under way, a
 /// record still being written). Damage decides the exit code.
 /// </summary>
-internal sealed class VerifyReport(TextWriter output)
+internal sealed class VerifyReport(TextWriter output) : IVerifyFindings
 {
     public int DamageCount { get; private set; }
 

@@ -9,7 +9,7 @@ internal sealed class CacheEntry(byte[] key)
     public long ExpiresAt;
     public ulong Cas;
 
-    /// <summary><see cref="Environment.TickCount64"/> at the last hit or store: how eviction compares shards' tails.</summary>
+    /// <summary><see cref="AccessClock"/> at the last hit or store: how eviction compares shards' tails.</summary>
     public long LastAccess;
 
     /// <summary>Meta get's h: a read has fetched it since it was stored.</summary>

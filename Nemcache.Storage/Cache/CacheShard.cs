@@ -5,6 +5,11 @@ namespace Nemcache.Storage.Cache;
 /// <summary>
 /// A slice of the cache: its entries, their LRU order and their counters, all guarded by <see cref="Gate"/>. Keys map
 /// to a shard by hash, so operations on different shards never contend.
+/// <para>
+/// The one place bytes are accounted: every change to which entries the shard holds or to an entry's value goes
+/// through <see cref="Add"/>, <see cref="ReplaceValue"/>, <see cref="Remove"/> or <see cref="Clear"/>, which move the
+/// shard's <see cref="ShardCounters.Bytes"/> and the cache-wide <see cref="CacheMemory"/> together.
+/// </para>
 /// </summary>
 internal sealed class CacheShard
 {
@@ -14,8 +19,15 @@ internal sealed class CacheShard
     private readonly HashSet<CacheEntry>.AlternateLookup<ReadOnlySpan<byte>> _byKeySpan;
     private CacheEntry? _newest;
     private CacheEntry? _oldest;
+    private readonly CacheMemory _memory;
+    private readonly AccessClock _clock;
 
-    public CacheShard() => _byKeySpan = _entries.GetAlternateLookup<ReadOnlySpan<byte>>();
+    public CacheShard(CacheMemory memory, AccessClock clock)
+    {
+        _memory = memory;
+        _clock = clock;
+        _byKeySpan = _entries.GetAlternateLookup<ReadOnlySpan<byte>>();
+    }
 
     public readonly Lock Gate = new();
     public ShardCounters Counters;
@@ -33,25 +45,35 @@ internal sealed class CacheShard
 
     public void EnsureCapacity(int capacity) => _entries.EnsureCapacity(capacity);
 
-    public CacheEntry Add(byte[] key)
+    /// <summary>A new entry holding <paramref name="value"/>, the most recently used.</summary>
+    public CacheEntry Add(byte[] key, byte[] value)
     {
-        var entry = new CacheEntry(key) { LastAccess = Environment.TickCount64 };
+        var entry = new CacheEntry(key) { Value = value, LastAccess = _clock.Milliseconds };
         _entries.Add(entry);
         LinkAsNewest(entry);
+        CountBytes(entry.Footprint);
         return entry;
+    }
+
+    /// <summary>Gives an entry a new value (its bytes are counted anew); its place in the LRU does not change.</summary>
+    public void ReplaceValue(CacheEntry entry, byte[] value)
+    {
+        var before = entry.Footprint;
+        entry.Value = value;
+        CountBytes(entry.Footprint - before);
     }
 
     public void Remove(CacheEntry entry)
     {
         _entries.Remove(entry);
         Unlink(entry);
-        Counters.Bytes -= entry.Footprint;
+        CountBytes(-entry.Footprint);
     }
 
     /// <summary>Moves an entry to the LRU head: it was just read or written.</summary>
     public void MarkUsed(CacheEntry entry)
     {
-        entry.LastAccess = Environment.TickCount64;
+        entry.LastAccess = _clock.Milliseconds;
         if (!ReferenceEquals(_newest, entry))
         {
             Unlink(entry);
@@ -64,11 +86,17 @@ internal sealed class CacheShard
         _entries.Clear();
         _newest = null;
         Volatile.Write(ref _oldest, null);
-        Counters.Bytes = 0;
+        CountBytes(-Counters.Bytes);
     }
 
     /// <summary>For whole-cache walks (snapshot, expiry reclaim); changes go through the shard, which keeps the LRU and counters.</summary>
     public IReadOnlyCollection<CacheEntry> Entries => _entries;
+
+    private void CountBytes(long delta)
+    {
+        Counters.Bytes += delta;
+        _memory.Add(delta);
+    }
 
     private void LinkAsNewest(CacheEntry entry)
     {

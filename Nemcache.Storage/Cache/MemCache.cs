@@ -1,5 +1,3 @@
-using System.Buffers.Text;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Nemcache.Storage.Notifications;
@@ -14,35 +12,44 @@ namespace Nemcache.Storage.Cache;
 /// change to the observers before the lock is released, which gives persistence plugins each key's changes in order
 /// (see <see cref="ICacheObserver"/>). A flush takes every shard lock, in index order.
 /// </para>
+/// <para>
+/// One type in several files, one concern each: this one holds the writes' item semantics (store, delete, touch,
+/// incr/decr) and what every operation shares; MemCache.Reads.cs the reads and the meta read options,
+/// MemCache.Flush.cs flush_all and the delayed flush, MemCache.Eviction.cs the memory limit and expiry reclaiming,
+/// MemCache.Restore.cs what persistence plugins see (<see cref="IRestorableCache"/>), MemCache.Statistics.cs `stats`
+/// and the key listings. The state those concerns share has types of its own: <see cref="CacheShard"/> alone counts
+/// bytes (<see cref="CacheMemory"/> sums them across shards), <see cref="AccessClock"/> is the LRU's time,
+/// <see cref="ChangePublisher"/> the observers, <see cref="CacheWideCounters"/> the counters no shard owns, and
+/// <see cref="ArithmeticValue"/> incr/decr's number rule.
+/// </para>
 /// </summary>
-public sealed class MemCache
+public sealed partial class MemCache : IRestorableCache
 {
     private const int ShardCount = 64;
-    private const long NoPendingFlush = long.MaxValue;
 
     private readonly CacheShard[] _shards = new CacheShard[ShardCount];
     private readonly ExpiryClock _clock;
-    private readonly ILogger _logger;
-    private ICacheObserver[] _observers = [];
-    private long _usedBytes;
+    private readonly AccessClock _accessClock;
+    private readonly CacheMemory _memory;
+    private readonly ChangePublisher _publisher;
     private CasSequence _cas = CasSequence.InMemory();
-    private long _flushAt = NoPendingFlush;
-    private long _flushCommands;
-    private long _observerFailures;
-    private long _storeTooLarge;
-    private long _reclaimRuns;
+    private readonly CacheWideCounters _counters = new();
     private Func<bool> _changesRefused = static () => false;
 
+    /// <param name="time">The clock of expiry, of the delayed flush and of the LRU order (see <see cref="AccessClock"/>).</param>
     public MemCache(CacheOptions options, TimeProvider? time = null, ILogger<MemCache>? logger = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxItemSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MemoryLimitBytes, options.MaxItemSize);
         Options = options;
-        _clock = new ExpiryClock(time ?? TimeProvider.System);
-        _logger = logger ?? NullLogger<MemCache>.Instance;
+        time ??= TimeProvider.System;
+        _clock = new ExpiryClock(time);
+        _accessClock = new AccessClock(time);
+        _memory = new CacheMemory(options.MemoryLimitBytes);
+        _publisher = new ChangePublisher(logger ?? (ILogger)NullLogger<MemCache>.Instance);
         for (var i = 0; i < ShardCount; i++)
         {
-            _shards[i] = new CacheShard();
+            _shards[i] = new CacheShard(_memory, _accessClock);
         }
     }
 
@@ -51,16 +58,7 @@ public sealed class MemCache
     public ExpiryClock Clock => _clock;
 
     /// <summary>Adds an observer; it receives every change made from now on.</summary>
-    public void Subscribe(ICacheObserver observer)
-    {
-        ICacheObserver[] current, next;
-        do
-        {
-            current = _observers;
-            next = [.. current, observer];
-        }
-        while (Interlocked.CompareExchange(ref _observers, next, current) != current);
-    }
+    public void Subscribe(ICacheObserver observer) => _publisher.Subscribe(observer);
 
     /// <summary>
     /// Makes the cache refuse every change a client asks for while <paramref name="refused"/> returns true: each entry
@@ -73,13 +71,6 @@ public sealed class MemCache
     public void RefuseChangesWhile(Func<bool> refused) => _changesRefused = refused;
 
     private bool ChangesRefused => _changesRefused();
-
-    public bool TryGet(ReadOnlySpan<byte> key, out CacheItem item) =>
-        TryGet(key, new ReadOptions(), out item, out _) == ReadResult.Hit;
-
-    /// <summary>gat/gats: a hit also gets the new expiry.</summary>
-    public ReadResult TryGetAndTouch(ReadOnlySpan<byte> key, long exptime, out CacheItem item) =>
-        TryGet(key, new ReadOptions { TouchExptime = exptime }, out item, out _);
 
     /// <summary>
     /// set, add, replace, append, prepend and cas. <paramref name="value"/> becomes the cache's own: the caller must not
@@ -103,11 +94,11 @@ public sealed class MemCache
         }
         if (!Options.ItemFits(key.Length, options.Flags, value.Length))
         {
-            Interlocked.Increment(ref _storeTooLarge);
+            _counters.CountStoreTooLarge();
             return StoreResult.TooLarge;
         }
 
-        var now = Now();
+        var now = NowAfterDueFlush();
         var shard = ShardFor(key);
         lock (shard.Gate)
         {
@@ -159,8 +150,8 @@ public sealed class MemCache
                 // memcached stores an item nobody can ever see; dropping the old one instead is the same to every reader.
                 if (entry is not null)
                 {
-                    RemoveLocked(shard, entry);
-                    Publish(CacheChange.Deleted(entry.Key));
+                    shard.Remove(entry);
+                    _publisher.Publish(CacheChange.Deleted(entry.Key));
                 }
                 return StoreResult.Stored;
             }
@@ -172,6 +163,17 @@ public sealed class MemCache
 
         EvictWhileOverLimit();
         return StoreResult.Stored;
+    }
+
+    /// <summary>
+    /// A store refused before its value was read because the item would not fit the item size limit: counted, and a set
+    /// also drops the key's old value, as memcached does, so that it is not served stale. Deleted when an item was
+    /// dropped (a change persistence must record); Refused when changes are refused, so nothing was dropped.
+    /// </summary>
+    public DeleteResult RefuseTooLarge(StoreMode mode, ReadOnlySpan<byte> key)
+    {
+        _counters.CountStoreTooLarge();
+        return mode == StoreMode.Set ? Delete(key) : DeleteResult.NotFound;
     }
 
     /// <summary>
@@ -197,7 +199,7 @@ public sealed class MemCache
         {
             return TouchResult.Refused;
         }
-        var now = Now();
+        var now = NowAfterDueFlush();
         var shard = ShardFor(key);
         lock (shard.Gate)
         {
@@ -232,7 +234,7 @@ public sealed class MemCache
         {
             return ArithmeticResult.Refused;
         }
-        var now = Now();
+        var now = NowAfterDueFlush();
         var shard = ShardFor(key);
         lock (shard.Gate)
         {
@@ -244,7 +246,7 @@ public sealed class MemCache
                 {
                     return ArithmeticResult.NotFound;
                 }
-                var created = PutLocked(shard, null, key, FormatNumber(initial, minLength: 0), 0,
+                var created = PutLocked(shard, null, key, ArithmeticValue.Format(initial, minLength: 0), 0,
                     ExpiryClock.ToAbsolute(options.CreateExptime, now));
                 item = created.ToItem();
             }
@@ -254,7 +256,7 @@ public sealed class MemCache
                 {
                     return ArithmeticResult.Exists;
                 }
-                if (!TryParseNumber(entry.Value, out var current))
+                if (!ArithmeticValue.TryParse(entry.Value, out var current))
                 {
                     return ArithmeticResult.NonNumeric;
                 }
@@ -262,416 +264,13 @@ public sealed class MemCache
                 var delta = options.Delta;
                 var next = options.Decrement ? (delta > current ? 0 : current - delta) : unchecked(current + delta);
                 var expiresAt = options.UpdateExptime is { } exptime ? ExpiryClock.ToAbsolute(exptime, now) : entry.ExpiresAt;
-                var updated = PutLocked(shard, entry, key, FormatNumber(next, entry.Value.Length), entry.Flags, expiresAt);
+                var updated = PutLocked(shard, entry, key, ArithmeticValue.Format(next, entry.Value.Length), entry.Flags, expiresAt);
                 item = updated.ToItem();
             }
         }
 
         EvictWhileOverLimit();
         return ArithmeticResult.Updated;
-    }
-
-    /// <summary>
-    /// flush_all. A delay of 0 (or one that lands in the past) empties the cache now and cancels a pending flush; a
-    /// later one replaces any pending flush and empties the cache when it comes, as memcached does. Returns false,
-    /// having changed nothing, while changes are refused.
-    /// </summary>
-    public bool FlushAll(long delay = 0)
-    {
-        if (ChangesRefused)
-        {
-            return false;
-        }
-        Interlocked.Increment(ref _flushCommands);
-        var now = Now();
-        var at = delay <= 0 ? now : ExpiryClock.ToAbsolute(delay, now);
-        if (at <= now)
-        {
-            FlushNow(now, notify: true);
-            return true;
-        }
-
-        EnterAll();
-        try
-        {
-            Volatile.Write(ref _flushAt, at);
-            Publish(CacheChange.Flushed(at));
-        }
-        finally
-        {
-            ExitAll();
-        }
-        return true;
-    }
-
-    /// <summary>
-    /// Where CAS uniques come from from now on. The host sets the persistent sequence (<see cref="CasSequence"/>)
-    /// before a plugin restores anything, so that no unique of this run repeats one of an earlier run.
-    /// </summary>
-    public void UseCasSequence(CasSequence sequence)
-    {
-        ArgumentNullException.ThrowIfNull(sequence);
-        if ((_cas.Last & CasSequence.CounterMask) != 0)
-        {
-            throw new InvalidOperationException("The cache has handed out CAS uniques already; set the sequence first.");
-        }
-        _cas = sequence;
-    }
-
-    /// <summary>
-    /// Restore path for persistence plugins: stores an item read from disk, with no notification. A non-zero
-    /// <paramref name="cas"/> is the CAS the item had when it was stored, and it keeps it, so that a client's token
-    /// for an unchanged item still matches after a restart; 0 (a record that did not keep its CAS) gives a fresh one.
-    /// An item whose absolute expiry has passed is skipped. Returns whether it was stored.
-    /// </summary>
-    // A restore runs this for every record within its first second, before tiered compilation would optimize it.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public bool RestoreItem(byte[] key, byte[] value, uint flags, long expiresAt, ulong cas = 0)
-    {
-        ValidateKey(key);
-        if (value.Length > Options.MaxItemSize || ExpiryClock.HasExpired(expiresAt, Now()))
-        {
-            return false;
-        }
-        var shard = ShardFor(key);
-        lock (shard.Gate)
-        {
-            shard.TryGet(key, out var entry);
-            // The restore path hands over key arrays nobody changes; adopt them rather than copy a million keys.
-            if (cas != 0)
-            {
-                _cas.Observe(cas);
-            }
-            PutLocked(shard, entry, key, value, flags, expiresAt, notify: false, ownedKey: key, cas: cas);
-        }
-        EvictWhileOverLimit();
-        return true;
-    }
-
-    /// <summary>
-    /// Restore path: sizes the shards for about <paramref name="expectedItems"/> items before a restore loads them, so
-    /// that their tables do not rehash again and again as they grow.
-    /// </summary>
-    public void EnsureCapacity(long expectedItems)
-    {
-        var perShard = (int)Math.Min(int.MaxValue, expectedItems / ShardCount + 1);
-        foreach (var shard in _shards)
-        {
-            lock (shard.Gate)
-            {
-                shard.EnsureCapacity(perShard);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Restore path: re-arms a delayed flush_all found on disk. A deadline that has already passed empties the cache
-    /// without notification; the plugin has dropped the records it kills itself.
-    /// </summary>
-    public void RestoreFlushDeadline(long flushAt)
-    {
-        var now = Now();
-        if (flushAt <= now)
-        {
-            FlushNow(now, notify: false);
-        }
-        else
-        {
-            Volatile.Write(ref _flushAt, flushAt);
-        }
-    }
-
-    /// <summary>The absolute time of a pending delayed flush, or null. Compaction writes it with the snapshot.</summary>
-    public long? PendingFlushAt
-    {
-        get
-        {
-            var at = Volatile.Read(ref _flushAt);
-            return at == NoPendingFlush ? null : at;
-        }
-    }
-
-    /// <summary>
-    /// Every live item, shard by shard. Each shard is copied under its lock, so the snapshot of a shard is consistent,
-    /// but changes to other shards may be seen or not; compaction relies only on per-key consistency.
-    /// </summary>
-    public IEnumerable<CacheItem> SnapshotItems()
-    {
-        var buffer = new List<CacheItem>();
-        foreach (var shard in _shards)
-        {
-            buffer.Clear();
-            var now = Now();
-            lock (shard.Gate)
-            {
-                foreach (var entry in shard.Entries)
-                {
-                    if (!ExpiryClock.HasExpired(entry.ExpiresAt, now))
-                    {
-                        buffer.Add(entry.ToItem());
-                    }
-                }
-            }
-            foreach (var item in buffer)
-            {
-                yield return item;
-            }
-        }
-    }
-
-    /// <summary>
-    /// Calls <paramref name="visit"/> for every live item while holding that item's shard lock, so that what the visit
-    /// writes elsewhere is ordered with the item's own changes, as a notification would be. For a persistence plugin
-    /// rewriting its files from the cache; the visit must be short and must not call back into the cache.
-    /// </summary>
-    public void VisitItemsInOrder(Action<CacheItem> visit)
-    {
-        foreach (var shard in _shards)
-        {
-            var now = Now();
-            lock (shard.Gate)
-            {
-                foreach (var entry in shard.Entries)
-                {
-                    if (!ExpiryClock.HasExpired(entry.ExpiresAt, now))
-                    {
-                        visit(entry.ToItem());
-                    }
-                }
-            }
-        }
-    }
-
-    /// <summary>
-    /// A store refused before its value was read because the item would not fit the item size limit: counted, and a set
-    /// also drops the key's old value, as memcached does, so that it is not served stale. Deleted when an item was
-    /// dropped (a change persistence must record); Refused when changes are refused, so nothing was dropped.
-    /// </summary>
-    public DeleteResult RefuseTooLarge(StoreMode mode, ReadOnlySpan<byte> key)
-    {
-        Interlocked.Increment(ref _storeTooLarge);
-        return mode == StoreMode.Set ? Delete(key) : DeleteResult.NotFound;
-    }
-
-    /// <summary>
-    /// Calls <paramref name="visit"/> with a summary of every live item, shard by shard. Each shard's summaries are
-    /// copied under its lock and visited after it is released, so a slow visit (writing a key listing) holds no lock.
-    /// </summary>
-    public void VisitSummaries(Action<ItemSummary> visit)
-    {
-        var buffer = new List<ItemSummary>();
-        foreach (var shard in _shards)
-        {
-            buffer.Clear();
-            var now = Now();
-            lock (shard.Gate)
-            {
-                for (var entry = shard.Newest; entry is not null; entry = entry.Older)
-                {
-                    if (!ExpiryClock.HasExpired(entry.ExpiresAt, now))
-                    {
-                        buffer.Add(Summarize(entry, now));
-                    }
-                }
-            }
-            foreach (var summary in buffer)
-            {
-                visit(summary);
-            }
-        }
-    }
-
-    /// <summary>
-    /// The <paramref name="limit"/> most recently used live items, most recent first, over all shards. Each shard's
-    /// list is in use order, so a shard's walk stops at the first entry older than all of the newest kept so far:
-    /// memory is bounded by <paramref name="limit"/>, not by the cache.
-    /// </summary>
-    public List<ItemSummary> MostRecentlyUsed(int limit)
-    {
-        if (limit <= 0)
-        {
-            return [];
-        }
-        var newest = new PriorityQueue<ItemSummary, long>(limit + 1);
-        foreach (var shard in _shards)
-        {
-            var now = Now();
-            lock (shard.Gate)
-            {
-                for (var entry = shard.Newest; entry is not null; entry = entry.Older)
-                {
-                    if (newest.Count == limit && newest.TryPeek(out _, out var oldestKept) && entry.LastAccess <= oldestKept)
-                    {
-                        break;
-                    }
-                    if (!ExpiryClock.HasExpired(entry.ExpiresAt, now))
-                    {
-                        newest.Enqueue(Summarize(entry, now), entry.LastAccess);
-                        if (newest.Count > limit)
-                        {
-                            newest.Dequeue();
-                        }
-                    }
-                }
-            }
-        }
-        var listed = new List<ItemSummary>(newest.Count);
-        while (newest.TryDequeue(out var summary, out _))
-        {
-            listed.Add(summary);
-        }
-        listed.Reverse();
-        return listed;
-    }
-
-    private static ItemSummary Summarize(CacheEntry entry, long now) => new(entry.Key, entry.Value.Length, entry.ExpiresAt,
-        now - (Environment.TickCount64 - entry.LastAccess) / 1000, entry.Cas, entry.Fetched, entry.Footprint);
-
-    /// <summary>
-    /// Removes every expired item and publishes an expiry eviction for each, so that expired memory is reclaimed even
-    /// when nobody asks for those keys again. Returns how many were removed.
-    /// </summary>
-    public int ReclaimExpired()
-    {
-        Interlocked.Increment(ref _reclaimRuns);
-        var removed = 0;
-        var expired = new List<CacheEntry>();
-        foreach (var shard in _shards)
-        {
-            var now = Now();
-            lock (shard.Gate)
-            {
-                expired.Clear();
-                shard.Counters.CrawlerItemsChecked += shard.Count;
-                foreach (var entry in shard.Entries)
-                {
-                    if (ExpiryClock.HasExpired(entry.ExpiresAt, now))
-                    {
-                        expired.Add(entry);
-                    }
-                }
-                foreach (var entry in expired)
-                {
-                    RemoveLocked(shard, entry);
-                    CountReclaimed(shard, entry);
-                    shard.Counters.CrawlerReclaimed++;
-                    Publish(CacheChange.Evicted(entry.Key, EvictionReason.Expiry));
-                }
-                removed += expired.Count;
-            }
-        }
-        return removed;
-    }
-
-    public CacheStatistics GetStatistics()
-    {
-        var total = new ShardCounters();
-        long items = 0;
-        var oldestAccess = long.MaxValue;
-        foreach (var shard in _shards)
-        {
-            lock (shard.Gate)
-            {
-                items += shard.Count;
-                total.Add(shard.Counters);
-                oldestAccess = Math.Min(oldestAccess, shard.Oldest?.LastAccess ?? long.MaxValue);
-            }
-        }
-        var nowTicks = Environment.TickCount64;
-        var figures = new CacheFigures
-        {
-            CurrentItems = items,
-            FlushCommands = Volatile.Read(ref _flushCommands),
-            ObserverFailures = Volatile.Read(ref _observerFailures),
-            StoreTooLarge = Volatile.Read(ref _storeTooLarge),
-            ReclaimRuns = Volatile.Read(ref _reclaimRuns),
-            OldestItemIdleSeconds = oldestAccess == long.MaxValue ? 0 : (nowTicks - oldestAccess) / 1000,
-            LastEvictedIdleSeconds = total.LastEvictedIdleMilliseconds / 1000,
-        };
-        return new CacheStatistics(total, figures, Options.MemoryLimitBytes);
-    }
-
-    /// <summary>`stats reset`: zeroes the command counters of every shard.</summary>
-    public void ResetStatistics()
-    {
-        foreach (var shard in _shards)
-        {
-            lock (shard.Gate)
-            {
-                shard.Counters.Reset();
-            }
-        }
-        Interlocked.Exchange(ref _flushCommands, 0);
-        Interlocked.Exchange(ref _storeTooLarge, 0);
-        Interlocked.Exchange(ref _reclaimRuns, 0);
-    }
-
-    /// <summary>
-    /// A read with the meta get's options (and meta debug's look-only one). A miss with
-    /// <see cref="ReadOptions.VivifyExptime"/> creates an empty item and counts as a hit that won the recache. A read
-    /// that would touch or create is refused while changes are.
-    /// </summary>
-    public ReadResult TryGet(ReadOnlySpan<byte> key, in ReadOptions options, out CacheItem item, out ItemMetadata metadata)
-    {
-        ValidateKey(key);
-        if ((options.TouchExptime is not null || options.VivifyExptime is not null) && !options.Inspect && ChangesRefused)
-        {
-            item = default;
-            metadata = default;
-            return ReadResult.Refused;
-        }
-        var now = Now();
-        var shard = ShardFor(key);
-        var counts = !options.Inspect;
-        lock (shard.Gate)
-        {
-            var entry = FindLive(shard, key, now);
-            if (entry is null)
-            {
-                if (counts) shard.Counters.GetMisses++;
-                if (counts && options.TouchExptime is not null) shard.Counters.TouchMisses++;
-                if (options.VivifyExptime is not { } vivifyExptime)
-                {
-                    item = default;
-                    metadata = default;
-                    return ReadResult.Miss;
-                }
-                entry = PutLocked(shard, null, key, [], 0, ExpiryClock.ToAbsolute(vivifyExptime, now));
-                entry.WinTokenSent = true;
-                item = entry.ToItem();
-                metadata = new ItemMetadata(FetchedBefore: false, IdleSeconds: 0, Stale: false, Won: true, WinTokenSentBefore: false);
-            }
-            else
-            {
-                var fetchedBefore = entry.Fetched;
-                var idleSeconds = (Environment.TickCount64 - entry.LastAccess) / 1000;
-                if (counts) shard.Counters.GetHits++;
-                if (options.TouchExptime is { } exptime)
-                {
-                    if (counts) shard.Counters.TouchHits++;
-                    TouchLocked(shard, entry, exptime, now);
-                }
-                else if (counts && !options.NoBump)
-                {
-                    shard.MarkUsed(entry);
-                }
-                if (counts && !options.NoBump)
-                {
-                    entry.Fetched = true;
-                }
-
-                var tokenSentBefore = entry.WinTokenSent;
-                var expiresSoon = options.RecacheBelowSeconds is { } below && entry.ExpiresAt != 0 && entry.ExpiresAt - now < below;
-                var won = counts && !tokenSentBefore && (entry.Stale || expiresSoon);
-                entry.WinTokenSent |= won;
-                item = entry.ToItem();
-                metadata = new ItemMetadata(fetchedBefore, idleSeconds, entry.Stale, won, tokenSentBefore);
-                return ReadResult.Hit;
-            }
-        }
-
-        EvictWhileOverLimit();
-        return ReadResult.Hit;
     }
 
     private DeleteResult RemoveOrInvalidate(ReadOnlySpan<byte> key, ulong? compareCas, bool invalidate, long? exptime)
@@ -681,7 +280,7 @@ public sealed class MemCache
         {
             return DeleteResult.Refused;
         }
-        var now = Now();
+        var now = NowAfterDueFlush();
         var shard = ShardFor(key);
         lock (shard.Gate)
         {
@@ -698,8 +297,8 @@ public sealed class MemCache
             shard.Counters.DeleteHits++;
             if (!invalidate)
             {
-                RemoveLocked(shard, entry);
-                Publish(CacheChange.Deleted(entry.Key));
+                shard.Remove(entry);
+                _publisher.Publish(CacheChange.Deleted(entry.Key));
                 return DeleteResult.Deleted;
             }
             entry.Stale = true;
@@ -726,39 +325,39 @@ public sealed class MemCache
         }
         shard.Counters.GetExpired++;
         CountReclaimed(shard, entry);
-        RemoveLocked(shard, entry);
-        Publish(CacheChange.Evicted(entry.Key, EvictionReason.Expiry));
+        shard.Remove(entry);
+        _publisher.Publish(CacheChange.Evicted(entry.Key, EvictionReason.Expiry));
         return null;
     }
 
+    /// <summary>
+    /// Stores a value under a key, new or not, as the most recently used; the item's in-memory marks (stale, won,
+    /// fetched) start afresh.
+    /// </summary>
     /// <param name="cas">The restore path's CAS for the item; 0 takes the next unique.</param>
+    /// <param name="ownedKey">The restore path's key array, adopted rather than copied.</param>
     private CacheEntry PutLocked(CacheShard shard, CacheEntry? entry, ReadOnlySpan<byte> key, byte[] value, uint flags,
         long expiresAt, bool notify = true, byte[]? ownedKey = null, ulong cas = 0)
     {
-        long before = 0;
         if (entry is null)
         {
-            entry = shard.Add(ownedKey ?? key.ToArray());
+            entry = shard.Add(ownedKey ?? key.ToArray(), value);
         }
         else
         {
-            before = entry.Footprint;
             shard.MarkUsed(entry);
+            shard.ReplaceValue(entry, value);
         }
-        entry.Value = value;
         entry.Flags = flags;
         entry.ExpiresAt = expiresAt;
         entry.Cas = cas != 0 ? cas : NextCas();
         entry.Stale = false;
         entry.WinTokenSent = false;
         entry.Fetched = false;
-        var delta = entry.Footprint - before;
-        shard.Counters.Bytes += delta;
         shard.Counters.TotalItems++;
-        Interlocked.Add(ref _usedBytes, delta);
         if (notify)
         {
-            Publish(CacheChange.Stored(entry.Key, entry.Value, entry.Flags, entry.ExpiresAt, entry.Cas));
+            _publisher.Publish(CacheChange.Stored(entry.Key, entry.Value, entry.Flags, entry.ExpiresAt, entry.Cas));
         }
         return entry;
     }
@@ -768,165 +367,13 @@ public sealed class MemCache
         var expiresAt = ExpiryClock.ToAbsolute(exptime, now);
         if (ExpiryClock.HasExpired(expiresAt, now))
         {
-            RemoveLocked(shard, entry);
-            Publish(CacheChange.Deleted(entry.Key));
+            shard.Remove(entry);
+            _publisher.Publish(CacheChange.Deleted(entry.Key));
             return;
         }
         entry.ExpiresAt = expiresAt;
         shard.MarkUsed(entry);
-        Publish(CacheChange.Touched(entry.Key, expiresAt));
-    }
-
-    private void RemoveLocked(CacheShard shard, CacheEntry entry)
-    {
-        shard.Remove(entry);
-        Interlocked.Add(ref _usedBytes, -entry.Footprint);
-    }
-
-    /// <summary>
-    /// Evicts least recently used items until the cache fits its limit. It picks the shard whose oldest entry is the
-    /// oldest overall (read without locks: a hint, re-checked under the lock), so eviction approximates one global LRU.
-    /// </summary>
-    private void EvictWhileOverLimit()
-    {
-        while (Volatile.Read(ref _usedBytes) > Options.MemoryLimitBytes)
-        {
-            CacheShard? victimShard = null;
-            var oldestAccess = long.MaxValue;
-            foreach (var shard in _shards)
-            {
-                var oldest = shard.Oldest;
-                if (oldest is not null && oldest.LastAccess < oldestAccess)
-                {
-                    oldestAccess = oldest.LastAccess;
-                    victimShard = shard;
-                }
-            }
-            if (victimShard is null)
-            {
-                return;
-            }
-
-            var now = Now();
-            lock (victimShard.Gate)
-            {
-                var victim = victimShard.Oldest;
-                if (victim is null)
-                {
-                    continue;
-                }
-                var reason = ExpiryClock.HasExpired(victim.ExpiresAt, now) ? EvictionReason.Expiry : EvictionReason.Capacity;
-                RemoveLocked(victimShard, victim);
-                if (reason == EvictionReason.Capacity) CountEvicted(victimShard, victim); else CountReclaimed(victimShard, victim);
-                Publish(CacheChange.Evicted(victim.Key, reason));
-            }
-        }
-    }
-
-    private static void CountReclaimed(CacheShard shard, CacheEntry entry)
-    {
-        shard.Counters.Reclaimed++;
-        if (!entry.Fetched) shard.Counters.ExpiredUnfetched++;
-    }
-
-    private static void CountEvicted(CacheShard shard, CacheEntry entry)
-    {
-        ref var counters = ref shard.Counters;
-        counters.Evictions++;
-        if (entry.ExpiresAt != 0) counters.EvictedNonzero++;
-        if (!entry.Fetched) counters.EvictedUnfetched++;
-        counters.LastEvictionTicks = Environment.TickCount64;
-        counters.LastEvictedIdleMilliseconds = counters.LastEvictionTicks - entry.LastAccess;
-    }
-
-    private void FlushNow(long now, bool notify)
-    {
-        EnterAll();
-        try
-        {
-            foreach (var shard in _shards)
-            {
-                Interlocked.Add(ref _usedBytes, -shard.Counters.Bytes);
-                shard.Clear();
-            }
-            Volatile.Write(ref _flushAt, NoPendingFlush);
-            if (notify)
-            {
-                Publish(CacheChange.Flushed(now));
-            }
-        }
-        finally
-        {
-            ExitAll();
-        }
-    }
-
-    /// <summary>The current unix time, after carrying out a delayed flush whose time has come.</summary>
-    private long Now()
-    {
-        var now = _clock.Now;
-        if (now >= Volatile.Read(ref _flushAt))
-        {
-            RunDueFlush(now);
-        }
-        return now;
-    }
-
-    private void RunDueFlush(long now)
-    {
-        EnterAll();
-        try
-        {
-            // Another thread may have run it while this one waited for the locks.
-            if (now < Volatile.Read(ref _flushAt))
-            {
-                return;
-            }
-            foreach (var shard in _shards)
-            {
-                shard.Counters.GetFlushed += shard.Count;
-                Interlocked.Add(ref _usedBytes, -shard.Counters.Bytes);
-                shard.Clear();
-            }
-            Volatile.Write(ref _flushAt, NoPendingFlush);
-            Publish(CacheChange.Flushed(now));
-        }
-        finally
-        {
-            ExitAll();
-        }
-    }
-
-    private void EnterAll()
-    {
-        foreach (var shard in _shards)
-        {
-            shard.Gate.Enter();
-        }
-    }
-
-    private void ExitAll()
-    {
-        for (var i = _shards.Length - 1; i >= 0; i--)
-        {
-            _shards[i].Gate.Exit();
-        }
-    }
-
-    private void Publish(in CacheChange change)
-    {
-        foreach (var observer in _observers)
-        {
-            try
-            {
-                observer.OnChange(in change);
-            }
-            catch (Exception ex)
-            {
-                Interlocked.Increment(ref _observerFailures);
-                _logger.LogError(ex, "Cache observer {Observer} failed on {Change}", observer.GetType().Name, change);
-            }
-        }
+        _publisher.Publish(CacheChange.Touched(entry.Key, expiresAt));
     }
 
     private ulong NextCas() => _cas.Next();
@@ -948,23 +395,5 @@ public sealed class MemCache
         first.CopyTo(joined, 0);
         second.CopyTo(joined, first.Length);
         return joined;
-    }
-
-    /// <summary>memcached's strtoull rule for incr/decr: digits, optionally followed by the spaces an in-place decr left.</summary>
-    private static bool TryParseNumber(ReadOnlySpan<byte> value, out ulong number)
-    {
-        var digits = value.TrimEnd((byte)' ');
-        number = 0;
-        return digits.Length > 0 && Utf8Parser.TryParse(digits, out number, out var consumed) && consumed == digits.Length;
-    }
-
-    private static byte[] FormatNumber(ulong number, int minLength)
-    {
-        Span<byte> digits = stackalloc byte[20];
-        Utf8Formatter.TryFormat(number, digits, out var written);
-        var value = new byte[Math.Max(written, minLength)];
-        digits[..written].CopyTo(value);
-        value.AsSpan(written).Fill((byte)' ');
-        return value;
     }
 }

@@ -16,10 +16,11 @@ internal struct ShardCounters
     public long EvictedNonzero, EvictedUnfetched, ExpiredUnfetched;
     public long CrawlerReclaimed, CrawlerItemsChecked;
 
-    /// <summary><see cref="Environment.TickCount64"/> at the shard's last capacity eviction (0: none yet), and how long
+    /// <summary><see cref="AccessClock"/> at the shard's last capacity eviction (0: none yet), and how long
     /// the evicted item had gone unused: memcached's evicted_time.</summary>
     public long LastEvictionTicks, LastEvictedIdleMilliseconds;
 
+    /// <summary>What the shard's items count against the memory limit; <see cref="CacheShard"/> alone changes it.</summary>
     public long Bytes;
 
     /// <summary>`stats reset`: zeroes the command counters; <see cref="Bytes"/> describes contents, not history, and stays.</summary>

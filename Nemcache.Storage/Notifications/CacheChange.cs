@@ -11,9 +11,10 @@ public enum CacheChangeKind : byte
     /// <summary>touch or gat/gats gave a live item a new expiry; nothing else changed.</summary>
     Touch,
     /// <summary>
-    /// flush_all. <see cref="CacheChange.FlushAt"/> is when it takes effect: at or before the time of the change, every
-    /// item stored before it is gone; later, the flush is pending and the cache carries it out at that time, with a
-    /// second, immediate Flush change.
+    /// flush_all. <see cref="CacheChange.Delayed"/> tells the two kinds apart. An immediate one: at
+    /// <see cref="CacheChange.FlushAt"/> (the time of the change) every item stored before it is gone. A delayed one:
+    /// the flush is pending until <see cref="CacheChange.FlushAt"/>, and the cache carries it out then, with a second,
+    /// immediate Flush change; a later flush_all replaces it.
     /// </summary>
     Flush,
 }
@@ -47,6 +48,12 @@ public readonly struct CacheChange
     public EvictionReason Reason { get; private init; }
     /// <summary>Flush: absolute unix seconds at which the flush takes effect.</summary>
     public long FlushAt { get; private init; }
+    /// <summary>
+    /// Flush: the flush is pending (a delayed flush_all), not carried out yet. The cache decides this against its own
+    /// clock when it makes the change; an observer must not compare <see cref="FlushAt"/> with a clock of its own, which
+    /// may have moved on since.
+    /// </summary>
+    public bool Delayed { get; private init; }
 
     public static CacheChange Stored(byte[] key, byte[] value, uint flags, long expiresAt, ulong cas) =>
         new() { Kind = CacheChangeKind.Store, Key = key, Value = value, Flags = flags, ExpiresAt = expiresAt, Cas = cas };
@@ -60,14 +67,20 @@ public readonly struct CacheChange
     public static CacheChange Touched(byte[] key, long expiresAt) =>
         new() { Kind = CacheChangeKind.Touch, Key = key, Value = [], ExpiresAt = expiresAt };
 
-    public static CacheChange Flushed(long flushAt) =>
-        new() { Kind = CacheChangeKind.Flush, Key = [], Value = [], FlushAt = flushAt };
+    /// <summary>The cache has been emptied, at <paramref name="now"/>.</summary>
+    public static CacheChange Flushed(long now) =>
+        new() { Kind = CacheChangeKind.Flush, Key = [], Value = [], FlushAt = now };
+
+    /// <summary>A delayed flush_all: the cache will be emptied at <paramref name="flushAt"/>.</summary>
+    public static CacheChange FlushDelayed(long flushAt) =>
+        new() { Kind = CacheChangeKind.Flush, Key = [], Value = [], FlushAt = flushAt, Delayed = true };
 
     public override string ToString() => Kind switch
     {
         CacheChangeKind.Store => $"Store {Key.Length}B key, {Value.Length}B value, flags {Flags}, expires {ExpiresAt}, cas {Cas}",
         CacheChangeKind.Evict => $"Evict ({Reason}) {Key.Length}B key",
         CacheChangeKind.Touch => $"Touch {Key.Length}B key, expires {ExpiresAt}",
+        CacheChangeKind.Flush when Delayed => $"Flush delayed to {FlushAt}",
         CacheChangeKind.Flush => $"Flush at {FlushAt}",
         _ => $"{Kind} {Key.Length}B key",
     };

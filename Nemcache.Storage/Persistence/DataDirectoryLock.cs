@@ -7,16 +7,22 @@ namespace Nemcache.Storage.Persistence;
 /// two writers interleaving records would corrupt either format. The file holds the owner's pid for people to read (cat
 /// ignores the lock; .NET's own reads do not, so the error cannot quote it). The exclusion itself is the OS lock that
 /// FileShare.None takes (flock on Unix), which the OS drops when its owner dies, so a LOCK file left by a dead process
-/// is simply taken over.
+/// is simply taken over. Public because every persistence plugin takes it the same way before it touches a file.
 /// </summary>
-internal sealed class DataDirectoryLock : IDisposable
+public sealed class DataDirectoryLock : IDisposable
 {
+    /// <summary>The lock file's name inside the data directory.</summary>
     public const string FileName = "LOCK";
 
     private readonly FileStream _stream;
 
     private DataDirectoryLock(FileStream stream) => _stream = stream;
 
+    /// <summary>
+    /// Takes the directory's lock and writes this process's pid into it; the lock is held until <see cref="Dispose"/>
+    /// or the process ends. Throws <see cref="PersistenceException"/>, never another exception, when another holder
+    /// has it or the directory cannot be written, saying which of the two it is.
+    /// </summary>
     public static DataDirectoryLock Acquire(string directory)
     {
         var path = Path.Combine(directory, FileName);
@@ -55,6 +61,7 @@ internal sealed class DataDirectoryLock : IDisposable
         return new DataDirectoryLock(stream);
     }
 
+    /// <summary>Releases the lock; the file stays, and the next owner takes it over.</summary>
     public void Dispose() => _stream.Dispose();
 
     /// <summary>EWOULDBLOCK (Linux 11, macOS 35): .NET's non-blocking flock found the file locked.</summary>

@@ -6,10 +6,12 @@ namespace Nemcache.Storage.Persistence;
 /// PLUGIN: the name of the persistence plugin whose files hold the data directory's cache ("stream", "bitcask"), one
 /// line of ASCII. Only the owner's files are ever read; another plugin's files in the directory are an earlier state.
 /// It is replaced atomically (a temporary file, fsynced, renamed over it, the directory fsynced), so a crash leaves
-/// either the old name or the new one, never a torn one.
+/// either the old name or the new one, never a torn one. Public because each plugin reads and writes it, and tools read
+/// it to know which plugin's files to trust.
 /// </summary>
-internal static class DataDirectoryOwner
+public static class DataDirectoryOwner
 {
+    /// <summary>The marker's name inside the data directory.</summary>
     public const string FileName = "PLUGIN";
 
     /// <summary>Where the next marker is written before it is renamed over <see cref="FileName"/>.</summary>

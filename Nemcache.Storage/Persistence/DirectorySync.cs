@@ -4,12 +4,14 @@ namespace Nemcache.Storage.Persistence;
 
 /// <summary>
 /// fsync on a directory, which makes a file created, renamed or deleted in it durable. .NET opens no directory as a
-/// file, so this goes to libc. Shared by both plugins and the data directory's owner marker.
+/// file, so this goes to libc. Shared by both plugins and the data directory's owner marker, hence public.
 /// </summary>
-internal static class DirectorySync
+public static class DirectorySync
 {
     private const int ReadOnly = 0;
 
+    /// <summary>fsyncs <paramref name="directory"/>: once it returns, every create, rename and delete made in it
+    /// before the call survives a crash. Throws <see cref="IOException"/> (with the errno) when it cannot be done.</summary>
     public static void Flush(string directory)
     {
         var fd = open(directory, ReadOnly);

@@ -5,10 +5,10 @@ namespace Nemcache.Storage.Persistence;
 
 /// <summary>
 /// The persistence contract: what a plugin (StreamArchiver, BitcaskStore) implements so that the cache survives a
-/// restart. The host drives it in this order:
+/// restart. A plugin sees the cache only as <see cref="IRestorableCache"/>. The host drives it in this order:
 /// <list type="number">
 /// <item><see cref="Restore"/> once, before the listener opens, to load the cache from disk;</item>
-/// <item><see cref="MemCache.Subscribe"/> with the plugin, so that every later change reaches
+/// <item><see cref="IRestorableCache.Subscribe"/> with the plugin, so that every later change reaches
 /// <see cref="ICacheObserver.OnChange"/>, which appends it to the plugin's log;</item>
 /// <item><see cref="CommitAsync"/> by each connection after a batch of commands and before their replies are sent,
 /// so that no reply promises more than the sync mode does;</item>
@@ -22,14 +22,14 @@ public interface ICachePersistence : ICacheObserver, IAsyncDisposable
     string Name { get; }
 
     /// <summary>
-    /// Rebuilds the cache from disk through <see cref="MemCache.RestoreItem"/> and
-    /// <see cref="MemCache.RestoreFlushDeadline"/>. Once it holds the data directory's lock, and before it restores
+    /// Rebuilds the cache from disk through <see cref="IRestorableCache.RestoreItem"/> and
+    /// <see cref="IRestorableCache.RestoreFlushDeadline"/>. Once it holds the data directory's lock, and before it restores
     /// anything, it gives the cache this run's CAS sequence (<see cref="CasEpochFile.Start"/>), so that no CAS unique
     /// handed out from now on repeats one handed out before. Throws <see cref="PersistenceException"/> with a one-line message
     /// when the data directory cannot be used; recoverable damage (a torn tail, a bad record) is repaired or skipped
     /// and reported in the summary instead.
     /// </summary>
-    RestoreSummary Restore(MemCache cache);
+    RestoreSummary Restore(IRestorableCache cache);
 
     /// <summary>
     /// <see cref="Restore"/>'s counterpart when the data directory changes hands (<see cref="PluginSwitch"/>): instead
@@ -39,7 +39,7 @@ public interface ICachePersistence : ICacheObserver, IAsyncDisposable
     /// a Restore. The cache already counts CAS uniques in this run's epoch, set by that Restore. Throws
     /// <see cref="PersistenceException"/> as Restore does.
     /// </summary>
-    RestoreSummary Adopt(MemCache cache);
+    RestoreSummary Adopt(IRestorableCache cache);
 
     /// <summary>
     /// Whether <paramref name="fileName"/>, a name in the data directory, is one of the files this plugin keeps its

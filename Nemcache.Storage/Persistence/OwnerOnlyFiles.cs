@@ -2,11 +2,15 @@ namespace Nemcache.Storage.Persistence;
 
 /// <summary>
 /// The data directory and every file in it belong to the server's user alone (0700 and 0600, where the OS has modes):
-/// a cache may hold anything its clients stored. Both plugins and the directory lock create their files through here.
+/// a cache may hold anything its clients stored. Both plugins and the directory lock create their files through here,
+/// so that no file of a data directory is ever created readable by others.
 /// </summary>
-internal static class OwnerOnlyFiles
+public static class OwnerOnlyFiles
 {
+    /// <summary>0700: what a data directory this server creates gets.</summary>
     public const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>0600: what a file this server creates in a data directory gets.</summary>
     public const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     /// <summary>How a data-directory file is opened; one the call creates gets <see cref="FileMode"/>.</summary>

@@ -52,7 +52,7 @@ public sealed class PluginSwitch
     /// owns the directory. Exactly one of the selected plugin's Restore and Adopt runs. Throws
     /// <see cref="PersistenceException"/> with a one-line message when the directory cannot be used.
     /// </summary>
-    public RestoreSummary Restore(MemCache cache)
+    public RestoreSummary Restore(IRestorableCache cache)
     {
         var marked = DataDirectoryOwner.Read(_directory);
         var owner = marked is null ? FindNewestFiles() : Named(marked);
@@ -79,7 +79,7 @@ public sealed class PluginSwitch
         return summary;
     }
 
-    private RestoreSummary Import(ICachePersistence source, MemCache cache, bool pinOwner)
+    private RestoreSummary Import(ICachePersistence source, IRestorableCache cache, bool pinOwner)
     {
         var started = Stopwatch.GetTimestamp();
         try

@@ -272,6 +272,54 @@ public class BitcaskStoreTests : BitcaskTestBase
         });
     }
 
+    [Test]
+    public async Task While_merging_is_behind_writes_and_reads_go_on_and_the_commit_waits_for_the_merge()
+    {
+        Options = Options with { MaxFileBytes = 4096, MergeMinDeadBytes = 16 * 1024, MergeFragmentation = 0.5 };
+        var (cache, store) = Start();
+        using var mergeMayFinish = new ManualResetEventSlim();
+        store.Engine.MergePhaseReached = phase =>
+        {
+            if (phase == MergePhase.WritingOutputs)
+            {
+                mergeMayFinish.Wait(TimeSpan.FromSeconds(30));
+            }
+        };
+        var value = new byte[200];
+        // Overwrite ten keys until the commit finds merging behind: the one merge it asks for cannot finish.
+        var filling = Task.Run(() =>
+        {
+            ValueTask commit = default;
+            for (var round = 0; round < 1000 && (commit = store.CommitAsync()).IsCompleted; round++)
+            {
+                for (var i = 0; i < 10; i++)
+                {
+                    cache.Store(StoreMode.Set, B("key" + i), 0, 0, value);
+                }
+            }
+            return commit;
+        });
+        Assert.That(filling.Wait(TimeSpan.FromSeconds(10)), Is.True, "a write waited for the merge");
+        var commit = filling.Result;
+        Assert.That(commit.IsCompleted, Is.False, "merging never fell behind");
+
+        // Neither a write nor a read of any key waits for the merge: only commits do.
+        var others = Task.Run(() =>
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                cache.Store(StoreMode.Set, B("other" + i), 0, 0, value);
+                cache.TryGet(B("key" + (i % 10)), out _);
+            }
+        });
+        Assert.That(others.Wait(TimeSpan.FromSeconds(10)), Is.True, "a write or read waited for the merge");
+        Assert.That(commit.IsCompleted, Is.False);
+
+        mergeMayFinish.Set();
+        await commit.AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.That(Stat(store, "bitcask_writer_waits"), Is.Not.EqualTo("0"));
+    }
+
     private (MemCache Cache, BitcaskStore Store) Start(CacheOptions? cacheOptions = null, SyncMode sync = SyncMode.None,
         TimeSpan? interval = null, ILogger<BitcaskStore>? logger = null,
         bool restore = true)

@@ -17,9 +17,9 @@ public sealed class MemCacheStatisticsTests
         var cache = new MemCache(new CacheOptions { MemoryLimitBytes = 20 * 1024, MaxItemSize = 2048 }, clock);
         var value = new byte[1000];
         cache.Store(StoreMode.Set, B("read"), 0, 1000, value);
-        Thread.Sleep(20);
+        clock.Advance(TimeSpan.FromMilliseconds(20));
         cache.TryGet(B("read"), out _);
-        Thread.Sleep(20);
+        clock.Advance(TimeSpan.FromMilliseconds(20));
         for (var i = 0; i < 40; i++)
         {
             cache.Store(StoreMode.Set, B($"k{i}"), 0, 0, value);
@@ -73,10 +73,10 @@ public sealed class MemCacheStatisticsTests
         foreach (var key in new[] { "a", "b", "c" })
         {
             cache.Store(StoreMode.Set, B(key), 0, 0, B(key + key));
-            Thread.Sleep(20);
+            clock.Advance(TimeSpan.FromMilliseconds(20));
         }
         cache.Store(StoreMode.Set, B("gone"), 0, 5, B("x"));
-        Thread.Sleep(20);
+        clock.Advance(TimeSpan.FromMilliseconds(20));
         cache.TryGet(B("a"), out _);
         clock.AdvanceSeconds(6);
 
@@ -91,14 +91,15 @@ public sealed class MemCacheStatisticsTests
     [Test]
     public void The_most_recently_used_are_found_across_shards_however_many_items_there_are()
     {
-        var cache = new MemCache(new CacheOptions(), new ManualTimeProvider());
+        var clock = new ManualTimeProvider();
+        var cache = new MemCache(new CacheOptions(), clock);
         for (var i = 0; i < 500; i++)
         {
             cache.Store(StoreMode.Set, B($"k{i}"), 0, 0, B("v"));
         }
         foreach (var key in new[] { "x", "y", "z" })
         {
-            Thread.Sleep(20);
+            clock.Advance(TimeSpan.FromMilliseconds(20));
             cache.Store(StoreMode.Set, B(key), 0, 0, B("v"));
         }
         Assert.That(cache.MostRecentlyUsed(3).Select(s => Encoding.ASCII.GetString(s.Key)), Is.EqualTo(new[] { "z", "y", "x" }));

@@ -104,6 +104,31 @@ public sealed partial class MemCacheTests
     }
 
     [Test]
+    public void The_bytes_counted_against_the_limit_follow_every_kind_of_change()
+    {
+        long Expected(params (string Key, int ValueLength)[] items) =>
+            items.Sum(i => i.Key.Length + i.ValueLength + CacheLimits.ItemOverheadBytes);
+        void Check(long expected)
+        {
+            Assert.That(_cache.UsedBytes, Is.EqualTo(expected));
+            Assert.That(_cache.GetStatistics().Bytes, Is.EqualTo(expected));
+        }
+
+        _cache.Store(StoreMode.Set, B("a"), 0, 0, B("xyz"));
+        _cache.Store(StoreMode.Set, B("bb"), 0, 0, B("1"));
+        Check(Expected(("a", 3), ("bb", 1)));
+        _cache.Store(StoreMode.Append, B("a"), 0, 0, B("!!"));
+        _cache.Increment(B("bb"), 99, decrement: false, out _);
+        Check(Expected(("a", 5), ("bb", 3)));
+        _cache.Delete(B("a"));
+        Check(Expected(("bb", 3)));
+        _cache.RestoreItem(B("c"), B("vv"), 0, 0);
+        Check(Expected(("bb", 3), ("c", 2)));
+        _cache.FlushAll();
+        Check(0);
+    }
+
+    [Test]
     public void Delayed_flush_empties_everything_stored_before_its_time_and_nothing_after()
     {
         _cache.Store(StoreMode.Set, B("before"), 0, 0, B("x"));
@@ -119,9 +144,9 @@ public sealed partial class MemCacheTests
         Assert.That(Get("after"), Is.EqualTo("x"));
         Assert.That(_cache.PendingFlushAt, Is.Null);
 
-        var flushes = _changes.All.Where(c => c.Kind == CacheChangeKind.Flush).Select(c => c.FlushAt).ToList();
-        Assert.That(flushes, Is.EqualTo(new[] { _clock.UnixSeconds, _clock.UnixSeconds }),
-            "a pending flush is published with its time, then again when carried out");
+        var flushes = _changes.All.Where(c => c.Kind == CacheChangeKind.Flush).Select(c => (c.FlushAt, c.Delayed)).ToList();
+        Assert.That(flushes, Is.EqualTo(new[] { (_clock.UnixSeconds, true), (_clock.UnixSeconds, false) }),
+            "a pending flush is published as delayed with its time, then again, immediate, when carried out");
     }
 
     [Test]
@@ -144,11 +169,9 @@ public sealed partial class MemCacheTests
         for (var i = 0; i < 90; i++)
         {
             cache.Store(StoreMode.Set, B($"k{i}"), 0, 0, value);
-            Thread.Sleep(1); // distinct LRU timestamps across shards
+            _clock.Advance(TimeSpan.FromMilliseconds(1)); // distinct LRU times across shards
         }
-        // LRU time is Environment.TickCount64, whose ticks can be several milliseconds long: the read must fall in a
-        // later tick than every store before it, and fewer items are added than there are older ones to evict.
-        Thread.Sleep(50);
+        // Fewer items are added after the read than there are older ones to evict.
         cache.TryGet(B("k0"), out _);
         for (var i = 90; i < 150; i++)
         {

@@ -1,8 +1,9 @@
 namespace Nemcache.Tests.Support;
 
 /// <summary>
-/// A clock that moves only when a test moves it, so that expiry and delayed flushes are deterministic. Safe to read
-/// and move from several threads (merge and writer tests do).
+/// A clock that moves only when a test moves it, so that expiry, delayed flushes and the cache's LRU order (which
+/// reads <see cref="GetTimestamp"/>) are deterministic. Safe to read and move from several threads (merge and writer
+/// tests do).
 /// </summary>
 public sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
 {
@@ -18,6 +19,10 @@ public sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
     public long UnixSeconds => GetUtcNow().ToUnixTimeSeconds();
 
     public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
+
+    public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
 
     public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
 

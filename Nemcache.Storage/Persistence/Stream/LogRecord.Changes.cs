@@ -11,7 +11,7 @@ internal sealed partial class LogRecord
     /// The record for a change, or null for one the log does not keep (an expiry eviction: the expiry is already in
     /// the item's store record). The cache's arrays are immutable, so they are wrapped, not copied.
     /// </summary>
-    public static LogRecord? ForChange(in CacheChange change, ulong sequence, bool pendingFlush) => change.Kind switch
+    public static LogRecord? ForChange(in CacheChange change, ulong sequence) => change.Kind switch
     {
         CacheChangeKind.Store => ForItem(change.Key, change.Value, change.Flags, change.ExpiresAt, change.Cas, sequence),
         CacheChangeKind.Delete => Removal(change.Key, RemoveReason.Delete, sequence),
@@ -22,7 +22,7 @@ internal sealed partial class LogRecord
             Sequence = sequence,
             Touch = new TouchRecord { Key = UnsafeByteOperations.UnsafeWrap(change.Key), ExpiresAt = change.ExpiresAt },
         },
-        CacheChangeKind.Flush => ForFlush(change.FlushAt, pendingFlush, sequence),
+        CacheChangeKind.Flush => ForFlush(change.FlushAt, pending: change.Delayed, sequence),
         _ => null,
     };
 

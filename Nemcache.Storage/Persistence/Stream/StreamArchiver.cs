@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Nemcache.Storage.Cache;
-using Nemcache.Storage.Notifications;
 
 namespace Nemcache.Storage.Persistence.Stream;
 
@@ -10,12 +9,16 @@ namespace Nemcache.Storage.Persistence.Stream;
 /// The default persistence plugin: appends every cache change to cachelog.bin, replays it at startup, and rewrites it
 /// from the cache's state when it has grown large and mostly dead. docs/persistence.md describes the format and the
 /// promises.
+/// <para>
+/// One type, because one lock orders the appends, the sequence and the swap of a compacted log; its files split it by
+/// concern: this one opens the data directory and the log (restore, adopt, damage set aside), reports stats and
+/// closes; StreamArchiver.Writes.cs is the write path (records, commits, failures); StreamArchiver.Compaction.cs
+/// decides when the log is compacted and swaps the compacted log in. <see cref="IntervalSync"/> runs the interval
+/// fsync.
+/// </para>
 /// </summary>
-public sealed class StreamArchiver : ICachePersistence
+public sealed partial class StreamArchiver : ICachePersistence
 {
-    /// <summary>Tail left for the final copy under the lock; the rest is copied while writers go on.</summary>
-    private const long FinalTailBytes = 64 * 1024;
-
     private readonly PersistenceOptions _persistence;
     private readonly StreamArchiverOptions _options;
     private readonly ILogger<StreamArchiver> _logger;
@@ -30,7 +33,7 @@ public sealed class StreamArchiver : ICachePersistence
     /// <summary>Keeps an fsync from running on a writer that a compaction is closing.</summary>
     private readonly Lock _syncGate = new();
 
-    private MemCache? _cache;
+    private IRestorableCache? _cache;
     private StreamLogWriter? _writer;
     private ulong _sequence;
     private DataDirectoryLock? _lock;
@@ -88,17 +91,17 @@ public sealed class StreamArchiver : ICachePersistence
         }
     }
 
-    public RestoreSummary Restore(MemCache cache) => Open(cache, RestoreLocked);
+    public RestoreSummary Restore(IRestorableCache cache) => Open(cache, RestoreLocked);
 
     /// <summary>Takes the cache's state as the log's: a new cachelog.bin, written beside the old one and renamed over
     /// it once fsynced, replaces whatever log the directory held.</summary>
-    public RestoreSummary Adopt(MemCache cache) => Open(cache, AdoptLocked);
+    public RestoreSummary Adopt(IRestorableCache cache) => Open(cache, AdoptLocked);
 
     /// <summary>The log holds the plugin's state; LOCK and PLUGIN are the directory's, and a compaction file left by a
     /// crash is deleted at every start.</summary>
     public bool OwnsFile(string fileName) => fileName == StreamLogFormat.LogFileName;
 
-    private RestoreSummary Open(MemCache cache, Func<MemCache, long, RestoreSummary> load)
+    private RestoreSummary Open(IRestorableCache cache, Func<IRestorableCache, long, RestoreSummary> load)
     {
         if (_cache is not null)
         {
@@ -121,7 +124,7 @@ public sealed class StreamArchiver : ICachePersistence
         }
     }
 
-    private RestoreSummary RestoreLocked(MemCache cache, long started)
+    private RestoreSummary RestoreLocked(IRestorableCache cache, long started)
     {
         cache.UseCasSequence(CasEpochFile.Start(_persistence.DataDirectory, _logger));
 
@@ -172,7 +175,7 @@ public sealed class StreamArchiver : ICachePersistence
         return _lastRestore;
     }
 
-    private RestoreSummary AdoptLocked(MemCache cache, long started)
+    private RestoreSummary AdoptLocked(IRestorableCache cache, long started)
     {
         long items = 0, bytes = 0;
         var building = Path.Combine(_persistence.DataDirectory, StreamLogFormat.CompactionFileName);
@@ -212,109 +215,6 @@ public sealed class StreamArchiver : ICachePersistence
         _lastRestore = new RestoreSummary(items, bytes, elapsed, $"{items} records written from the cache");
         _background = RunBackgroundAsync(_stopping.Token);
         return _lastRestore;
-    }
-
-    /// <summary>
-    /// Called under the cache's lock for the key (every lock, for a flush): the record reaches the OS before the cache
-    /// releases it, so per-key order on disk is the cache's order. A failed write is remembered, not thrown: the cache
-    /// has already made the change, and the next commit reports it. Changes before <see cref="Restore"/> or after
-    /// <see cref="DisposeAsync"/> have no log to go to; the host subscribes only in between.
-    /// </summary>
-    public void OnChange(in CacheChange change)
-    {
-        if (change.Kind == CacheChangeKind.Evict && change.Reason == EvictionReason.Expiry)
-        {
-            return;
-        }
-        // A delayed flush_all is the only flush the cache publishes while it holds a pending deadline.
-        var pendingFlush = change.Kind == CacheChangeKind.Flush && _cache?.PendingFlushAt == change.FlushAt;
-        lock (_gate)
-        {
-            var record = LogRecord.ForChange(change, _sequence + 1, pendingFlush);
-            if (record is null || !Append(record))
-            {
-                return;
-            }
-            // Checked now, not at the next tick: at a high write rate a second's writes can outgrow the live data. The
-            // bound may be stale (the live data grew since it was set), so the check sets it again before it decides.
-            if (_logLength > _bound.CompactAt && _compaction is not { IsCompleted: false }
-                && Interlocked.Exchange(ref _checkQueued, 1) == 0)
-            {
-                ThreadPool.UnsafeQueueUserWorkItem(static self => self.CheckCompaction(), this, preferLocal: false);
-            }
-        }
-        _groupSync.MarkWritten();
-    }
-
-    public ValueTask CommitAsync(CancellationToken cancellationToken = default)
-    {
-        if (_failures.Current is { } failure)
-        {
-            return ValueTask.FromException(new PersistenceException(OneLine($"{StreamLogFormat.LogFileName} may miss a record: {failure.Message}"), failure));
-        }
-        if (Volatile.Read(ref _logLength) >= Volatile.Read(ref _bound).StallAt)
-        {
-            return CommitWhenCompactedAsync(cancellationToken);
-        }
-        if (_persistence.Sync != SyncMode.Always)
-        {
-            return ValueTask.CompletedTask;
-        }
-        var synced = _groupSync.SyncAsync();
-        return synced.IsCompleted || !cancellationToken.CanBeCanceled
-            ? synced
-            : new ValueTask(synced.AsTask().WaitAsync(cancellationToken));
-    }
-
-    /// <summary>
-    /// Backpressure: the log has reached its bound because writers outran the compaction, so this commit (and with it
-    /// the connection's next batch) waits until a compaction has shrunk the log. The change itself is already in the
-    /// log; only the reply waits, so per-key order holds and no cache lock is held meanwhile.
-    /// </summary>
-    private async ValueTask CommitWhenCompactedAsync(CancellationToken cancellationToken)
-    {
-        // The bound may be stale: the live data may have grown since it was set.
-        while (Volatile.Read(ref _logLength) >= UpdateBound().StallAt)
-        {
-            var compactions = Interlocked.Read(ref _compactions);
-            Task compaction;
-            try
-            {
-                compaction = CompactAsync();
-            }
-            catch (InvalidOperationException ex)
-            {
-                throw new PersistenceException($"{StreamLogFormat.LogFileName} is closed", ex);
-            }
-            await compaction.WaitAsync(cancellationToken);
-            if (Interlocked.Read(ref _compactions) == compactions && Volatile.Read(ref _logLength) >= Volatile.Read(ref _bound).StallAt)
-            {
-                throw new PersistenceException(
-                    $"{StreamLogFormat.LogFileName} reached its bound of {Volatile.Read(ref _bound).StallAt} bytes and could not be compacted");
-            }
-        }
-        await CommitAsync(cancellationToken);
-    }
-
-    /// <summary>
-    /// Rewrites the log from the cache's current state while the cache keeps serving. Returns the compaction already
-    /// running, if there is one.
-    /// </summary>
-    public Task CompactAsync()
-    {
-        lock (_gate)
-        {
-            if (_compaction is { IsCompleted: false } running)
-            {
-                return running;
-            }
-            // Once DisposeAsync has begun, it has awaited or is awaiting the last compaction: no new one may start.
-            if (_cache is null || _writer is null || Volatile.Read(ref _disposed) == 1)
-            {
-                throw new InvalidOperationException("The archiver compacts only between Restore and DisposeAsync.");
-            }
-            return _compaction = Task.Run(() => Compact(_cache, _stopping.Token));
-        }
     }
 
     public IEnumerable<KeyValuePair<string, string>> GetStats()
@@ -380,40 +280,6 @@ public sealed class StreamArchiver : ICachePersistence
         _stopping.Dispose();
     }
 
-    /// <summary>Appends under <see cref="_gate"/>; false when there is no log (disposed) or the write failed.</summary>
-    private bool Append(LogRecord record)
-    {
-        if (_writer is not { } writer)
-        {
-            return false;
-        }
-        try
-        {
-            writer.Append(record);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            RememberFailure(ex);
-            return false;
-        }
-        _sequence = record.Sequence;
-        _recordsWritten++;
-        Volatile.Write(ref _logLength, writer.Length);
-        return true;
-    }
-
-    /// <summary>
-    /// The log now misses (or, after a failed fsync, may miss) a change the cache made, so mutations are refused and
-    /// commits fail until a compaction has rewritten the log from the cache; the background loop starts one at its
-    /// next check.
-    /// </summary>
-    private void RememberFailure(Exception ex) => _failures.Record(ex);
-
-    /// <summary>Logged once per outage, not once per record: a full disk fails every write until it is repaired.</summary>
-    private void LogOutage(Exception ex) =>
-        _logger.LogError("{File}: a write or fsync failed; mutations are refused until a compaction rewrites the log: {Error}",
-            StreamLogFormat.LogFileName, ex.Message);
-
     private void CreateDirectory() => InDataDirectory(() => OwnerOnlyFiles.CreateDirectory(_persistence.DataDirectory));
 
     /// <summary>
@@ -478,165 +344,6 @@ public sealed class StreamArchiver : ICachePersistence
         {
             _logger.LogWarning("{File}: dropped {Bytes} bytes from offset {Offset} ({Reason}); the log now ends at the last good record; the dropped bytes are kept as {Aside}",
                 StreamLogFormat.LogFileName, cut.Length, cut.Offset, cut.Reason, asides.Cut);
-        }
-    }
-
-    private async Task RunBackgroundAsync(CancellationToken stopping)
-    {
-        var interval = _persistence.Sync == SyncMode.Interval && _persistence.SyncInterval < _options.CompactionCheckInterval
-            ? _persistence.SyncInterval
-            : _options.CompactionCheckInterval;
-        using var timer = new PeriodicTimer(interval);
-        var lastCompactionCheck = Stopwatch.GetTimestamp();
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stopping))
-            {
-                if (_persistence.Sync == SyncMode.Interval && _groupSync.HasUnsynced)
-                {
-                    // A failed fsync is recorded in the latch by the group sync itself.
-                    await Quietly(_groupSync.SyncAsync().AsTask());
-                }
-                if (Stopwatch.GetElapsedTime(lastCompactionCheck) >= _options.CompactionCheckInterval)
-                {
-                    lastCompactionCheck = Stopwatch.GetTimestamp();
-                    if (CompactionIsDue())
-                    {
-                        await Quietly(CompactAsync());
-                    }
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
-        }
-    }
-
-    private void CheckCompaction()
-    {
-        try
-        {
-            if (CompactionIsDue())
-            {
-                _ = CompactAsync();
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // Disposed meanwhile: nothing left to compact.
-        }
-        finally
-        {
-            Volatile.Write(ref _checkQueued, 0);
-        }
-    }
-
-    /// <summary>Past the size bound, or needed to repair a lost write or to drop damage.</summary>
-    private bool CompactionIsDue() =>
-        _failures.Current is not null || Volatile.Read(ref _holdsDamage) || Volatile.Read(ref _logLength) > UpdateBound().CompactAt;
-
-    /// <summary>Sets the log's bound from the cache's live data now. Takes the cache's locks: never call it under
-    /// <see cref="_gate"/> or from <see cref="OnChange"/>.</summary>
-    private LogSizeBound UpdateBound()
-    {
-        var bound = LogSizeBound.For(EstimatedLiveBytes(), _options.CompactBytes);
-        Volatile.Write(ref _bound, bound);
-        return bound;
-    }
-
-    /// <summary>About what a compaction would write now: each live item as one store record. 0 before a restore.</summary>
-    private long EstimatedLiveBytes()
-    {
-        if (_cache is null)
-        {
-            return 0;
-        }
-        var statistics = _cache.GetStatistics();
-        return statistics.Bytes + statistics.CurrentItems * (LogSizeBound.EstimatedRecordOverhead - CacheLimits.ItemOverheadBytes);
-    }
-
-    private void Compact(MemCache cache, CancellationToken stopping)
-    {
-        var started = Stopwatch.GetTimestamp();
-        long start;
-        ulong sequence;
-        long repair;
-        lock (_gate)
-        {
-            start = _writer!.Length;
-            sequence = _sequence;
-            repair = _failures.BeginRepair();
-        }
-
-        long before, after;
-        try
-        {
-            using var compactor = new StreamCompactor(_persistence.DataDirectory, start, CompactionPhaseReached);
-            compactor.WriteSnapshot(cache.PendingFlushAt, cache.SnapshotItems(), sequence, stopping);
-            // Copy what writers appended meanwhile without stopping them, until little is left for the final copy.
-            while (true)
-            {
-                long end;
-                lock (_gate)
-                {
-                    end = _writer!.Length;
-                }
-                if (end - compactor.Copied <= FinalTailBytes)
-                {
-                    break;
-                }
-                stopping.ThrowIfCancellationRequested();
-                compactor.CopyTail(end);
-            }
-            compactor.Sync();
-
-            lock (_gate)
-            {
-                var old = _writer!;
-                before = old.Length;
-                compactor.CopyTail(before);
-                _writer = compactor.Install();
-                after = _writer.Length;
-                Volatile.Write(ref _logLength, after);
-                lock (_syncGate)
-                {
-                    old.Dispose();
-                }
-                try
-                {
-                    compactor.SyncDirectory();
-                }
-                catch (IOException ex)
-                {
-                    // The new log is in use either way; only the rename's durability is in doubt.
-                    RememberFailure(ex);
-                }
-                // Every change the cache made before this compaction began is in the snapshot, and the new log is
-                // fsynced, so a write or fsync that failed before then is repaired; one that failed while it ran may
-                // be missing from both logs.
-                _failures.Repaired(repair);
-                _holdsDamage = false;
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            _logger.LogWarning("{File}: compaction failed, the log stays as it was: {Error}", StreamLogFormat.LogFileName, ex.Message);
-            return;
-        }
-
-        UpdateBound();
-        Interlocked.Increment(ref _compactions);
-        _logger.LogInformation("{File}: compacted {Before} bytes to {After} bytes in {Milliseconds} ms",
-            StreamLogFormat.LogFileName, before, after, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-    }
-
-    /// <summary>The fsync <see cref="GroupSync"/> runs: on whichever file is the log now. A compaction fsyncs the new
-    /// log before swapping it in, so records written to the old one are on disk either way.</summary>
-    private void SyncCurrentLog()
-    {
-        lock (_syncGate)
-        {
-            Volatile.Read(ref _writer)?.Sync();
         }
     }
 

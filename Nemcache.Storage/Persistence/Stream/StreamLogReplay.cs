@@ -16,13 +16,13 @@ internal sealed class StreamLogReplay
     public StreamLogReplay() => _byKeySpan = _items.GetAlternateLookup<ReadOnlySpan<byte>>();
 
     /// <summary>Every key's surviving item, expired ones included (the loader decides against its own clock).</summary>
-    public IEnumerable<(byte[] Key, byte[] Value, uint Flags, long ExpiresAt)> Items
+    public IEnumerable<CacheItem> Items
     {
         get
         {
             foreach (var (key, item) in _items)
             {
-                yield return (key, item.Value, item.Flags, item.ExpiresAt);
+                yield return new CacheItem(key, item.Value, item.Flags, item.ExpiresAt, item.Cas);
             }
         }
     }
@@ -63,7 +63,7 @@ internal sealed class StreamLogReplay
     /// whose deadline passed while the server was down empties the cache instead: every record in the log was written
     /// before that deadline, because the running cache logs an immediate flush the moment it carries one out.
     /// </summary>
-    public ReplayLoad LoadInto(MemCache cache)
+    public ReplayLoad LoadInto(IRestorableCache cache)
     {
         if (PendingFlushAt is { } deadline && deadline <= cache.Clock.Now)
         {

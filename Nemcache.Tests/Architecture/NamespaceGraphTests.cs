@@ -1,18 +1,21 @@
 using System.Reflection;
 using System.Reflection.Emit;
 using Nemcache.Service;
+using Nemcache.Storage.Cache;
 
 namespace Nemcache.Tests.Architecture;
 
 /// <summary>
-/// Keeps the Service's namespaces a graph without cycles (docs/architecture.md, "Inside the Service"). The references
+/// Keeps the namespaces of the Service and of Nemcache.Storage graphs without cycles (docs/architecture.md, "Projects,
+/// folders and their dependencies", "Inside the Service"). The references
 /// are read from the compiled assembly: every type's base, interfaces, fields, properties, method signatures, locals
 /// and the members its IL calls, so a reference a parent namespace makes without a using directive counts too. A
 /// constant is copied into the IL that reads it and so is not seen.
 /// </summary>
-public sealed class ServiceNamespaceTests
+public sealed class NamespaceGraphTests
 {
     private const string ServiceNamespace = "Nemcache.Service";
+    private const string StorageNamespace = "Nemcache.Storage";
 
     /// <summary>The top-level statements' class, in the global namespace: the host's wiring.</summary>
     private const string Wiring = "Program";
@@ -23,9 +26,21 @@ public sealed class ServiceNamespaceTests
         .ToDictionary(code => code.Value);
 
     [Test]
-    public void NamespacesDependOnEachOtherWithoutCycles()
+    public void ServiceNamespacesDependOnEachOtherWithoutCycles() => AssertWithoutCycles(ServiceGraph());
+
+    [Test]
+    public void StorageNamespacesDependOnEachOtherWithoutCycles() => AssertWithoutCycles(StorageGraph());
+
+    [Test]
+    public void TheCacheKnowsNoPersistence()
     {
-        var graph = DependencyGraph();
+        var cache = StorageGraph()[StorageNamespace + ".Cache"];
+
+        Assert.That(cache.Where(target => target.StartsWith(StorageNamespace + ".Persistence", StringComparison.Ordinal)), Is.Empty);
+    }
+
+    private static void AssertWithoutCycles(Dictionary<string, HashSet<string>> graph)
+    {
         TestContext.Out.WriteLine(string.Join(Environment.NewLine,
             graph.OrderBy(node => node.Key).Select(node => $"{node.Key} -> {string.Join(", ", node.Value.Order())}")));
 
@@ -36,7 +51,7 @@ public sealed class ServiceNamespaceTests
     [Test]
     public void NetworkingKnowsNoProtocol()
     {
-        var networking = DependencyGraph()[ServiceNamespace + ".Networking"];
+        var networking = ServiceGraph()[ServiceNamespace + ".Networking"];
 
         Assert.That(networking.Where(target => target.StartsWith(ServiceNamespace + ".Protocol", StringComparison.Ordinal)), Is.Empty);
     }
@@ -46,26 +61,32 @@ public sealed class ServiceNamespaceTests
     {
         // Text reaches Networking through a using directive, and the shared Protocol pieces (ServerContext) through
         // its enclosing namespace alone.
-        var text = DependencyGraph()[ServiceNamespace + ".Protocol.Text"];
+        var text = ServiceGraph()[ServiceNamespace + ".Protocol.Text"];
 
         Assert.That(text, Does.Contain(ServiceNamespace + ".Protocol").And.Contain(ServiceNamespace + ".Networking"));
     }
 
-    /// <summary>For each Service namespace (and the wiring), the other ones its types reference.</summary>
-    private static Dictionary<string, HashSet<string>> DependencyGraph()
+    private static Dictionary<string, HashSet<string>> ServiceGraph() =>
+        DependencyGraph(typeof(BuildInfo).Assembly, ServiceNamespace);
+
+    private static Dictionary<string, HashSet<string>> StorageGraph() =>
+        DependencyGraph(typeof(MemCache).Assembly, StorageNamespace);
+
+    /// <summary>For each namespace under <paramref name="root"/> (and the Service's wiring), the other ones its types
+    /// reference.</summary>
+    private static Dictionary<string, HashSet<string>> DependencyGraph(Assembly assembly, string root)
     {
-        var assembly = typeof(BuildInfo).Assembly;
         var graph = new Dictionary<string, HashSet<string>>();
         foreach (var type in assembly.GetTypes())
         {
-            if (NodeOf(type, assembly) is not { } from)
+            if (NodeOf(type, assembly, root) is not { } from)
             {
                 continue;
             }
             var targets = graph.TryGetValue(from, out var known) ? known : graph[from] = [];
             foreach (var referenced in ReferencedTypes(type))
             {
-                if (NodeOf(referenced, assembly) is { } to && to != from)
+                if (NodeOf(referenced, assembly, root) is { } to && to != from)
                 {
                     targets.Add(to);
                 }
@@ -74,21 +95,21 @@ public sealed class ServiceNamespaceTests
         return graph;
     }
 
-    /// <summary>The namespace a type of the Service belongs to; null for other assemblies' types and for what the
+    /// <summary>The namespace a type of the assembly belongs to; null for other assemblies' types and for what the
     /// compiler generates at the top level (its private implementation details, embedded attributes).</summary>
-    private static string? NodeOf(Type type, Assembly service)
+    private static string? NodeOf(Type type, Assembly assembly, string root)
     {
         while (type.DeclaringType is { } outer)
         {
             type = outer;
         }
-        if (type.Assembly != service)
+        if (type.Assembly != assembly)
         {
             return null;
         }
         if (type.Namespace is { } name)
         {
-            return name == ServiceNamespace || name.StartsWith(ServiceNamespace + ".", StringComparison.Ordinal) ? name : null;
+            return name == root || name.StartsWith(root + ".", StringComparison.Ordinal) ? name : null;
         }
         return type.Name == Wiring ? Wiring : null;
     }

@@ -1,21 +1,19 @@
 using System.Text;
 using Nemcache.Storage.Cache;
 
-namespace Nemcache.Tests.Cache;
+namespace Nemcache.Benchmarks.Measurements;
 
 /// <summary>
 /// The cache's memory per item, as docs/benchmarks.md reports it: live bytes after a full collection, so growth slack
-/// of the shards' tables is included but garbage is not. Explicit: it allocates a few hundred MB and wants a quiet
-/// process. Run with: dotnet test -c Release --filter "FullyQualifiedName~CacheMemoryTests".
+/// of the shards' tables is included but garbage is not. It allocates a few hundred MB and wants a quiet process.
 /// </summary>
-[Explicit("Measurement; run by hand.")]
-public class CacheMemoryTests
+internal static class CacheMemoryMeasurement
 {
     private const int Items = 1_000_000;
     private const int ValueSize = 100;
+    private const double MaxBytesPerItem = 300;
 
-    [Test]
-    public void Bytes_per_item_for_a_million_items_of_100_bytes()
+    public static IReadOnlyList<string> Run(TextWriter output)
     {
         var cache = new MemCache(new CacheOptions { MemoryLimitBytes = 4L << 30 });
         var before = GC.GetTotalMemory(forceFullCollection: true);
@@ -26,8 +24,8 @@ public class CacheMemoryTests
         var after = GC.GetTotalMemory(forceFullCollection: true);
 
         var perItem = (double)(after - before) / Items;
-        TestContext.Out.WriteLine($"{perItem:F1} B/item for keys of about 9 B and values of {ValueSize} B");
+        output.WriteLine($"{perItem:F1} B/item for keys of about 9 B and values of {ValueSize} B");
         GC.KeepAlive(cache);
-        Assert.That(perItem, Is.LessThan(300));
+        return perItem < MaxBytesPerItem ? [] : [$"{perItem:F1} B/item, expected less than {MaxBytesPerItem}"];
     }
 }

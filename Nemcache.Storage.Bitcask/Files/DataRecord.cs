@@ -69,8 +69,7 @@ internal static class DataRecord
 
     /// <summary>As <see cref="Decode(ReadOnlySpan{byte}, long, out RecordInfo)"/>, for a file whose records have
     /// <paramref name="headerSize"/>-byte headers (<see cref="BitcaskFormat.RecordHeaderSizeOf"/>).</summary>
-    // A restore runs this for every record within its first second, before tiered compilation would optimize it.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(RestoreHotPath.Compile)]
     public static DecodeStatus Decode(ReadOnlySpan<byte> source, long recordOffset, int headerSize, out RecordInfo info)
     {
         info = default;

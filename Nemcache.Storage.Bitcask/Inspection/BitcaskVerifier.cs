@@ -1,16 +1,17 @@
 using System.Buffers.Binary;
-using Nemcache.Storage.Bitcask;
 using Nemcache.Storage.Persistence;
 using static Nemcache.Storage.Bitcask.BitcaskFormat;
 
-namespace Nemcache.Tools;
+namespace Nemcache.Storage.Bitcask;
 
 /// <summary>
 /// Checks a Bitcask directory with the plugin's own readers: every data file's header and every record's CRC (a scan,
 /// as recovery does without a hint), every hint's CRC, stamp and length (as recovery checks it before trusting it),
-/// and that each hint lists exactly the records its data file holds.
+/// and that each hint lists exactly the records its data file holds. Read-only and lock-free, so it may run beside a
+/// server that is writing the directory: what changes under it is reported as a note, not as damage. Public as the
+/// engine's check of its own files, for nemcache-data verify.
 /// </summary>
-internal static class BitcaskVerifier
+public static class BitcaskVerifier
 {
     /// <summary>How often the newest file is scanned again when it grew during a scan that ended in a torn record.</summary>
     private const int ScansOfAGrowingFile = 5;
@@ -18,7 +19,9 @@ internal static class BitcaskVerifier
     /// <summary>How long a hint that fails its check is given to be finished by a server writing it.</summary>
     private static readonly TimeSpan HintWritePause = TimeSpan.FromMilliseconds(500);
 
-    public static void Verify(string directory, VerifyReport report)
+    /// <summary>Checks every data file, hint and merge leftover of <paramref name="directory"/>, reporting each file's
+    /// finding to <paramref name="report"/>; it never throws for damage, only reports it.</summary>
+    public static void Verify(string directory, IVerifyFindings report)
     {
         var ids = new List<int>();
         var orphanHints = new List<string>();
@@ -61,7 +64,7 @@ internal static class BitcaskVerifier
     /// A hint whose data file is gone. One that never got past its header was begun for a file that a merge then
     /// removed: it never listed a record, so nothing is lost with it. A complete one means its data file was lost.
     /// </summary>
-    private static void ReportOrphanHint(string path, VerifyReport report)
+    private static void ReportOrphanHint(string path, IVerifyFindings report)
     {
         var name = Path.GetFileName(path);
         var hint = new FileInfo(path);
@@ -80,7 +83,7 @@ internal static class BitcaskVerifier
         }
     }
 
-    private static void VerifyDataFile(string directory, int id, bool newest, FileHandleBudget handles, VerifyReport report)
+    private static void VerifyDataFile(string directory, int id, bool newest, FileHandleBudget handles, IVerifyFindings report)
     {
         var name = DataFileName(id);
         var path = Path.Combine(directory, name);
@@ -146,7 +149,7 @@ internal static class BitcaskVerifier
     }
 
     /// <summary>Checks the file's hint, if it has one; returns how it went, for the file's ok line.</summary>
-    private static string VerifyHint(DataFile file, Fingerprint records, VerifyReport report)
+    private static string VerifyHint(DataFile file, Fingerprint records, IVerifyFindings report)
     {
         var name = Path.GetFileName(file.HintPath);
         if (!File.Exists(file.HintPath))
@@ -164,7 +167,7 @@ internal static class BitcaskVerifier
         }
     }
 
-    private static string CheckHint(DataFile file, Fingerprint records, VerifyReport report)
+    private static string CheckHint(DataFile file, Fingerprint records, IVerifyFindings report)
     {
         var name = Path.GetFileName(file.HintPath);
         var hinted = new Fingerprint();

@@ -321,8 +321,7 @@ internal sealed class Recovery
 
     private static int CountDigits(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture).Length;
 
-    // A restore runs this for every record within its first second, before tiered compilation would optimize it.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(RestoreHotPath.Compile)]
     private void Apply(in RecordInfo record, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         if (record.Seq > _maxSeq)

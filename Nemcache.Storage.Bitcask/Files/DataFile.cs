@@ -18,8 +18,8 @@ internal readonly record struct ScanResult(long ValidLength, IReadOnlyList<LogDa
 /// <summary>
 /// One numbered data file: its handle (from the engine's <see cref="FileHandleBudget"/>, kept open between reads),
 /// its length and its live-byte account. Appends happen only to the active file (or a merge output being written),
-/// which is pinned so that its handle is never closed, and only under the engine's lock; every other file is
-/// immutable.
+/// which is pinned so that its handle is never closed; the active file's only under <see cref="DataFileSet"/>'s lock.
+/// Every other file is immutable.
 /// </summary>
 internal sealed class DataFile : IDisposable
 {

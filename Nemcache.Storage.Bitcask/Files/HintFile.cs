@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
 using Nemcache.Storage.Persistence;
 using static Nemcache.Storage.Bitcask.BitcaskFormat;
 
@@ -49,12 +50,35 @@ internal static class HintFile
         stream.Flush(flushToDisk: true);
     }
 
+    /// <summary>Writes an immutable file's hint in the background; a failure only costs the next start a scan, so it
+    /// is logged.</summary>
+    public static void WriteOrLeaveForScan(DataFile data, ILogger logger)
+    {
+        try
+        {
+            Write(data);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // The file was merged away meanwhile, or the disk refused; either way the next start scans instead. The
+            // hint begun for it goes: left behind its merged-away file, the next start would take it for a lost file.
+            logger.LogDebug(ex, "No hint written for {File}", data.Path);
+            try
+            {
+                File.Delete(data.HintPath);
+            }
+            catch (IOException)
+            {
+                // A hint the disk will not let go of is ignored at the next start, having no valid trailer.
+            }
+        }
+    }
+
     /// <summary>
     /// Replays the hint of <paramref name="data"/> into <paramref name="visitor"/>, or returns false, having visited
     /// nothing, when the hint is missing, damaged or describes a different length of data file.
     /// </summary>
-    // A restore runs this for every record within its first second, before tiered compilation would optimize it.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(RestoreHotPath.Compile)]
     public static bool TryLoad(DataFile data, RecordVisitor visitor)
     {
         if (!File.Exists(data.HintPath))
@@ -92,8 +116,7 @@ internal static class HintFile
         return true;
     }
 
-    // A restore runs this for every record within its first second, before tiered compilation would optimize it.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(RestoreHotPath.Compile)]
     private static void Replay(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length, int recordHeaderSize,
         RecordVisitor visitor)
     {

@@ -17,8 +17,7 @@ internal sealed class ReadWindow
     private int _length;
 
     /// <summary>The <paramref name="size"/> bytes at <paramref name="offset"/> of <paramref name="file"/>; valid until the next call.</summary>
-    // A restore runs this for every record within its first second, before tiered compilation would optimize it.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(RestoreHotPath.Compile)]
     public ReadOnlySpan<byte> Read(DataFile file, long offset, int size)
     {
         if (!ReferenceEquals(file, _file) || offset < _start || offset + size > _start + _length)

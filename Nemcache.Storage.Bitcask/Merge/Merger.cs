@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Nemcache.Storage.Cache;
 using Nemcache.Storage.Persistence;
@@ -33,15 +32,21 @@ internal sealed record MergeSnapshot(List<DataFile> Inputs, long OutsideMinSeq, 
     public bool MayDrop(long seq) => RecordDropRule.MayDropWithoutTombstone(seq, OutsideMinSeq, LastFlushSeq);
 }
 
+/// <summary>Where a live key's put was, and where a merge wrote it (or that it expired and was dropped).</summary>
+internal readonly record struct MovedKey(int FromFile, long FromValueOffset, int ToFile, long ToValueOffset, int RecordSize, bool Expired);
+
 /// <summary>
 /// One merge: rewrites the live records of the chosen immutable files into new files, then swaps them in. Records
 /// keep their sequence numbers, so the outputs and inputs together recover to the same state as the inputs alone,
 /// which is what makes every crash point safe until the commit file exists, and recovery finishes the job after.
+/// It works through the <see cref="DataFileSet"/>'s API alone: a snapshot at the start, lookups while it copies, and
+/// one swap at the end.
 /// </summary>
-internal sealed class Merger(Bitcask engine)
+/// <param name="phaseReached">Called as the merge reaches each phase; throwing from it stops the merge there.</param>
+internal sealed class Merger(DataFileSet files, ILogger logger, Action<MergePhase> phaseReached)
 {
     private readonly List<DataFile> _outputs = [];
-    private readonly Dictionary<byte[], Moved> _moved = new(ByteKeyComparer.Instance);
+    private readonly Dictionary<byte[], MovedKey> _moved = new(ByteKeyComparer.Instance);
     /// <summary>Keys that are dead (deleted, expired, or lost to damage) whose records in the inputs may not vanish
     /// without a tombstone (<see cref="RecordDropRule"/>), with the highest such sequence number: one tombstone each
     /// is written once the scans are done.</summary>
@@ -49,8 +54,11 @@ internal sealed class Merger(Bitcask engine)
     private int _damagedKeys;
     private DataFile? _output;
 
-    /// <summary>Where a live key's put was, and where the merge wrote it (or that it expired and was dropped).</summary>
-    private readonly record struct Moved(int FromFile, long FromValueOffset, int ToFile, long ToValueOffset, int RecordSize, bool Expired);
+    /// <summary>MERGE is on disk: from here a failure leaves the merge for the next start to finish.</summary>
+    public bool Committed { get; private set; }
+
+    /// <summary>The outputs have replaced the inputs, on disk and in the file set.</summary>
+    public bool Finished { get; private set; }
 
     /// <summary>
     /// Merges every immutable file (<paramref name="all"/>) or only the fragmented ones. Returns false, having changed
@@ -58,13 +66,9 @@ internal sealed class Merger(Bitcask engine)
     /// an older put in a file outside the merge, and no one can tell which key it was. Only a merge of every file, after
     /// which no older record is left outside, may then go on (<see cref="RecordDropRule"/>).
     /// </summary>
-    public bool Run(bool all)
+    public bool Run(bool all, long now)
     {
-        MergeSnapshot snapshot;
-        lock (engine.Gate)
-        {
-            snapshot = engine.TakeMergeSnapshot(all);
-        }
+        var snapshot = files.TakeMergeSnapshot(all, now);
         if (snapshot.Inputs.Count == 0)
         {
             return true;
@@ -83,7 +87,7 @@ internal sealed class Merger(Bitcask engine)
                         Rewrite(snapshot, input, record, key, value));
                     foreach (var damage in scan.Skipped)
                     {
-                        DamageReport.SkippedByMerge(engine.Logger, input.Path, damage);
+                        DamageReport.SkippedByMerge(logger, input.Path, damage);
                     }
                     scansSkippedSomething |= scan.Skipped.Count > 0 || scan.TornTail;
                     if (scan.Skipped.Count > 0)
@@ -93,13 +97,13 @@ internal sealed class Merger(Bitcask engine)
                     if (scansSkippedSomething && !all)
                     {
                         DeleteOutputs();
-                        engine.Logger.LogWarning("{File} is damaged: merging every data file instead of only the fragmented ones", input.Path);
+                        logger.LogWarning("{File} is damaged: merging every data file instead of only the fragmented ones", input.Path);
                         return false;
                     }
                 }
             }
             // Without damage every live key in the inputs was met by a scan; the walk of the whole keydir, under the
-            // engine's lock, is only worth its pause when a scan could not reach part of a file.
+            // file set's lock, is only worth its pause when a scan could not reach part of a file.
             if (scansSkippedSomething)
             {
                 CopyLiveKeysTheScansMissed(snapshot);
@@ -117,10 +121,10 @@ internal sealed class Merger(Bitcask engine)
             foreach (var input in damaged)
             {
                 File.Copy(input.Path, input.Path + DamagedSuffix, overwrite: true);
-                engine.Logger.LogWarning("{File}: damaged; a copy is set aside as {Copy} before the merge replaces it",
+                logger.LogWarning("{File}: damaged; a copy is set aside as {Copy} before the merge replaces it",
                     input.Path, input.Path + DamagedSuffix);
             }
-            engine.SyncDirectory();
+            files.SyncDirectory();
         }
         catch (IOException)
         {
@@ -131,29 +135,22 @@ internal sealed class Merger(Bitcask engine)
 
         var inputIds = IdsOf(snapshot.Inputs);
         var outputIds = IdsOf(_outputs);
-        MergeCommit.Write(engine.DirectoryPath, inputIds, outputIds);
-        try
-        {
-            engine.SyncDirectory();
-            Reached(MergePhase.Committed);
-            Finish(snapshot);
-        }
-        catch (Exception ex)
-        {
-            engine.StopMergingAfterFailedCommit(ex);
-            throw;
-        }
-        engine.CountMerge();
+        MergeCommit.Write(files.DirectoryPath, inputIds, outputIds);
+        Committed = true;
+        files.SyncDirectory();
+        Reached(MergePhase.Committed);
+        Finish(snapshot);
+        Finished = true;
         foreach (var output in _outputs)
         {
             output.Unpin();
-            engine.WriteHint(output);
+            HintFile.WriteOrLeaveForScan(output, logger);
         }
         if (_damagedKeys > 0)
         {
-            engine.Logger.LogWarning("Merge dropped {Keys} keys whose records were damaged; tombstones keep older values of them from coming back", _damagedKeys);
+            logger.LogWarning("Merge dropped {Keys} keys whose records were damaged; tombstones keep older values of them from coming back", _damagedKeys);
         }
-        engine.Logger.LogInformation("Merged {Inputs} data files into {Outputs}, keeping {Keys} live keys",
+        logger.LogInformation("Merged {Inputs} data files into {Outputs}, keeping {Keys} live keys",
             inputIds.Length, outputIds.Length, _moved.Count - _damagedKeys);
         return true;
     }
@@ -171,18 +168,13 @@ internal sealed class Merger(Bitcask engine)
     {
         foreach (var output in _outputs)
         {
-            output.MoveTo(Path.Combine(engine.DirectoryPath, DataFileName(output.Id)));
+            output.MoveTo(Path.Combine(files.DirectoryPath, DataFileName(output.Id)));
         }
         // The outputs' new names must be durable before the inputs go: MERGE no longer names merge.N files that exist.
-        engine.SyncDirectory();
+        files.SyncDirectory();
         Reached(MergePhase.OutputsRenamed);
 
-        lock (engine.Gate)
-        {
-            engine.SwapMergedFiles(snapshot.Inputs, _outputs);
-            UpdateKeyDir();
-            engine.DropKeysInRetiredFiles(snapshot.Inputs);
-        }
+        files.SwapIn(snapshot.Inputs, _outputs, _moved);
         Reached(MergePhase.KeyDirUpdated);
 
         foreach (var input in snapshot.Inputs)
@@ -190,8 +182,8 @@ internal sealed class Merger(Bitcask engine)
             input.Delete();
         }
         Reached(MergePhase.InputsDeleted);
-        MergeCommit.Remove(engine.DirectoryPath);
-        engine.SyncDirectory();
+        MergeCommit.Remove(files.DirectoryPath);
+        files.SyncDirectory();
     }
 
     private void Rewrite(MergeSnapshot snapshot, DataFile input, in RecordInfo record, ReadOnlySpan<byte> key,
@@ -230,7 +222,7 @@ internal sealed class Merger(Bitcask engine)
     private void DropDamaged(MergeSnapshot snapshot, byte[] key, in KeyDirEntry entry)
     {
         KeepDead(snapshot, key, entry.Seq);
-        _moved[key] = new Moved(entry.FileId, entry.ValueOffset, 0, 0, 0, Expired: true);
+        _moved[key] = new MovedKey(entry.FileId, entry.ValueOffset, 0, 0, 0, Expired: true);
         _damagedKeys++;
     }
 
@@ -247,29 +239,22 @@ internal sealed class Merger(Bitcask engine)
         {
             return;
         }
-        KeyDirEntry entry;
-        DataFile holder;
-        bool holdsValue;
-        lock (engine.Gate)
+        if (!files.TryFindLive(key, out var entry, out var holder))
         {
-            if (!engine.KeyDir.TryGet(key, out entry))
-            {
-                KeepDead(snapshot, key, record.Seq);
-                return;
-            }
-            holdsValue = record.Type == RecordType.Put && entry.FileId == input.Id && entry.ValueOffset == record.ValueOffset;
-            if (!holdsValue && !(record.Type == RecordType.Touch && entry.Seq == record.Seq))
-            {
-                return;
-            }
-            holder = engine.FileById(entry.FileId);
+            KeepDead(snapshot, key, record.Seq);
+            return;
+        }
+        var holdsValue = record.Type == RecordType.Put && entry.FileId == input.Id && entry.ValueOffset == record.ValueOffset;
+        if (!holdsValue && !(record.Type == RecordType.Touch && entry.Seq == record.Seq))
+        {
+            return;
         }
 
         var owned = key.ToArray();
         if (ExpiryClock.HasExpired(entry.ExpiresAt, snapshot.Now))
         {
             KeepDead(snapshot, key, entry.Seq);
-            _moved[owned] = new Moved(entry.FileId, entry.ValueOffset, 0, 0, 0, Expired: true);
+            _moved[owned] = new MovedKey(entry.FileId, entry.ValueOffset, 0, 0, 0, Expired: true);
             return;
         }
 
@@ -288,7 +273,7 @@ internal sealed class Merger(Bitcask engine)
             cas = info.Cas;
         }
         var offset = Write(RecordType.Put, entry.Seq, entry.ExpiresAt, flags, key, value, cas);
-        _moved[owned] = new Moved(entry.FileId, entry.ValueOffset, _output!.Id, offset + RecordHeaderSize + key.Length,
+        _moved[owned] = new MovedKey(entry.FileId, entry.ValueOffset, _output!.Id, offset + RecordHeaderSize + key.Length,
             DataRecord.SizeOf(key.Length, value.Length), Expired: false);
     }
 
@@ -304,19 +289,12 @@ internal sealed class Merger(Bitcask engine)
         {
             inputs[input.Id] = input;
         }
-        var missed = new List<(byte[] Key, KeyDirEntry Entry)>();
-        lock (engine.Gate)
+        foreach (var (key, entry) in files.LiveKeysIn(inputs))
         {
-            foreach (var (key, entry) in engine.KeyDir)
+            if (_moved.ContainsKey(key))
             {
-                if (inputs.ContainsKey(entry.FileId) && !_moved.ContainsKey(key))
-                {
-                    missed.Add((key, entry));
-                }
+                continue;
             }
-        }
-        foreach (var (key, entry) in missed)
-        {
             var input = inputs[entry.FileId];
             if (TryReadIntactPut(input, key.Length, entry, out var put, out var info))
             {
@@ -353,16 +331,11 @@ internal sealed class Merger(Bitcask engine)
         ReadOnlySpan<byte> value, ulong cas = 0)
     {
         var size = DataRecord.SizeOf(key.Length, value.Length);
-        if (_output is null || (_output.HasRecords && _output.Length + size > engine.Options.MaxFileBytes))
+        if (_output is null || (_output.HasRecords && _output.Length + size > files.Options.MaxFileBytes))
         {
             // A full output is only read from now on; its handle goes back to the budget.
             _output?.Unpin();
-            int id;
-            lock (engine.Gate)
-            {
-                id = engine.AllocateFileId();
-            }
-            _output = DataFile.Create(engine.DirectoryPath, MergeOutputFileName(id), id, engine.Handles);
+            _output = files.CreateMergeOutput();
             _outputs.Add(_output);
         }
         var buffer = ArrayPool<byte>.Shared.Rent(size);
@@ -384,30 +357,6 @@ internal sealed class Merger(Bitcask engine)
         }
     }
 
-    /// <summary>Points the keydir at the copies, for every key whose value did not move while the merge ran (a touch
-    /// meanwhile changes only its expiry, which stays the keydir's). Caller holds the lock.</summary>
-    private void UpdateKeyDir()
-    {
-        foreach (var (key, moved) in _moved)
-        {
-            ref var entry = ref engine.KeyDir.Find(key);
-            if (Unsafe.IsNullRef(ref entry) || entry.FileId != moved.FromFile || entry.ValueOffset != moved.FromValueOffset)
-            {
-                continue;
-            }
-            // The value may have come from a file this merge leaves alone (a folded touch): that copy is dead now.
-            engine.Forget(key.Length, entry);
-            if (moved.Expired)
-            {
-                engine.KeyDir.Remove(key, out _);
-                continue;
-            }
-            entry.FileId = moved.ToFile;
-            entry.ValueOffset = moved.ToValueOffset;
-            engine.FileById(moved.ToFile).LiveBytes += moved.RecordSize;
-        }
-    }
-
     private static int[] IdsOf(List<DataFile> files)
     {
         var ids = new int[files.Count];
@@ -418,5 +367,5 @@ internal sealed class Merger(Bitcask engine)
         return ids;
     }
 
-    private void Reached(MergePhase phase) => engine.MergePhaseReached?.Invoke(phase);
+    private void Reached(MergePhase phase) => phaseReached(phase);
 }

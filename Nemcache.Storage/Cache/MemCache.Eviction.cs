@@ -1,0 +1,102 @@
+using Nemcache.Storage.Notifications;
+
+namespace Nemcache.Storage.Cache;
+
+/// <summary>
+/// What the cache drops on its own: the least recently used items while it is over its memory limit, and expired
+/// items, found on the way (<see cref="FindLive"/>) or by the periodic reclaim.
+/// </summary>
+public sealed partial class MemCache
+{
+    /// <summary>
+    /// Evicts least recently used items until the cache fits its limit. It picks the shard whose oldest entry is the
+    /// oldest overall (read without locks: a hint, re-checked under the lock), so eviction approximates one global LRU.
+    /// </summary>
+    private void EvictWhileOverLimit()
+    {
+        while (_memory.IsOverLimit)
+        {
+            CacheShard? victimShard = null;
+            var oldestAccess = long.MaxValue;
+            foreach (var shard in _shards)
+            {
+                var oldest = shard.Oldest;
+                if (oldest is not null && oldest.LastAccess < oldestAccess)
+                {
+                    oldestAccess = oldest.LastAccess;
+                    victimShard = shard;
+                }
+            }
+            if (victimShard is null)
+            {
+                return;
+            }
+
+            var now = NowAfterDueFlush();
+            lock (victimShard.Gate)
+            {
+                var victim = victimShard.Oldest;
+                if (victim is null)
+                {
+                    continue;
+                }
+                var reason = ExpiryClock.HasExpired(victim.ExpiresAt, now) ? EvictionReason.Expiry : EvictionReason.Capacity;
+                victimShard.Remove(victim);
+                if (reason == EvictionReason.Capacity) CountEvicted(victimShard, victim); else CountReclaimed(victimShard, victim);
+                _publisher.Publish(CacheChange.Evicted(victim.Key, reason));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Removes every expired item and publishes an expiry eviction for each, so that expired memory is reclaimed even
+    /// when nobody asks for those keys again. Returns how many were removed.
+    /// </summary>
+    public int ReclaimExpired()
+    {
+        _counters.CountReclaimRun();
+        var removed = 0;
+        var expired = new List<CacheEntry>();
+        foreach (var shard in _shards)
+        {
+            var now = NowAfterDueFlush();
+            lock (shard.Gate)
+            {
+                expired.Clear();
+                shard.Counters.CrawlerItemsChecked += shard.Count;
+                foreach (var entry in shard.Entries)
+                {
+                    if (ExpiryClock.HasExpired(entry.ExpiresAt, now))
+                    {
+                        expired.Add(entry);
+                    }
+                }
+                foreach (var entry in expired)
+                {
+                    shard.Remove(entry);
+                    CountReclaimed(shard, entry);
+                    shard.Counters.CrawlerReclaimed++;
+                    _publisher.Publish(CacheChange.Evicted(entry.Key, EvictionReason.Expiry));
+                }
+                removed += expired.Count;
+            }
+        }
+        return removed;
+    }
+
+    private static void CountReclaimed(CacheShard shard, CacheEntry entry)
+    {
+        shard.Counters.Reclaimed++;
+        if (!entry.Fetched) shard.Counters.ExpiredUnfetched++;
+    }
+
+    private void CountEvicted(CacheShard shard, CacheEntry entry)
+    {
+        ref var counters = ref shard.Counters;
+        counters.Evictions++;
+        if (entry.ExpiresAt != 0) counters.EvictedNonzero++;
+        if (!entry.Fetched) counters.EvictedUnfetched++;
+        counters.LastEvictionTicks = _accessClock.Milliseconds;
+        counters.LastEvictedIdleMilliseconds = counters.LastEvictionTicks - entry.LastAccess;
+    }
+}
