@@ -4,12 +4,23 @@ namespace Nemcache.Storage.Bitcask;
 public sealed record BitcaskOptions
 {
     public const long DefaultMaxFileBytes = 256L * 1024 * 1024;
+    private const long SmallestDefaultMaxFileBytes = 1024 * 1024;
     public const double DefaultMergeFragmentation = 0.5;
     public const long DefaultMergeMinDeadBytes = 64L * 1024 * 1024;
     public const int DefaultMaxOpenFiles = 128;
 
     /// <summary>The active file rotates before a record would take it past this size (NEMCACHE_BITCASK_MAX_FILE_BYTES).</summary>
     public long MaxFileBytes { get; init; } = DefaultMaxFileBytes;
+
+    /// <summary>
+    /// The file size at which the active file rotates, unless set: a quarter of the cache's memory limit, from 1 MiB to
+    /// <see cref="DefaultMaxFileBytes"/>. A rotation hands merging a whole file at once, and under set-heavy load with
+    /// evictions nearly all of it is dead. A file much larger than the cache (256 MiB under `-m 64`) takes the dead
+    /// bytes past the disk bound in one step, and commits then wait for a merge of every file, for up to a second;
+    /// files a quarter of the cache's size keep each step, and each merge, small (docs/bitcask-format.md, "Disk use").
+    /// </summary>
+    public static long MaxFileBytesFor(long memoryLimitBytes) =>
+        Math.Clamp(memoryLimitBytes / 4, SmallestDefaultMaxFileBytes, DefaultMaxFileBytes);
 
     /// <summary>Merge starts when dead bytes are at least this share of the immutable files (NEMCACHE_BITCASK_MERGE_FRAGMENTATION)...</summary>
     public double MergeFragmentation { get; init; } = DefaultMergeFragmentation;

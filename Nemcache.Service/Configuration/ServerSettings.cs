@@ -1,4 +1,5 @@
 using System.Net;
+using Nemcache.Storage.Bitcask;
 using Nemcache.Storage.Cache;
 using Nemcache.Storage.Persistence;
 
@@ -39,7 +40,8 @@ public sealed record ServerSettings
     public long StreamCompactBytes { get; init; } = 64L * 1024 * 1024;
 
     /// <summary>Bitcask: the size at which the active data file rotates.</summary>
-    public long BitcaskMaxFileBytes { get; init; } = 256L * 1024 * 1024;
+    public long BitcaskMaxFileBytes { get; init; } =
+        BitcaskOptions.MaxFileBytesFor(CacheLimits.DefaultMemoryLimitMegabytes * 1024 * 1024);
 
     /// <summary>Bitcask: merge when the dead share of immutable files' bytes passes this...</summary>
     public double BitcaskMergeFragmentation { get; init; } = 0.5;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Configuration;
+using Nemcache.Storage.Bitcask;
 using Nemcache.Storage.Cache;
 using Nemcache.Storage.Persistence;
 
@@ -69,7 +70,8 @@ public static class SettingsReader
             SyncInterval = TimeSpan.FromMilliseconds(ReadInteger(config, SettingNames.SyncInterval,
                 (long)defaults.SyncInterval.TotalMilliseconds, 1, 3_600_000)),
             StreamCompactBytes = ReadInteger(config, SettingNames.StreamCompactBytes, defaults.StreamCompactBytes, 4096, long.MaxValue),
-            BitcaskMaxFileBytes = ReadInteger(config, SettingNames.BitcaskMaxFileBytes, defaults.BitcaskMaxFileBytes, 4096, long.MaxValue),
+            BitcaskMaxFileBytes = ReadInteger(config, SettingNames.BitcaskMaxFileBytes,
+                BitcaskOptions.MaxFileBytesFor(memoryLimit * Megabyte), 4096, long.MaxValue),
             BitcaskMergeFragmentation = ReadFraction(config, SettingNames.BitcaskMergeFragmentation, defaults.BitcaskMergeFragmentation),
             BitcaskMergeMinDeadBytes = ReadInteger(config, SettingNames.BitcaskMergeMinDeadBytes, defaults.BitcaskMergeMinDeadBytes, 0, long.MaxValue),
             MetricsListen = ReadMetricsListen(config),

@@ -28,6 +28,20 @@ public sealed class SettingsReaderTests
     }
 
     [Test]
+    public void Bitcask_files_rotate_at_a_quarter_of_the_memory_limit_unless_set()
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(Read().BitcaskMaxFileBytes, Is.EqualTo(16L << 20), "-m 64");
+            Assert.That(Read(null, "-m", "2").BitcaskMaxFileBytes, Is.EqualTo(1L << 20), "-m 2: at least 1 MiB");
+            Assert.That(Read(null, "-m", "1024").BitcaskMaxFileBytes, Is.EqualTo(256L << 20), "-m 1024");
+            Assert.That(Read(null, "-m", "8192").BitcaskMaxFileBytes, Is.EqualTo(256L << 20), "-m 8192: at most 256 MiB");
+            Assert.That(Read(new() { ["NEMCACHE_BITCASK_MAX_FILE_BYTES"] = "100000" }, "-m", "1024").BitcaskMaxFileBytes,
+                Is.EqualTo(100000), "set");
+        });
+    }
+
+    [Test]
     public void Flags_and_environment_set_every_setting_and_flags_win()
     {
         var environment = new Dictionary<string, string?>
@@ -42,6 +56,7 @@ public sealed class SettingsReaderTests
         {
             Port = 1000, ListenEndPoints = [], MemoryLimitMegabytes = 128, ConnectionLimit = 10, MaxItemSize = 512 * 1024,
             DataDirectory = "/tmp/x", UseBitcask = true, Sync = SyncMode.Always, SyncInterval = TimeSpan.FromMilliseconds(250),
+            BitcaskMaxFileBytes = 32L << 20,
         }));
         Assert.That(fromEnvironment.ListenEndPoints, Is.EqualTo(new[] { new IPEndPoint(IPAddress.Any, 1000) }));
 
