@@ -17,6 +17,7 @@ internal sealed class MergeSchedule(DataFileSet files, BackgroundQueue backgroun
     private readonly Lock _gate = new();
     private bool _queued;
     private string? _unfinishedMerge;
+    /// <summary>The catch-up merge while one is queued or running, as the task commits wait on: it never faults.</summary>
     private Task? _catchUpMerge;
     private bool _closed;
     private long _mergesRun;
@@ -72,12 +73,12 @@ internal sealed class MergeSchedule(DataFileSet files, BackgroundQueue backgroun
             {
                 return Task.CompletedTask;
             }
-            merge = _catchUpMerge ??= background.Enqueue(CatchUp);
+            // One wait for every commit that finds merging behind; the queue has logged a failure, and commits go on.
+            merge = _catchUpMerge ??= background.Enqueue(CatchUp).ContinueWith(static _ => { }, CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
         Interlocked.Increment(ref _writerWaits);
-        // The queue has logged a failure; commits go on.
-        return merge.ContinueWith(static _ => { }, CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return merge;
     }
 
     /// <summary>No merge is queued from now on; one already queued returns without merging.</summary>
