@@ -102,10 +102,11 @@ def summarize(run):
                       c.get(COMPACTIONS, 0), c.get(CPU % "user", 0.0) + c.get(CPU % "system", 0.0)))
 
 
-runs = sys.argv[1:] or sorted(
-    os.path.basename(path)[len("counters-"):-len(".csv")]
-    for path in glob.glob(os.path.join(RESULTS, "counters-*.csv")) if not path.endswith("-runs.csv"))
-if not runs:
-    sys.exit("counters_summary: no bench/results/counters-*.csv (run bench/latency.sh with COUNTERS=1)")
-for run in runs:
-    summarize(run)
+if __name__ == "__main__":
+    runs = sys.argv[1:] or sorted(
+        os.path.basename(path)[len("counters-"):-len(".csv")]
+        for path in glob.glob(os.path.join(RESULTS, "counters-*.csv")) if not path.endswith("-runs.csv"))
+    if not runs:
+        sys.exit("counters_summary: no bench/results/counters-*.csv (run bench/latency.sh with COUNTERS=1)")
+    for run in runs:
+        summarize(run)

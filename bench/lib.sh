@@ -79,6 +79,16 @@ bench_start_nemcache() {
     bench_wait_port "$port" "$NEMCACHE_PID" || { tail -5 "$dir.log" >&2; return 1; }
 }
 
+# bench_fill_memory_limit_mb COUNT VALUE_SIZE: the cache's limit (MB) for COUNT keys key0..key<COUNT-1> of VALUE_SIZE
+# bytes as bench/fill.py writes them, a quarter to spare: N x (key + value + 120 B, the per-item overhead the cache
+# counts, CacheLimits.ItemOverheadBytes), at least 1024.
+bench_fill_memory_limit_mb() {
+    local last=$(($1 - 1))
+    local key_bytes=$((3 + ${#last}))
+    awk -v n="$1" -v k="$key_bytes" -v v="$2" \
+        'BEGIN { mb = int(n * (k + v + 120) * 1.25 / 1048576) + 1; print (mb < 1024 ? 1024 : mb) }'
+}
+
 bench_stop() {
     for pid in "$@"; do
         kill -TERM "$pid" 2>/dev/null || true

@@ -49,14 +49,6 @@ mode_environment() {
     esac
 }
 
-# memory_limit_mb COUNT: the cache's limit for COUNT keys key0..key<COUNT-1> of VALUE_SIZE bytes, a quarter to spare.
-memory_limit_mb() {
-    local last=$(($1 - 1))
-    local key_bytes=$((3 + ${#last}))
-    awk -v n="$1" -v k="$key_bytes" -v v="$VALUE_SIZE" \
-        'BEGIN { mb = int(n * (k + v + 120) * 1.25 / 1048576) + 1; print (mb < 1024 ? 1024 : mb) }'
-}
-
 now_ms() { date +%s%3N; }
 
 # timed_start DIR PORT LIMIT_MB MODE [first_get.py options]: starts Nemcache on DIR and sets WALL_MS and CPU_MS to
@@ -88,7 +80,7 @@ trap 'bench_stop ${NEMCACHE_PID:-}; rm -rf "$work"' EXIT
 
 for mode in $MODES; do
     for count in $COUNTS; do
-        limit=$(memory_limit_mb "$count")
+        limit=$(bench_fill_memory_limit_mb "$count" "$VALUE_SIZE")
         for stop in $STOPS; do
             filled="$work/$mode-$count-$stop.filled"
             port=$(bench_free_port)

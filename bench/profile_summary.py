@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Prints the plain-text summary of one profile bench/profile.sh recorded.
+
+    profile_summary.py DIR [TOP]
+
+DIR holds window.txt (the load, the window's wall time and the process's user and system clock ticks over it),
+perf.data (CPU samples of every thread, with call graphs), trace.nettrace (managed thread-time samples) and
+counters.csv (System.Runtime each second). The summary has, in this order:
+
+  CPU            cores busy over the window, user vs system, from /proc/PID/stat
+  where          the CPU samples by shared object: kernel, runtime (libcoreclr: GC, allocation, stubs, type
+                 system), JIT compiler, other native code (libc, System.Native), managed code (JIT-compiled or
+                 precompiled methods)
+  exclusive      the functions the CPU samples were in (perf, self)
+  inclusive      the functions on the stack of the CPU samples (perf, children); unnamed frames (the runtime ships
+                 without symbols) and the generic entry frames every syscall or thread passes are left out
+  thread time    managed methods by dotnet-trace's samples of every thread ~100 times a second, running or not:
+                 waits (WaitHandle, Monitor.Wait, LowLevelLifoSemaphore, the socket event loop) are idle threads,
+                 Lock.TryEnterSlow is a thread queued on a lock
+  GC             collections per generation, pause time and allocation over the seconds dotnet-counters saw
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from counters_summary import ALLOCATED, COLLECTIONS, CONTENTIONS, PAUSE, read_counters  # noqa: E402
+
+NAME_WIDTH = 100
+DOTNET_TRACE = shutil.which("dotnet-trace") or os.path.expanduser("~/.dotnet/tools/dotnet-trace")
+# Frames nearly every sample passes through on its way in: they say nothing about where the time goes.
+ENTRY_FRAMES = {
+    "[k] do_syscall_64", "[k] entry_SYSCALL_64_after_hwframe", "[k] entry_SYSCALL_64", "[.] start_thread",
+    "[.] clone3", "[.] __clone3", "[.] thread_start", "[.] main", "[.] __libc_start_main",
+    "[.] __libc_start_call_main", "[.] _start",
+}
+UNNAMED = re.compile(r"^\[[.k]\] (0x)?[0-9a-f]+$")
+# The thread pool's and async machinery's frames, on the stack of every piece of work the pool runs.
+DISPATCH_FRAMES = re.compile(r"ExecutionContext::Run|AsyncTaskMethodBuilder|AsyncStateMachineBox|Task::Execute|"
+                             r"ThreadPoolWorkQueue::Dispatch|PortableThreadPool|ThreadPoolWorkQueueThreadLocals|"
+                             r"Thread::StartCallback|StartCallback")
+# A method as the runtime's perf map names it: "instance bool [Assembly] Namespace.Type+Nested::Method(args)[Tier]".
+# The same frames as dotnet-trace names them, and its two roots.
+THREAD_TIME_DISPATCH = re.compile(r"^(\(Non-Activities\)|Threads|Thread\.StartCallback|PortableThreadPool|"
+                                  r"ExecutionContext\.Run|ThreadPoolWorkQueue\.Dispatch|Task\.Execute)")
+MANAGED_NAME = re.compile(r"\[[\w.]+\] (\S+?)::([^(]+)\(")
+
+
+def read_window(path):
+    with open(path) as file:
+        return dict(line.rstrip("\n").split("=", 1) for line in file if "=" in line)
+
+
+def perf_report(data, *options):
+    """[(percent columns..., name columns...)] from `perf report` with tabs between fields (names hold '|')."""
+    output = subprocess.run(["perf", "report", "-i", data, "--stdio", "-g", "none", "-t", "\t", *options],
+                            capture_output=True, text=True, check=True).stdout
+    rows, samples = [], "?"
+    for line in output.splitlines():
+        if line.startswith("# Samples:"):
+            samples = line.split(":", 1)[1].split(" of ")[0].strip()
+        if line.startswith("#") or "\t" not in line:
+            continue
+        rows.append([field.strip() for field in line.split("\t")])
+    return rows, samples
+
+
+def percent(text):
+    return float(text.rstrip("%"))
+
+
+def category(dso):
+    if dso.startswith("[kernel") or dso.startswith("[k"):
+        return "kernel"
+    if dso.startswith("libcoreclr") or dso.startswith("libclrgc"):
+        return "runtime (libcoreclr: GC, allocation, stubs)"
+    if dso.startswith("libclrjit"):
+        return "JIT compiler"
+    if (dso.endswith(".dll") or dso.startswith("perf-") or dso.startswith("memfd:doublemapper")
+            or dso.startswith("[JIT]") or dso == "[unknown]"):
+        return "managed code"
+    return "other native (libc, System.Native, ...)"
+
+
+def short(name):
+    """A managed method as Type::Method, without its signature; other names as they are, cut to NAME_WIDTH."""
+    match = MANAGED_NAME.search(name)
+    if match:
+        name = "[.] %s::%s" % (re.sub(r"\[[^\]]*\]", "", match.group(1)).rsplit(".", 1)[-1], match.group(2))
+    return name if len(name) <= NAME_WIDTH else name[:NAME_WIDTH - 3] + "..."
+
+
+def cpu_section(window):
+    wall = int(window["wall_ms"]) / 1000
+    tick = int(window["ticks_per_second"])
+    user, system = int(window["user_ticks"]) / tick, int(window["system_ticks"]) / tick
+    total = user + system
+    print("CPU of the server over the window (/proc/PID/stat): %.2f s user + %.2f s system = %.2f cores busy; "
+          "system %.0f%% of it" % (user, system, total / wall if wall else 0, 100 * system / total if total else 0))
+
+
+def perf_sections(data, top):
+    by_dso, samples = perf_report(data, "--no-children", "--sort", "dso")
+    shares = {}
+    for row in by_dso:
+        shares[category(row[1])] = shares.get(category(row[1]), 0.0) + percent(row[0])
+    print()
+    print("CPU samples (perf, cpu-clock at 499 Hz, every thread; %s samples) by where the CPU was:" % samples)
+    for name, share in sorted(shares.items(), key=lambda pair: -pair[1]):
+        print("  %5.1f%%  %s" % (share, name))
+
+    exclusive, _ = perf_report(data, "--no-children", "--sort", "sym,dso")
+    print()
+    print("Top %d functions by exclusive CPU samples (perf):" % top)
+    for row in exclusive[:top]:
+        dso = "managed" if category(row[2]) == "managed code" else row[2]
+        print("  %5.1f%%  %s  (%s)" % (percent(row[0]), short(row[1]), dso))
+
+    inclusive, _ = perf_report(data, "--children", "--sort", "sym")
+    named = [row for row in inclusive
+             if row[2] not in ENTRY_FRAMES and not UNNAMED.match(row[2]) and not DISPATCH_FRAMES.search(row[2])]
+    print()
+    print("Top %d functions by inclusive CPU samples (perf; unnamed, entry and thread-pool dispatch frames left out):" % top)
+    print("  incl.    self")
+    for row in named[:top]:
+        print("  %5.1f%%  %5.1f%%  %s" % (percent(row[0]), percent(row[1]), short(row[2])))
+
+
+def thread_time_sections(trace, top):
+    for flags, title in (([], "exclusive"), (["--inclusive"], "inclusive")):
+        output = subprocess.run([DOTNET_TRACE, "report", trace, "topN", "-n", str(top + 10), *flags],
+                                capture_output=True, text=True).stdout.splitlines()
+        start = next((i for i, line in enumerate(output) if line.startswith("Top ")), None)
+        print()
+        print("Top %d managed methods by %s thread time (dotnet-trace; waiting threads count too; roots and "
+              "thread-pool dispatch frames left out):" % (top, title))
+        if start is None:
+            print("  (no report: %s)" % (output[-1] if output else "dotnet-trace printed nothing"))
+            continue
+        print("    incl.   excl.")
+        rows = [re.match(r"^\s*\d+\.\s+(.*?)\s+([\d.]+%)\s+([\d.]+%)\s*$", line) for line in output[start + 1:]]
+        rows = [row for row in rows if row and not THREAD_TIME_DISPATCH.match(row.group(1))]
+        for row in rows[:top]:
+            print("  %7s %7s  %s" % (row.group(2), row.group(3), row.group(1)))
+
+
+def gc_section(counters):
+    print()
+    seconds = read_counters(counters) if os.path.exists(counters) else {}
+    if not seconds:
+        print("GC: no counters (dotnet-counters did not attach or write %s)" % counters)
+        return
+    values = list(seconds.values())
+
+    def total(name):
+        return sum(c.get(name, 0.0) for c in values)
+
+    print("GC over the %d seconds dotnet-counters saw: collections gen0 %d, gen1 %d, gen2 %d; pause %.1f ms in all, "
+          "at most %.1f ms in one second; allocation %.1f MB/s; lock contentions %.0f/s" % (
+              (len(values),) + tuple(total(COLLECTIONS % g) for g in ("gen0", "gen1", "gen2"))
+              + (total(PAUSE) * 1000, max(c.get(PAUSE, 0.0) for c in values) * 1000,
+                 total(ALLOCATED) / len(values) / 1e6, total(CONTENTIONS) / len(values))))
+
+
+def main():
+    directory = sys.argv[1]
+    top = int(sys.argv[2]) if len(sys.argv) > 2 else 15
+    window = read_window(os.path.join(directory, "window.txt"))
+    print("Profile %s: Nemcache %s, %s" % (window["name"], window["mode"], window["load"]))
+    print("Build %s; %s; %s" % (window["commit"], window["date"], window["machine"]))
+    print("Window %.1f s (the load's start to its end). Profiled with the perf map on and W^X off (DOTNET_PerfMapEnabled=1, "
+          "DOTNET_EnableWriteXorExecute=0) and three tools attached: proportions, not speeds." % (
+              int(window["wall_ms"]) / 1000))
+    print()
+    cpu_section(window)
+    perf_sections(os.path.join(directory, "perf.data"), top)
+    thread_time_sections(os.path.join(directory, "trace.nettrace"), top)
+    gc_section(os.path.join(directory, "counters.csv"))
+
+
+main()
