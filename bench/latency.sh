@@ -10,9 +10,11 @@
 #                FRACTIONS of that peak, alternating server by server; p50, p99, p99.9 and max
 #   connections  closed loop at 1, 32, 256 and 1,000 connections, 90/10 at 100 B: throughput and p99 of both
 #   compaction   Nemcache alone for 60 s, 10/90 at half of memcached's peak, with a compaction or merge asked for
-#                (SIGUSR1) at 20 s and 40 s: the worst latencies while it runs
+#                (SIGUSR1) at 22 s and 42 s: the worst latencies while it runs, and second by second
+#                (bench/results/timeline-compaction-MODE.csv)
 #   restart      Nemcache filled with RESTART_ITEMS items, restarted, then 90/10 open loop over those keys for the first
-#                10 s after the port opens: the latencies while the collector first meets the restored heap
+#                10 s after the port opens: the latencies while the collector first meets the restored heap, and
+#                second by second (bench/results/timeline-restart-MODE.csv)
 #
 # Settings (environment):
 #   MODES        Nemcache persistence modes (bench_mode_environment in lib.sh)      (default: stream bitcask)
@@ -93,16 +95,23 @@ counters_stop() {
 }
 
 # load PORT LABEL RATE MIX SIZE [extra generator options]: one generator run; prints its CSV line. A run against the
-# Nemcache server whose counters are recorded also writes its timeline and a line in the run's list.
+# Nemcache server whose counters are recorded also writes its timeline (where --timeline says, if given) and a line in
+# the run's list.
 load() {
     local port=$1 label=$2 rate=$3 mix=$4 size=$5
     shift 5
     if [ -n "${COUNTERS_RUN:-}" ] && [ "$port" = "$NEMCACHE_PORT" ]; then
         local runs="bench/results/counters-$COUNTERS_RUN-runs.csv"
-        local timeline
-        timeline="bench/results/timeline-$COUNTERS_RUN-$(wc -l < "$runs").csv"
+        local timeline= previous=
+        for option in "$@"; do
+            [ "$previous" = --timeline ] && timeline=$option
+            previous=$option
+        done
+        if [ -z "$timeline" ]; then
+            timeline="bench/results/timeline-$COUNTERS_RUN-$(wc -l < "$runs").csv"
+            set -- "$@" --timeline "$timeline"
+        fi
         echo "$label rate=$rate mix=$mix value=$size connections=$CONCURRENCY,$timeline" >> "$runs"
-        set -- "$@" --timeline "$timeline"
     fi
     dotnet "$GENERATOR" --port "$port" --label "$label" --rate "$rate" --duration "$DURATION" --warmup "$WARMUP" \
         --connections "$CONCURRENCY" --get-share "$(awk "BEGIN { print ${mix%/*} / 100 }")" --value-size "$size" \
@@ -182,7 +191,8 @@ section_compaction() {
         ( sleep 22; kill -USR1 "$NEMCACHE_PID"; sleep 20; kill -USR1 "$NEMCACHE_PID" ) &
         local signaller=$!
         local line
-        line=$(DURATION=62 load "$NEMCACHE_PORT" "nemcache-$mode" $((peak / 2)) 10/90 4096 --histogram "bench/results/latency-compaction-$mode.hgrm")
+        line=$(DURATION=62 load "$NEMCACHE_PORT" "nemcache-$mode" $((peak / 2)) 10/90 4096 --histogram "bench/results/latency-compaction-$mode.hgrm" \
+            --timeline "bench/results/timeline-compaction-$mode.csv")
         wait "$signaller"
         echo "$mode,$line" | tee -a "$csv"
         bench_stop "$NEMCACHE_PID"
@@ -211,7 +221,8 @@ section_restart() {
         counters_start "restart-$mode"
         local line
         line=$(DURATION=10 WARMUP=0.001 KEYS=$RESTART_ITEMS load "$NEMCACHE_PORT" "nemcache-$mode" $((peak / 2)) 90/10 100 \
-            --preload false --histogram "bench/results/latency-restart-$mode.hgrm")
+            --preload false --histogram "bench/results/latency-restart-$mode.hgrm" \
+            --timeline "bench/results/timeline-restart-$mode.csv")
         echo "$mode,$line" | tee -a "$csv"
         bench_stop "$NEMCACHE_PID"
         NEMCACHE_PID=

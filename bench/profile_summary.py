@@ -20,6 +20,7 @@ counters.csv (System.Runtime each second). The summary has, in this order:
   GC             collections per generation, pause time and allocation over the seconds dotnet-counters saw
 """
 import os
+import bisect
 import re
 import shutil
 import subprocess
@@ -38,13 +39,18 @@ ENTRY_FRAMES = {
 }
 UNNAMED = re.compile(r"^\[[.k]\] (0x)?[0-9a-f]+$")
 # The thread pool's and async machinery's frames, on the stack of every piece of work the pool runs.
+# The host's frames, under which the restore runs before the port opens.
 DISPATCH_FRAMES = re.compile(r"ExecutionContext::Run|AsyncTaskMethodBuilder|AsyncStateMachineBox|Task::Execute|"
                              r"ThreadPoolWorkQueue::Dispatch|PortableThreadPool|ThreadPoolWorkQueueThreadLocals|"
-                             r"Thread::StartCallback|StartCallback")
+                             r"StartCallback|AsyncMethodBuilderCore::Start|^\[\.\] (Program|Host)[:+]|"
+                             r"HostingAbstractionsHostExtensions|coreclr_execute_assembly|corehost|hostfxr|"
+                             r"exe_start|run_app_for_context")
 # A method as the runtime's perf map names it: "instance bool [Assembly] Namespace.Type+Nested::Method(args)[Tier]".
 # The same frames as dotnet-trace names them, and its two roots.
 THREAD_TIME_DISPATCH = re.compile(r"^(\(Non-Activities\)|Threads|Thread\.StartCallback|PortableThreadPool|"
-                                  r"ExecutionContext\.Run|ThreadPoolWorkQueue\.Dispatch|Task\.Execute)")
+                                  r"ExecutionContext\.Run|ThreadPoolWorkQueue\.Dispatch|Task\.Execute|"
+                                  r"AsyncMethodBuilderCore\.Start|AsyncTaskMethodBuilder|\w+\]\.Start\(|"
+                                  r"Service!Program|HostingAbstractionsHostExtensions|Host\.|Host\+)")
 MANAGED_NAME = re.compile(r"\[[\w.]+\] (\S+?)::([^(]+)\(")
 
 
@@ -67,6 +73,56 @@ def perf_report(data, *options):
     return rows, samples
 
 
+class PerfMap:
+    """The runtime's perf map (start, size, name per JIT-compiled method or stub). perf cannot name code in regions
+    the runtime reserved before perf attached and made executable later (at a restart it attaches while the runtime
+    starts), so the summary looks those addresses up itself."""
+
+    def __init__(self, path):
+        self.starts, self.ends, self.names = [], [], []
+        if not os.path.exists(path):
+            return
+        with open(path, errors="replace") as file:
+            entries = []
+            for line in file:
+                parts = line.rstrip("\n").split(" ", 2)
+                if len(parts) == 3:
+                    entries.append((int(parts[0], 16), int(parts[1], 16), parts[2]))
+        for start, size, name in sorted(entries):
+            self.starts.append(start)
+            self.ends.append(start + size)
+            self.names.append(name)
+
+    def name(self, symbol):
+        """The map's name for an unnamed "[.] 0x..." symbol, or None."""
+        match = re.match(r"^\[\.\] (0x[0-9a-f]+)$", symbol)
+        if not match:
+            return None
+        address = int(match.group(1), 16)
+        index = bisect.bisect_right(self.starts, address) - 1
+        if index >= 0 and address < self.ends[index]:
+            return "[.] " + self.names[index]
+        return None
+
+
+def resolved(rows, perf_map, name_column, combine):
+    """The rows with unnamed managed addresses named from the perf map and every name shortened; rows of one name
+    (one method at several tiers, at several unnamed addresses, or overloads) combined: exclusive samples add up,
+    inclusive ones may hold each other (an overload calling another), so the largest stands for them."""
+    merged = {}
+    for row in rows:
+        name = perf_map.name(row[name_column])
+        key = short(name if name else row[name_column])
+        if name and len(row) > name_column + 1:
+            row = row[:name_column + 1] + ["managed"] + row[name_column + 2:]
+        if key in merged:
+            merged[key] = [("%.2f%%" % combine(percent(a), percent(b))) if i < name_column else a
+                           for i, (a, b) in enumerate(zip(merged[key], row))]
+        else:
+            merged[key] = row[:name_column] + [key] + row[name_column + 1:]
+    return sorted(merged.values(), key=lambda row: -percent(row[0]))
+
+
 def percent(text):
     return float(text.rstrip("%"))
 
@@ -79,7 +135,7 @@ def category(dso):
     if dso.startswith("libclrjit"):
         return "JIT compiler"
     if (dso.endswith(".dll") or dso.startswith("perf-") or dso.startswith("memfd:doublemapper")
-            or dso.startswith("[JIT]") or dso == "[unknown]"):
+            or dso.startswith("[JIT]") or dso in ("[unknown]", "managed")):
         return "managed code"
     return "other native (libc, System.Native, ...)"
 
@@ -88,7 +144,12 @@ def short(name):
     """A managed method as Type::Method, without its signature; other names as they are, cut to NAME_WIDTH."""
     match = MANAGED_NAME.search(name)
     if match:
-        name = "[.] %s::%s" % (re.sub(r"\[[^\]]*\]", "", match.group(1)).rsplit(".", 1)[-1], match.group(2))
+        type_name = match.group(1)
+        while "[" in type_name:
+            type_name, generic = re.subn(r"\[[^\[\]]*\]", "", type_name)
+            if not generic:
+                break
+        name = "[.] %s::%s" % (type_name.rsplit(".", 1)[-1], match.group(2))
     return name if len(name) <= NAME_WIDTH else name[:NAME_WIDTH - 3] + "..."
 
 
@@ -101,7 +162,7 @@ def cpu_section(window):
           "system %.0f%% of it" % (user, system, total / wall if wall else 0, 100 * system / total if total else 0))
 
 
-def perf_sections(data, top):
+def perf_sections(data, perf_map, top):
     by_dso, samples = perf_report(data, "--no-children", "--sort", "dso")
     shares = {}
     for row in by_dso:
@@ -111,26 +172,27 @@ def perf_sections(data, top):
     for name, share in sorted(shares.items(), key=lambda pair: -pair[1]):
         print("  %5.1f%%  %s" % (share, name))
 
-    exclusive, _ = perf_report(data, "--no-children", "--sort", "sym,dso")
+    exclusive = resolved(perf_report(data, "--no-children", "--sort", "sym,dso")[0], perf_map, 1,
+                         lambda a, b: a + b)
     print()
     print("Top %d functions by exclusive CPU samples (perf):" % top)
     for row in exclusive[:top]:
         dso = "managed" if category(row[2]) == "managed code" else row[2]
-        print("  %5.1f%%  %s  (%s)" % (percent(row[0]), short(row[1]), dso))
+        print("  %5.1f%%  %s  (%s)" % (percent(row[0]), row[1], dso))
 
-    inclusive, _ = perf_report(data, "--children", "--sort", "sym")
+    inclusive = resolved(perf_report(data, "--children", "--sort", "sym")[0], perf_map, 2, max)
     named = [row for row in inclusive
              if row[2] not in ENTRY_FRAMES and not UNNAMED.match(row[2]) and not DISPATCH_FRAMES.search(row[2])]
     print()
     print("Top %d functions by inclusive CPU samples (perf; unnamed, entry and thread-pool dispatch frames left out):" % top)
     print("  incl.    self")
     for row in named[:top]:
-        print("  %5.1f%%  %5.1f%%  %s" % (percent(row[0]), percent(row[1]), short(row[2])))
+        print("  %5.1f%%  %5.1f%%  %s" % (percent(row[0]), percent(row[1]), row[2]))
 
 
 def thread_time_sections(trace, top):
     for flags, title in (([], "exclusive"), (["--inclusive"], "inclusive")):
-        output = subprocess.run([DOTNET_TRACE, "report", trace, "topN", "-n", str(top + 10), *flags],
+        output = subprocess.run([DOTNET_TRACE, "report", trace, "topN", "-n", str(top + 25), *flags],
                                 capture_output=True, text=True).stdout.splitlines()
         start = next((i for i, line in enumerate(output) if line.startswith("Top ")), None)
         print()
@@ -175,7 +237,10 @@ def main():
               int(window["wall_ms"]) / 1000))
     print()
     cpu_section(window)
-    perf_sections(os.path.join(directory, "perf.data"), top)
+    map_name = "perf-%s.map" % window["pid"]
+    perf_map = PerfMap(os.path.join(directory, map_name) if os.path.exists(os.path.join(directory, map_name))
+                       else os.path.join("/tmp", map_name))
+    perf_sections(os.path.join(directory, "perf.data"), perf_map, top)
     thread_time_sections(os.path.join(directory, "trace.nettrace"), top)
     gc_section(os.path.join(directory, "counters.csv"))
 
