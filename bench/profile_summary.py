@@ -12,8 +12,9 @@ counters.csv (System.Runtime each second). The summary has, in this order:
                  system), JIT compiler, other native code (libc, System.Native), managed code (JIT-compiled or
                  precompiled methods)
   exclusive      the functions the CPU samples were in (perf, self)
-  inclusive      the functions on the stack of the CPU samples (perf, children); unnamed frames (the runtime ships
-                 without symbols) and the generic entry frames every syscall or thread passes are left out
+  kernel entries the system calls, page faults and interrupts on the stack of the CPU samples (perf, children)
+  inclusive      the user-space functions on the stack of the CPU samples (perf, children); unnamed frames (the
+                 runtime ships without symbols) and the entry and dispatch frames every thread passes are left out
   thread time    managed methods by dotnet-trace's samples of every thread ~100 times a second, running or not:
                  waits (WaitHandle, Monitor.Wait, LowLevelLifoSemaphore, the socket event loop) are idle threads,
                  Lock.TryEnterSlow is a thread queued on a lock
@@ -37,6 +38,8 @@ ENTRY_FRAMES = {
     "[.] clone3", "[.] __clone3", "[.] thread_start", "[.] main", "[.] __libc_start_main",
     "[.] __libc_start_call_main", "[.] _start",
 }
+# Where the kernel is entered: a system call by name, a page fault, an interrupt.
+KERNEL_ENTRY = re.compile(r"^\[k\] (?:__x64_sys_(\w+)|(asm_exc_page_fault)|(asm_sysvec_\w+|asm_common_interrupt))$")
 UNNAMED = re.compile(r"^\[[.k]\] (0x)?[0-9a-f]+$")
 # The thread pool's and async machinery's frames, on the stack of every piece of work the pool runs.
 # The host's frames, under which the restore runs before the port opens.
@@ -181,10 +184,18 @@ def perf_sections(data, perf_map, top):
         print("  %5.1f%%  %s  (%s)" % (percent(row[0]), row[1], dso))
 
     inclusive = resolved(perf_report(data, "--children", "--sort", "sym")[0], perf_map, 2, max)
-    named = [row for row in inclusive
-             if row[2] not in ENTRY_FRAMES and not UNNAMED.match(row[2]) and not DISPATCH_FRAMES.search(row[2])]
+    kernel_entries = [row for row in inclusive if KERNEL_ENTRY.match(row[2])]
     print()
-    print("Top %d functions by inclusive CPU samples (perf; unnamed, entry and thread-pool dispatch frames left out):" % top)
+    print("Kernel entries by inclusive CPU samples (perf: each system call, page faults, interrupts):")
+    for row in kernel_entries[:top]:
+        call, fault, interrupt = KERNEL_ENTRY.match(row[2]).groups()
+        print("  %5.1f%%  %s" % (percent(row[0]), call or "page faults" if not interrupt else "interrupt " + interrupt))
+
+    named = [row for row in inclusive
+             if row[2].startswith("[.]") and row[2] not in ENTRY_FRAMES and not UNNAMED.match(row[2]) and not DISPATCH_FRAMES.search(row[2])]
+    print()
+    print("Top %d user-space functions by inclusive CPU samples (perf; unnamed, entry and thread-pool dispatch "
+          "frames left out):" % top)
     print("  incl.    self")
     for row in named[:top]:
         print("  %5.1f%%  %5.1f%%  %s" % (percent(row[0]), percent(row[1]), row[2]))
