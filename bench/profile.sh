@@ -143,6 +143,10 @@ profile_restart() {
         [ -S "$trace_port" ] && [ -S "$counters_port" ] && break
         sleep 0.1
     done
+    if ! [ -S "$trace_port" ] || ! [ -S "$counters_port" ]; then
+        echo "profile: dotnet-trace or dotnet-counters did not open its diagnostic port (see $raw/*.log)" >&2
+        exit 1
+    fi
     local started
     started=$(now_ms)
     # shellcheck disable=SC2086
