@@ -109,15 +109,16 @@ class PerfMap:
 
 
 def resolved(rows, perf_map, name_column, combine):
-    """The rows with unnamed managed addresses named from the perf map and every name shortened; rows of one name
-    (one method at several tiers, at several unnamed addresses, or overloads) combined: exclusive samples add up,
-    inclusive ones may hold each other (an overload calling another), so the largest stands for them."""
+    """The rows with unnamed managed addresses named from the perf map and every name shortened; rows of one short
+    name (one method's JIT bodies at several tiers or addresses, or overloads) combined by combine: exclusive samples
+    add up; inclusive ones may hold each other (an overload calling another; frame chains through a tier-0 body
+    and its on-stack replacement), so the largest stands for them."""
     merged = {}
     for row in rows:
         name = perf_map.name(row[name_column])
-        key = short(name if name else row[name_column])
         if name and len(row) > name_column + 1:
             row = row[:name_column + 1] + ["managed"] + row[name_column + 2:]
+        key = short(name or row[name_column])
         if key in merged:
             merged[key] = [("%.2f%%" % combine(percent(a), percent(b))) if i < name_column else a
                            for i, (a, b) in enumerate(zip(merged[key], row))]
@@ -195,7 +196,7 @@ def perf_sections(data, perf_map, top):
              if row[2].startswith("[.]") and row[2] not in ENTRY_FRAMES and not UNNAMED.match(row[2]) and not DISPATCH_FRAMES.search(row[2])]
     print()
     print("Top %d user-space functions by inclusive CPU samples (perf; unnamed, entry and thread-pool dispatch "
-          "frames left out):" % top)
+          "frames left out; a method compiled more than once counts at its largest body):" % top)
     print("  incl.    self")
     for row in named[:top]:
         print("  %5.1f%%  %5.1f%%  %s" % (percent(row[0]), percent(row[1]), row[2]))
