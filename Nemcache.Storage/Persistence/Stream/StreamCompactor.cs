@@ -10,9 +10,11 @@ internal enum CompactionPhase
     Started,
     /// <summary>The compaction file holds the whole snapshot and possibly part of the tail; it is not fsynced.</summary>
     SnapshotWritten,
-    /// <summary>The compaction file holds snapshot and tail and is fsynced; the old log is still in place.</summary>
+    /// <summary>The compaction file holds snapshot and tail up to every record that may have been acknowledged, and is
+    /// fsynced; the old log is still in place.</summary>
     Synced,
-    /// <summary>The compaction file has been renamed over the log; the directory is not fsynced yet.</summary>
+    /// <summary>The compaction file has been renamed over the log and writers append to it; neither the records copied
+    /// last nor the directory are fsynced yet.</summary>
     Renamed,
 }
 
@@ -20,7 +22,8 @@ internal enum CompactionPhase
 /// Builds the next log beside the live one: a snapshot of the cache, then a copy of the records the live log received
 /// after the snapshot began, then an atomic rename over the live log. Until <see cref="Install"/> the live log is
 /// untouched, so a crash before it leaves the old log (plus a compaction file that the next start deletes); after the
-/// rename the new log is complete.
+/// rename the new log is complete. The archiver decides when each step runs and under which lock
+/// (StreamArchiver.Compaction.cs).
 /// </summary>
 internal sealed class StreamCompactor : IDisposable
 {
@@ -95,26 +98,37 @@ internal sealed class StreamCompactor : IDisposable
         }
     }
 
-    /// <summary>fsyncs the new log, so that the final sync under the archiver's lock has little left to do.</summary>
+    /// <summary>fsyncs the new log, so that the syncs at the swap have little left to do.</summary>
     public void Sync() => _next.Sync();
 
-    /// <summary>
-    /// Makes the new log the log: fsync it and rename it over the old one. Returns the writer that appends to it from
-    /// here on; the caller owns it, and calls <see cref="SyncDirectory"/> next, since the rename has happened even if
-    /// that fsync fails.
-    /// </summary>
-    public StreamLogWriter Install()
+    /// <summary>The last fsync before <see cref="Install"/>: the caller has copied every record that may have been
+    /// acknowledged, which must be on disk before the rename can make the new file the log.</summary>
+    public void SyncForInstall()
     {
         _next.Sync();
         _phaseReached?.Invoke(CompactionPhase.Synced);
+    }
+
+    /// <summary>
+    /// Makes the new log the log: renames it over the old one, without waiting for the disk (the caller holds the
+    /// archiver's lock). Returns the writer that appends to it from here on; the caller owns it, and calls
+    /// <see cref="MakeInstallDurable"/> next.
+    /// </summary>
+    public StreamLogWriter Install()
+    {
         File.Move(_compactionPath, _logPath, overwrite: true);
         _installed = true;
-        _phaseReached?.Invoke(CompactionPhase.Renamed);
         return _next;
     }
 
-    /// <summary>Makes the rename durable: until this returns, a power loss may bring back the old log.</summary>
-    public void SyncDirectory() => DirectorySync.Flush(_directory);
+    /// <summary>fsyncs the installed log (what was copied after <see cref="SyncForInstall"/>, and what writers have
+    /// appended since) and the directory (the rename): until this returns, a power loss may bring back the old log.</summary>
+    public void MakeInstallDurable()
+    {
+        _phaseReached?.Invoke(CompactionPhase.Renamed);
+        _next.Sync();
+        DirectorySync.Flush(_directory);
+    }
 
     public void Dispose()
     {
