@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Microsoft.Win32.SafeHandles;
 using Nemcache.Storage.Cache;
 
@@ -59,6 +60,9 @@ internal sealed class StreamCompactor : IDisposable
         _phaseReached?.Invoke(CompactionPhase.Started);
     }
 
+    /// <summary>Where the snapshot is framed and the tail copied through.</summary>
+    private byte[] CopyBuffer => _copyBuffer ??= new byte[CopyChunk];
+
     /// <summary>How far into the live log the copy has come.</summary>
     public long Copied { get; private set; }
 
@@ -68,26 +72,53 @@ internal sealed class StreamCompactor : IDisposable
     /// </summary>
     public void WriteSnapshot(long? pendingFlushAt, IEnumerable<CacheItem> items, ulong sequence, CancellationToken cancellationToken)
     {
+        // Framed into the copy buffer and written a buffer at a time: a write per record would cost a system call per
+        // item, most of a compaction's CPU when items are small, taken from the cores that serve requests.
+        var buffer = CopyBuffer;
+        var used = 0;
         if (pendingFlushAt is { } deadline)
         {
-            _next.Append(LogRecord.ForFlush(deadline, pending: true, sequence));
+            used = Frame(LogRecord.ForFlush(deadline, pending: true, sequence), buffer, used);
         }
         foreach (var item in items)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            _next.Append(LogRecord.ForItem(item, sequence));
+            used = Frame(LogRecord.ForItem(item, sequence), buffer, used);
         }
+        _next.AppendBytes(buffer.AsSpan(0, used));
         _phaseReached?.Invoke(CompactionPhase.SnapshotWritten);
+    }
+
+    /// <summary>Frames <paramref name="record"/> into <paramref name="buffer"/> after its first <paramref name="used"/>
+    /// bytes, writing them out first when it does not fit; a record larger than the buffer is written alone. Returns
+    /// how many bytes the buffer holds now.</summary>
+    private int Frame(LogRecord record, byte[] buffer, int used)
+    {
+        var size = StreamLogFormat.FrameHeaderSize + record.CalculateSize();
+        if (size > buffer.Length - used)
+        {
+            _next.AppendBytes(buffer.AsSpan(0, used));
+            used = 0;
+            if (size > buffer.Length)
+            {
+                _next.Append(record);
+                return 0;
+            }
+        }
+        var frame = buffer.AsSpan(used, size);
+        record.WriteTo(frame[StreamLogFormat.FrameHeaderSize..]);
+        StreamLogFormat.SealFrame(frame);
+        return used + size;
     }
 
     /// <summary>Copies the live log's records from <see cref="Copied"/> up to <paramref name="end"/>, which must be the
     /// end of a whole record.</summary>
     public void CopyTail(long end)
     {
-        _copyBuffer ??= new byte[CopyChunk];
+        var buffer = CopyBuffer;
         while (Copied < end)
         {
-            var chunk = _copyBuffer.AsSpan(0, (int)Math.Min(_copyBuffer.Length, end - Copied));
+            var chunk = buffer.AsSpan(0, (int)Math.Min(buffer.Length, end - Copied));
             var read = RandomAccess.Read(_source, chunk, Copied);
             if (read == 0)
             {
