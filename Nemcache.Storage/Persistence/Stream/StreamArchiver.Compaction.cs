@@ -6,12 +6,17 @@ namespace Nemcache.Storage.Persistence.Stream;
 
 /// <summary>
 /// StreamArchiver's compaction: when it is due (past the size bound, or to repair a failed write or drop damage), and
-/// the compaction itself, which copies what writers append meanwhile and swaps the new log in under the lock.
+/// the compaction itself, which copies what writers append meanwhile and swaps the new log in; <see cref="Compact"/>
+/// states the order of the swap that keeps every acknowledged record durable.
 /// </summary>
 public sealed partial class StreamArchiver
 {
     /// <summary>Tail left for the final copy under the lock; the rest is copied while writers go on.</summary>
     private const long FinalTailBytes = 64 * 1024;
+
+    /// <summary>At most this many copy-and-fsync rounds before the swap, so that writers faster than the disk cannot
+    /// keep a compaction from finishing.</summary>
+    private const int MaxCatchUpRounds = 4;
 
     /// <summary>
     /// Rewrites the log from the cache's current state while the cache keeps serving. Returns the compaction already
@@ -108,59 +113,61 @@ public sealed partial class StreamArchiver
         long repair;
         lock (_gate)
         {
-            start = _writer!.Length;
+            start = LiveLogEndLocked();
             sequence = _sequence;
             repair = _failures.BeginRepair();
         }
 
         long before, after;
+        StreamLogWriter old;
         try
         {
             using var compactor = new StreamCompactor(_persistence.DataDirectory, start, CompactionPhaseReached);
             compactor.WriteSnapshot(cache.PendingFlushAt, cache.SnapshotItems(), sequence, stopping);
-            // Copy what writers appended meanwhile without stopping them, until little is left for the final copy.
-            while (true)
+            CatchUp(compactor, stopping);
+
+            // The swap. Writers wait only for the last small copy and the rename; fsync rounds (and with them the
+            // commits that wait for one) wait for the whole swap. The order keeps every acknowledged record durable
+            // under whichever name a power loss leaves, and every written record in the log a process crash leaves:
+            // 1. Take _syncGate, then note the live log's end E. A record is acknowledged only after an fsync round,
+            //    and rounds run under _syncGate, so every record acknowledged so far lies before E, and none after E
+            //    is acknowledged until the gate is released.
+            // 2. Copy up to E and fsync the new file: it now holds every acknowledged record on disk. From the rename
+            //    on, the journal may make the new name durable at any moment, so this must come before it.
+            // 3. Under _gate, copy the rest and rename: appends stop only here, so no written record is left behind
+            //    in the old file, and from the rename on every append goes to the file the name points to.
+            // 4. fsync the new file (the records after E) and the directory (the rename). Until then a power loss may
+            //    bring back the old log, which is complete for every acknowledged record; after it the new log is.
+            //    Only then may an fsync round acknowledge a record that exists only in the new log.
+            lock (_syncGate)
             {
-                long end;
+                compactor.CopyTail(LiveLogEnd());
+                compactor.SyncForInstall();
+                CopyTailUntilSmall(compactor, stopping);
                 lock (_gate)
                 {
-                    end = _writer!.Length;
-                }
-                if (end - compactor.Copied <= FinalTailBytes)
-                {
-                    break;
-                }
-                stopping.ThrowIfCancellationRequested();
-                compactor.CopyTail(end);
-            }
-            compactor.Sync();
-
-            lock (_gate)
-            {
-                var old = _writer!;
-                before = old.Length;
-                compactor.CopyTail(before);
-                _writer = compactor.Install();
-                after = _writer.Length;
-                Volatile.Write(ref _logLength, after);
-                lock (_syncGate)
-                {
-                    old.Dispose();
+                    old = _writer!;
+                    before = LiveLogEndLocked();
+                    compactor.CopyTail(before);
+                    _writer = compactor.Install();
+                    after = _writer.Length;
+                    Volatile.Write(ref _logLength, after);
                 }
                 try
                 {
-                    compactor.SyncDirectory();
+                    compactor.MakeInstallDurable();
+                    // Every change the cache made before this compaction began is in the snapshot, and the new log
+                    // is durable under its name, so a write or fsync that failed before then is repaired; one that
+                    // failed while it ran may be missing from both logs.
+                    _failures.Repaired(repair);
+                    Volatile.Write(ref _holdsDamage, false);
                 }
                 catch (IOException ex)
                 {
-                    // The new log is in use either way; only the rename's durability is in doubt.
+                    // The new log is in use either way; what it holds after the noted end, or its name, may not be
+                    // durable.
                     RememberFailure(ex);
                 }
-                // Every change the cache made before this compaction began is in the snapshot, and the new log is
-                // fsynced, so a write or fsync that failed before then is repaired; one that failed while it ran may
-                // be missing from both logs.
-                _failures.Repaired(repair);
-                _holdsDamage = false;
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -168,10 +175,61 @@ public sealed partial class StreamArchiver
             _logger.LogWarning("{File}: compaction failed, the log stays as it was: {Error}", StreamLogFormat.LogFileName, ex.Message);
             return;
         }
+        // No fsync round can reach the old writer now (they fsync the current one, under _syncGate), and closing the
+        // renamed-over file frees its blocks, which is not for any lock to wait on.
+        old.Dispose();
 
         UpdateBound();
         Interlocked.Increment(ref _compactions);
         _logger.LogInformation("{File}: compacted {Before} bytes to {After} bytes in {Milliseconds} ms",
             StreamLogFormat.LogFileName, before, after, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
+
+    /// <summary>
+    /// Copies and fsyncs what writers append while the snapshot is written, without stopping them or their fsyncs,
+    /// until what arrives during a round is small or stops shrinking (writers keep pace with the copy): what is left
+    /// is copied and fsynced at the swap, where fsync rounds wait for it.
+    /// </summary>
+    private void CatchUp(StreamCompactor compactor, CancellationToken stopping)
+    {
+        var left = long.MaxValue;
+        for (var round = 0; round < MaxCatchUpRounds; round++)
+        {
+            CopyTailUntilSmall(compactor, stopping);
+            compactor.Sync();
+            var arrived = LiveLogEnd() - compactor.Copied;
+            if (arrived <= FinalTailBytes || arrived >= left)
+            {
+                return;
+            }
+            left = arrived;
+        }
+    }
+
+    /// <summary>Copies the live log's new records until at most <see cref="FinalTailBytes"/> are left.</summary>
+    private void CopyTailUntilSmall(StreamCompactor compactor, CancellationToken stopping)
+    {
+        while (true)
+        {
+            var end = LiveLogEnd();
+            if (end - compactor.Copied <= FinalTailBytes)
+            {
+                return;
+            }
+            stopping.ThrowIfCancellationRequested();
+            compactor.CopyTail(end);
+        }
+    }
+
+    /// <summary>Where the live log's records end in its file, for the compaction to copy up to.</summary>
+    private long LiveLogEnd()
+    {
+        lock (_gate)
+        {
+            return LiveLogEndLocked();
+        }
+    }
+
+    /// <summary><see cref="LiveLogEnd"/> for a caller that holds <see cref="_gate"/>.</summary>
+    private long LiveLogEndLocked() => _writer!.Length;
 }

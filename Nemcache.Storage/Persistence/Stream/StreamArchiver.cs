@@ -30,7 +30,8 @@ public sealed partial class StreamArchiver : ICachePersistence
     /// <summary>Serializes appends, the sequence, and swapping in a compacted log.</summary>
     private readonly Lock _gate = new();
 
-    /// <summary>Keeps an fsync from running on a writer that a compaction is closing.</summary>
+    /// <summary>Held by every fsync of the log, and by a compaction's swap until the new log is durable under its name,
+    /// so that no fsync acknowledges a record the durable log may miss. Taken before <see cref="_gate"/> when both are.</summary>
     private readonly Lock _syncGate = new();
 
     private IRestorableCache? _cache;

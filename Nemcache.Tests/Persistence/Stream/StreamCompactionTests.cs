@@ -119,6 +119,61 @@ public sealed class StreamCompactionTests : StreamArchiverFixture
         Assert.That(PersistedCache.VisibleState(Server.Cache), Is.EqualTo(afterCompaction));
     }
 
+    [TestCase(nameof(CompactionPhase.Synced))]
+    [TestCase(nameof(CompactionPhase.Renamed))]
+    public async Task A_write_during_the_swaps_fsyncs_does_not_wait_for_them(string blockedPhase)
+    {
+        await OverwriteAsync(keys: 5, rounds: 20);
+        var phase = Enum.Parse<CompactionPhase>(blockedPhase);
+        var storedMeanwhile = false;
+        Archivers.Last.CompactionPhaseReached = reached =>
+        {
+            if (reached == phase)
+            {
+                // The hook stands for an fsync that takes long: the write is issued while it runs, on another thread.
+                var store = Task.Run(() => Server.Cache.Store(Storage.Cache.StoreMode.Set, PersistedCache.Key("meanwhile"), 0, 0, "1"u8.ToArray()));
+                storedMeanwhile = store.Wait(TimeSpan.FromSeconds(5));
+            }
+        };
+
+        await Archivers.Last.CompactAsync();
+
+        Assert.That(storedMeanwhile, Is.True, "the write waited for the swap's fsync");
+        var expected = PersistedCache.VisibleState(Server.Cache);
+        await Server.RestartAsync();
+        Assert.That(PersistedCache.VisibleState(Server.Cache), Is.EqualTo(expected));
+        Assert.That(expected, Does.ContainKey("meanwhile"));
+    }
+
+    [Test]
+    public async Task Under_always_a_write_to_the_new_log_is_acknowledged_only_once_its_name_is_durable()
+    {
+        await ReplaceServerAsync(SyncMode.Always);
+        await OverwriteAsync(keys: 5, rounds: 20);
+        Task? commit = null;
+        var committedBeforeDurable = true;
+        Archivers.Last.CompactionPhaseReached = reached =>
+        {
+            if (reached == CompactionPhase.Renamed)
+            {
+                // The rename is done but neither the new file's last records nor the directory are fsynced: a power
+                // loss now may bring back the old log, which lacks this write.
+                var stored = Task.Run(() => Server.Cache.Store(Storage.Cache.StoreMode.Set, PersistedCache.Key("after-rename"), 0, 0, "1"u8.ToArray()));
+                Assert.That(stored.Wait(TimeSpan.FromSeconds(5)), Is.True);
+                commit = Task.Run(() => Server.Plugin.CommitAsync().AsTask());
+                committedBeforeDurable = commit.Wait(TimeSpan.FromMilliseconds(300));
+            }
+        };
+
+        await Archivers.Last.CompactAsync();
+
+        Assert.That(commit, Is.Not.Null);
+        Assert.That(committedBeforeDurable, Is.False, "the commit completed before the rename was durable");
+        await commit!;
+        await Server.RestartAsync();
+        Assert.That(PersistedCache.VisibleState(Server.Cache), Does.ContainKey("after-rename"));
+    }
+
     [Test]
     public async Task Writers_go_on_during_compactions_and_every_write_survives()
     {
