@@ -38,7 +38,7 @@ public sealed class StreamLogContents
     /// <summary>Reads the log of <paramref name="directory"/> only to check it: every frame's checksum, every record's
     /// parse and sequence. Keeps no item, so it costs no memory for a large log; <see cref="Items"/> is empty.</summary>
     public static StreamLogContents Check(string directory) =>
-        new(StreamLogReader.Read(PathIn(directory), _ => { }), replay: null);
+        new(StreamLogReader.Read(PathIn(directory), (in LogRecordView _) => { }), replay: null);
 
     /// <summary>False when there was no log, or only a torn header left by a crash while it was being created.</summary>
     public bool HasHeader => _scan.HasHeader;

@@ -1,5 +1,5 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Google.Protobuf;
 using Nemcache.Storage.Cache;
 
 namespace Nemcache.Storage.Persistence.Stream;
@@ -30,26 +30,28 @@ internal sealed class StreamLogReplay
     /// <summary>The deadline of a delayed flush_all that no later flush replaced, or null.</summary>
     public long? PendingFlushAt { get; private set; }
 
-    public void Apply(LogRecord record)
+    /// <summary>Applies one record; a store copies out the key and value, the only arrays replay allocates.</summary>
+    public void Apply(in LogRecordView record)
     {
-        switch (record.ChangeCase)
+        switch (record.Change)
         {
             case LogRecord.ChangeOneofCase.Store:
-                var store = record.Store;
-                _items[Own(store.Key)] = new ReplayedItem(Own(store.Value), store.Flags, store.ExpiresAt, store.Cas);
+                ref var item = ref CollectionsMarshal.GetValueRefOrAddDefault(_byKeySpan, record.Key, out _);
+                item = new ReplayedItem(record.Value.ToArray(), record.Flags, record.ExpiresAt, record.Cas);
                 break;
             case LogRecord.ChangeOneofCase.Remove:
-                _byKeySpan.Remove(record.Remove.Key.Span);
+                _byKeySpan.Remove(record.Key);
                 break;
             case LogRecord.ChangeOneofCase.Touch:
                 // The cache only writes a touch for a live item, so a missing key means a store that replay dropped.
-                if (_byKeySpan.TryGetValue(record.Touch.Key.Span, out var touched))
+                ref var touched = ref CollectionsMarshal.GetValueRefOrNullRef(_byKeySpan, record.Key);
+                if (!Unsafe.IsNullRef(ref touched))
                 {
-                    touched.ExpiresAt = record.Touch.ExpiresAt;
+                    touched.ExpiresAt = record.ExpiresAt;
                 }
                 break;
-            case LogRecord.ChangeOneofCase.Flush when record.Flush.Pending:
-                PendingFlushAt = record.Flush.FlushAt;
+            case LogRecord.ChangeOneofCase.Flush when record.Pending:
+                PendingFlushAt = record.FlushAt;
                 break;
             case LogRecord.ChangeOneofCase.Flush:
                 _items.Clear();
@@ -90,14 +92,8 @@ internal sealed class StreamLogReplay
         return flushed ? new ReplayLoad(0, 0, FlushedWhileDown: true) : new ReplayLoad(items, bytes, FlushedWhileDown: false);
     }
 
-    /// <summary>The parser gave the bytes their own exact array; take it rather than copy it again.</summary>
-    private static byte[] Own(ByteString bytes) =>
-        MemoryMarshal.TryGetArray(bytes.Memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
-            ? segment.Array
-            : bytes.ToByteArray();
-
     /// <summary>A touch changes only the expiry: the item keeps its CAS, as in the cache.</summary>
-    private sealed class ReplayedItem(byte[] value, uint flags, long expiresAt, ulong cas)
+    private struct ReplayedItem(byte[] value, uint flags, long expiresAt, ulong cas)
     {
         public readonly byte[] Value = value;
         public readonly uint Flags = flags;
