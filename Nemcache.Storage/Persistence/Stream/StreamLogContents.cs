@@ -32,7 +32,7 @@ public sealed class StreamLogContents
     public static StreamLogContents Read(string directory)
     {
         var replay = new StreamLogReplay();
-        return new StreamLogContents(StreamLogReader.Read(PathIn(directory), replay.Apply), replay);
+        return new StreamLogContents(replay.Read(PathIn(directory)), replay);
     }
 
     /// <summary>Reads the log of <paramref name="directory"/> only to check it: every frame's checksum, every record's

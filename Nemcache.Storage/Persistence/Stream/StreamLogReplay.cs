@@ -11,9 +11,16 @@ namespace Nemcache.Storage.Persistence.Stream;
 internal sealed class StreamLogReplay
 {
     private readonly Dictionary<byte[], ReplayedItem> _items = new(ByteKeyComparer.Instance);
-    private readonly Dictionary<byte[], ReplayedItem>.AlternateLookup<ReadOnlySpan<byte>> _byKeySpan;
 
-    public StreamLogReplay() => _byKeySpan = _items.GetAlternateLookup<ReadOnlySpan<byte>>();
+    /// <summary>Reads the log at <paramref name="path"/> (<see cref="StreamLogReader"/>) and applies every good record
+    /// (<see cref="ReplayPipeline"/>); returns what the reading found.</summary>
+    public LogScan Read(string path)
+    {
+        using var pipeline = new ReplayPipeline(this);
+        var scan = StreamLogReader.Read(path, pipeline.Add);
+        pipeline.Complete();
+        return scan;
+    }
 
     /// <summary>Every key's surviving item, expired ones included (the loader decides against its own clock).</summary>
     public IEnumerable<CacheItem> Items
@@ -30,21 +37,21 @@ internal sealed class StreamLogReplay
     /// <summary>The deadline of a delayed flush_all that no later flush replaced, or null.</summary>
     public long? PendingFlushAt { get; private set; }
 
-    /// <summary>Applies one record; a store copies out the key and value, the only arrays replay allocates.</summary>
-    public void Apply(in LogRecordView record)
+    /// <summary>Applies one record, in log order; a store's key and value become the cache's.</summary>
+    public void Apply(in ReplayRecord record)
     {
         switch (record.Change)
         {
             case LogRecord.ChangeOneofCase.Store:
-                ref var item = ref CollectionsMarshal.GetValueRefOrAddDefault(_byKeySpan, record.Key, out _);
-                item = new ReplayedItem(record.Value.ToArray(), record.Flags, record.ExpiresAt, record.Cas);
+                ref var item = ref CollectionsMarshal.GetValueRefOrAddDefault(_items, record.Key, out _);
+                item = new ReplayedItem(record.Value, record.Flags, record.ExpiresAt, record.Cas);
                 break;
             case LogRecord.ChangeOneofCase.Remove:
-                _byKeySpan.Remove(record.Key);
+                _items.Remove(record.Key);
                 break;
             case LogRecord.ChangeOneofCase.Touch:
                 // The cache only writes a touch for a live item, so a missing key means a store that replay dropped.
-                ref var touched = ref CollectionsMarshal.GetValueRefOrNullRef(_byKeySpan, record.Key);
+                ref var touched = ref CollectionsMarshal.GetValueRefOrNullRef(_items, record.Key);
                 if (!Unsafe.IsNullRef(ref touched))
                 {
                     touched.ExpiresAt = record.ExpiresAt;
@@ -100,6 +107,16 @@ internal sealed class StreamLogReplay
         public readonly ulong Cas = cas;
         public long ExpiresAt = expiresAt;
     }
+}
+
+/// <summary>A record as replay keeps it: <see cref="LogRecordView"/>'s fields, with the key and value copied out of the
+/// frame into arrays of their own (empty for a flush).</summary>
+internal readonly record struct ReplayRecord(
+    LogRecord.ChangeOneofCase Change, byte[] Key, byte[] Value, uint Flags, long ExpiresAt, ulong Cas, long FlushAt, bool Pending)
+{
+    public static ReplayRecord Own(in LogRecordView record) => new(
+        record.Change, record.Key.ToArray(), record.Value.ToArray(), record.Flags, record.ExpiresAt, record.Cas,
+        record.FlushAt, record.Pending);
 }
 
 /// <summary>What a replay put into the cache. FlushedWhileDown: a pending flush's deadline passed, so it holds nothing
