@@ -20,6 +20,7 @@ internal sealed class ReplayPipeline : IDisposable
     private readonly Task _applying;
     private Batch _filling = new();
     private Exception? _failure;
+    private long _expectedRecords;
 
     public ReplayPipeline(StreamLogReplay replay)
     {
@@ -37,6 +38,9 @@ internal sealed class ReplayPipeline : IDisposable
             _filling = _free.TryTake(out var batch) ? batch : new Batch();
         }
     }
+
+    /// <summary>Passes on the reader's estimate of the log's records; the map is sized on the applying thread, which owns it.</summary>
+    public void ExpectRecords(long records) => Volatile.Write(ref _expectedRecords, records);
 
     /// <summary>Waits until every record added is applied; throws what applying them threw.</summary>
     public void Complete()
@@ -74,6 +78,10 @@ internal sealed class ReplayPipeline : IDisposable
             {
                 try
                 {
+                    if (Interlocked.Exchange(ref _expectedRecords, 0) is var expected and > 0)
+                    {
+                        _replay.ExpectRecords(expected);
+                    }
                     for (var i = 0; i < batch.Count; i++)
                     {
                         _replay.Apply(in batch.Records[i]);

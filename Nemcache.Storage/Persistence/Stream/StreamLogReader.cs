@@ -31,9 +31,14 @@ internal delegate void LogRecordSink(in LogRecordView record);
 /// </summary>
 internal static class StreamLogReader
 {
+    /// <summary>The records read before the reader estimates how many the whole log holds.</summary>
+    private const int EstimateAfterRecords = 4096;
+
     /// <summary>Reads the log at <paramref name="path"/>; throws <see cref="PersistenceException"/> when the file is not a
-    /// log this version understands, since overwriting it could destroy someone's data.</summary>
-    public static LogScan Read(string path, LogRecordSink apply)
+    /// log this version understands, since overwriting it could destroy someone's data. <paramref name="expectRecords"/>,
+    /// if given, hears once, early, how many records the log holds at the density of its first ones, so that the caller
+    /// can size its tables once instead of growing them step by step.</summary>
+    public static LogScan Read(string path, LogRecordSink apply, Action<long>? expectRecords = null)
     {
         if (!File.Exists(path))
         {
@@ -75,6 +80,10 @@ internal static class StreamLogReader
                 continue;
             }
             offset += frame.Size;
+            if (scan.Records == EstimateAfterRecords && expectRecords is not null)
+            {
+                expectRecords(scan.Records * (length - StreamLogFormat.HeaderSize) / (offset - StreamLogFormat.HeaderSize));
+            }
             apply(in record);
             scan.Records++;
             scan.LastSequence = record.Sequence;

@@ -10,6 +10,9 @@ namespace Nemcache.Storage.Persistence.Stream;
 /// </summary>
 internal sealed class StreamLogReplay
 {
+    /// <summary>The most keys <see cref="ExpectRecords"/> sizes the map for up front; beyond it the map grows as it fills.</summary>
+    private const int MaxExpectedRecords = 1 << 28;
+
     private readonly Dictionary<byte[], ReplayedItem> _items = new(ByteKeyComparer.Instance);
 
     /// <summary>Reads the log at <paramref name="path"/> (<see cref="StreamLogReader"/>) and applies every good record
@@ -17,7 +20,7 @@ internal sealed class StreamLogReplay
     public LogScan Read(string path)
     {
         using var pipeline = new ReplayPipeline(this);
-        var scan = StreamLogReader.Read(path, pipeline.Add);
+        var scan = StreamLogReader.Read(path, pipeline.Add, pipeline.ExpectRecords);
         pipeline.Complete();
         return scan;
     }
@@ -36,6 +39,10 @@ internal sealed class StreamLogReplay
 
     /// <summary>The deadline of a delayed flush_all that no later flush replaced, or null.</summary>
     public long? PendingFlushAt { get; private set; }
+
+    /// <summary>Sizes the map for about <paramref name="records"/> keys. A log holds at most a few records per live key,
+    /// since a compaction rewrites it once it is twice its live data (<see cref="LogSizeBound"/>).</summary>
+    public void ExpectRecords(long records) => _items.EnsureCapacity((int)Math.Min(records, MaxExpectedRecords));
 
     /// <summary>Applies one record, in log order; a store's key and value become the cache's.</summary>
     public void Apply(in ReplayRecord record)
