@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace Nemcache.Storage.Persistence.Stream;
@@ -29,6 +30,7 @@ internal sealed class LogReadWindow
 
     /// <summary>The <paramref name="length"/> bytes at <paramref name="offset"/>, which must lie within the file; valid
     /// until the next call.</summary>
+    [MethodImpl(RestoreHotPath.Compile)]
     public ReadOnlySpan<byte> Span(long offset, int length)
     {
         if (offset < _start || offset + length > _start + _filled)

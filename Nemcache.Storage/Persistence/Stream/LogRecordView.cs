@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Nemcache.Storage.Persistence.Stream;
 
@@ -40,6 +41,7 @@ internal ref struct LogRecordView
     public bool Pending;
 
     /// <summary>Decodes <paramref name="payload"/>; false, with why, for bytes <c>LogRecord.Parser</c> would refuse.</summary>
+    [MethodImpl(RestoreHotPath.Compile)]
     public static bool TryDecode(ReadOnlySpan<byte> payload, out LogRecordView record, out string? problem)
     {
         var decoded = default(LogRecordView);
@@ -90,6 +92,7 @@ internal ref struct LogRecordView
         }
     }
 
+    [MethodImpl(RestoreHotPath.Compile)]
     private void MergeStore(scoped ref WireReader outer)
     {
         var reader = outer.LengthDelimited();
@@ -109,6 +112,7 @@ internal ref struct LogRecordView
         outer.FailWith(reader.Problem);
     }
 
+    [MethodImpl(RestoreHotPath.Compile)]
     private void MergeRemove(scoped ref WireReader outer)
     {
         var reader = outer.LengthDelimited();
@@ -125,6 +129,7 @@ internal ref struct LogRecordView
         outer.FailWith(reader.Problem);
     }
 
+    [MethodImpl(RestoreHotPath.Compile)]
     private void MergeTouch(scoped ref WireReader outer)
     {
         var reader = outer.LengthDelimited();
@@ -141,6 +146,7 @@ internal ref struct LogRecordView
         outer.FailWith(reader.Problem);
     }
 
+    [MethodImpl(RestoreHotPath.Compile)]
     private void MergeFlush(scoped ref WireReader outer)
     {
         var reader = outer.LengthDelimited();
@@ -172,6 +178,7 @@ internal ref struct LogRecordView
 
         public readonly bool AtEnd => _position >= _bytes.Length || _problem is not null;
 
+        [MethodImpl(RestoreHotPath.Compile)]
         public uint Tag()
         {
             var tag = (uint)Varint();
@@ -182,6 +189,7 @@ internal ref struct LogRecordView
             return tag;
         }
 
+        [MethodImpl(RestoreHotPath.Compile)]
         public ulong Varint()
         {
             ulong result = 0;
@@ -203,6 +211,7 @@ internal ref struct LogRecordView
             return 0;
         }
 
+        [MethodImpl(RestoreHotPath.Compile)]
         public ReadOnlySpan<byte> LengthDelimitedSpan()
         {
             // Protobuf reads a length as a 32-bit varint: the upper bits of a longer one are dropped, a negative one refused.

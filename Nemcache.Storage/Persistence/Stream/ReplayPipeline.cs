@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 
 namespace Nemcache.Storage.Persistence.Stream;
@@ -29,6 +30,7 @@ internal sealed class ReplayPipeline : IDisposable
     }
 
     /// <summary>Takes the next good record; its spans are copied before this returns.</summary>
+    [MethodImpl(RestoreHotPath.Compile)]
     public void Add(in LogRecordView record)
     {
         _filling.Records[_filling.Count++] = ReplayRecord.Own(record);
@@ -69,6 +71,7 @@ internal sealed class ReplayPipeline : IDisposable
         _full.Dispose();
     }
 
+    [MethodImpl(RestoreHotPath.Compile)]
     private void ApplyBatches()
     {
         foreach (var batch in _full.GetConsumingEnumerable())

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Nemcache.Storage.Persistence.Stream;
 
@@ -38,6 +39,7 @@ internal static class StreamLogReader
     /// log this version understands, since overwriting it could destroy someone's data. <paramref name="expectRecords"/>,
     /// if given, hears once, early, how many records the log holds at the density of its first ones, so that the caller
     /// can size its tables once instead of growing them step by step.</summary>
+    [MethodImpl(RestoreHotPath.Compile)]
     public static LogScan Read(string path, LogRecordSink apply, Action<long>? expectRecords = null)
     {
         if (!File.Exists(path))
@@ -125,6 +127,7 @@ internal static class StreamLogReader
     private readonly record struct Frame(int Size, string? Failure);
 
     /// <summary>Checks the length and checksum of the frame at <paramref name="offset"/>, leaving it in the window.</summary>
+    [MethodImpl(RestoreHotPath.Compile)]
     private static Frame ReadFrame(LogReadWindow window, long offset)
     {
         var remaining = window.FileLength - offset;
@@ -169,6 +172,7 @@ internal static class StreamLogReader
         return null;
     }
 
+    [MethodImpl(RestoreHotPath.Compile)]
     private static bool TryParse(ReadOnlySpan<byte> bytes, ulong lastSequence, out LogRecordView record, out string? problem)
     {
         if (!LogRecordView.TryDecode(bytes, out record, out var malformed))

@@ -45,6 +45,7 @@ internal sealed class StreamLogReplay
     public void ExpectRecords(long records) => _items.EnsureCapacity((int)Math.Min(records, MaxExpectedRecords));
 
     /// <summary>Applies one record, in log order; a store's key and value become the cache's.</summary>
+    [MethodImpl(RestoreHotPath.Compile)]
     public void Apply(in ReplayRecord record)
     {
         switch (record.Change)
@@ -121,6 +122,7 @@ internal sealed class StreamLogReplay
 internal readonly record struct ReplayRecord(
     LogRecord.ChangeOneofCase Change, byte[] Key, byte[] Value, uint Flags, long ExpiresAt, ulong Cas, long FlushAt, bool Pending)
 {
+    [MethodImpl(RestoreHotPath.Compile)]
     public static ReplayRecord Own(in LogRecordView record) => new(
         record.Change, record.Key.ToArray(), record.Value.ToArray(), record.Flags, record.ExpiresAt, record.Cas,
         record.FlushAt, record.Pending);
