@@ -7,7 +7,7 @@ namespace Nemcache.Storage.Persistence.Stream;
 /// One <see cref="LogRecord"/> read straight from its payload bytes, for replay: the keys and values are spans of the
 /// frame, so decoding allocates nothing and replay copies only what the cache keeps. The generated
 /// <see cref="LogRecord"/> stays the format's definition and the writer's type; this decoder accepts and rejects
-/// exactly what <c>LogRecord.Parser</c> does and yields the same fields (StreamLogFormatTests decode records both ways),
+/// exactly what <c>LogRecord.Parser</c> does and yields the same fields (LogRecordViewTests decode records both ways),
 /// following protobuf's wire rules: a field with an unexpected wire type or an unknown number is skipped, a change
 /// field repeated for the same change merges into it, and a different change replaces it.
 /// </summary>
