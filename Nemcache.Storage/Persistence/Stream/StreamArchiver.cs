@@ -133,7 +133,7 @@ public sealed partial class StreamArchiver : ICachePersistence
         LogScan scan;
         try
         {
-            scan = StreamLogReader.Read(_logPath, replay.Apply);
+            scan = replay.Read(_logPath);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

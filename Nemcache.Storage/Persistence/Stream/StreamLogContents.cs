@@ -32,13 +32,13 @@ public sealed class StreamLogContents
     public static StreamLogContents Read(string directory)
     {
         var replay = new StreamLogReplay();
-        return new StreamLogContents(StreamLogReader.Read(PathIn(directory), replay.Apply), replay);
+        return new StreamLogContents(replay.Read(PathIn(directory)), replay);
     }
 
     /// <summary>Reads the log of <paramref name="directory"/> only to check it: every frame's checksum, every record's
     /// parse and sequence. Keeps no item, so it costs no memory for a large log; <see cref="Items"/> is empty.</summary>
     public static StreamLogContents Check(string directory) =>
-        new(StreamLogReader.Read(PathIn(directory), _ => { }), replay: null);
+        new(StreamLogReader.Read(PathIn(directory), (in LogRecordView _) => { }), replay: null);
 
     /// <summary>False when there was no log, or only a torn header left by a crash while it was being created.</summary>
     public bool HasHeader => _scan.HasHeader;

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Google.Protobuf;
+using System.Runtime.CompilerServices;
 
 namespace Nemcache.Storage.Persistence.Stream;
 
@@ -19,40 +19,50 @@ internal sealed class LogScan
     public LogDamage? Cut { get; set; }
 }
 
+/// <summary>Takes one good record; its spans are valid only during the call.</summary>
+internal delegate void LogRecordSink(in LogRecordView record);
+
 /// <summary>
 /// Reads cachelog.bin front to back and hands every good record to the caller. Damage is reported with its offset
 /// rather than thrown: replay steps over a damaged stretch to the next intact record (<see cref="LogScan.Skipped"/>),
 /// and only when no intact record follows is the log cut there (<see cref="LogScan.Cut"/>): that is a torn tail.
+/// The log is read in large sequential chunks (<see cref="LogReadWindow"/>), and each frame is checked and decoded
+/// where it lies in the chunk (<see cref="LogRecordView"/>), so that an intact record costs one checksum, one decode
+/// and no allocation here.
 /// </summary>
 internal static class StreamLogReader
 {
-    private const int ReadBufferSize = 1 << 20;
+    /// <summary>The records read before the reader estimates how many the whole log holds.</summary>
+    private const int EstimateAfterRecords = 4096;
 
     /// <summary>Reads the log at <paramref name="path"/>; throws <see cref="PersistenceException"/> when the file is not a
-    /// log this version understands, since overwriting it could destroy someone's data.</summary>
-    public static LogScan Read(string path, Action<LogRecord> apply)
+    /// log this version understands, since overwriting it could destroy someone's data. <paramref name="expectRecords"/>,
+    /// if given, hears once, early, how many records the log holds at the density of its first ones, so that the caller
+    /// can size its tables once instead of growing them step by step.</summary>
+    [MethodImpl(RestoreHotPath.Compile)]
+    public static LogScan Read(string path, LogRecordSink apply, Action<long>? expectRecords = null)
     {
         if (!File.Exists(path))
         {
             return new LogScan { HasHeader = false };
         }
 
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, ReadBufferSize);
-        var length = file.Length;
-        if (!ReadHeader(file, path))
+        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.SequentialScan);
+        var length = RandomAccess.GetLength(file);
+        var window = new LogReadWindow(file, length);
+        if (!ReadHeader(window, path))
         {
             return new LogScan { HasHeader = false, FileLength = length };
         }
 
         var scan = new LogScan { HasHeader = true, FileLength = length };
-        var payload = new byte[4096];
         var offset = (long)StreamLogFormat.HeaderSize;
         while (offset < length)
         {
-            var frame = ReadFrame(file, offset, length, ref payload);
+            var frame = ReadFrame(window, offset);
             if (frame.Failure is { } failure)
             {
-                var next = NextIntactFrame(file, offset, length, scan.LastSequence, ref payload);
+                var next = NextIntactFrame(window, offset, scan.LastSequence);
                 if (next is null)
                 {
                     scan.Cut = new LogDamage(offset, length - offset, failure);
@@ -61,18 +71,22 @@ internal static class StreamLogReader
                 }
                 scan.Skipped.Add(new LogDamage(offset, next.Value - offset, failure));
                 offset = next.Value;
-                file.Position = offset;
                 continue;
             }
 
-            var record = Parse(payload.AsSpan(0, frame.Size - StreamLogFormat.FrameHeaderSize), scan.LastSequence, out var problem);
-            offset += frame.Size;
-            if (record is null)
+            var payload = window.Span(offset + StreamLogFormat.FrameHeaderSize, frame.Size - StreamLogFormat.FrameHeaderSize);
+            if (!TryParse(payload, scan.LastSequence, out var record, out var problem))
             {
-                scan.Skipped.Add(new LogDamage(offset - frame.Size, frame.Size, problem!));
+                scan.Skipped.Add(new LogDamage(offset, frame.Size, problem!));
+                offset += frame.Size;
                 continue;
             }
-            apply(record);
+            offset += frame.Size;
+            if (scan.Records == EstimateAfterRecords && expectRecords is not null)
+            {
+                expectRecords(scan.Records * (length - StreamLogFormat.HeaderSize) / (offset - StreamLogFormat.HeaderSize));
+            }
+            apply(in record);
             scan.Records++;
             scan.LastSequence = record.Sequence;
         }
@@ -84,12 +98,14 @@ internal static class StreamLogReader
     }
 
     /// <summary>True for a valid header; false for none at all or a torn one (a prefix of a valid header).</summary>
-    private static bool ReadHeader(FileStream file, string path)
+    private static bool ReadHeader(LogReadWindow window, string path)
     {
         Span<byte> expected = stackalloc byte[StreamLogFormat.HeaderSize];
         StreamLogFormat.WriteHeader(expected);
         Span<byte> header = stackalloc byte[StreamLogFormat.HeaderSize];
-        var read = file.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
+        header.Clear();
+        var read = (int)Math.Min(StreamLogFormat.HeaderSize, window.FileLength);
+        window.Span(0, read).CopyTo(header);
         if (read < header.Length && header[..read].SequenceEqual(expected[..read]))
         {
             return false;
@@ -110,17 +126,16 @@ internal static class StreamLogReader
     /// length field claims, or 0 when that cannot be right).</summary>
     private readonly record struct Frame(int Size, string? Failure);
 
-    /// <summary>Reads the frame at the stream's position (which is <paramref name="offset"/>) into
-    /// <paramref name="payload"/> and checks its length and checksum.</summary>
-    private static Frame ReadFrame(FileStream file, long offset, long fileLength, ref byte[] payload)
+    /// <summary>Checks the length and checksum of the frame at <paramref name="offset"/>, leaving it in the window.</summary>
+    [MethodImpl(RestoreHotPath.Compile)]
+    private static Frame ReadFrame(LogReadWindow window, long offset)
     {
-        var remaining = fileLength - offset;
+        var remaining = window.FileLength - offset;
         if (remaining < StreamLogFormat.FrameHeaderSize)
         {
             return new Frame(0, $"torn frame header ({remaining} of {StreamLogFormat.FrameHeaderSize} bytes)");
         }
-        Span<byte> header = stackalloc byte[StreamLogFormat.FrameHeaderSize];
-        file.ReadExactly(header);
+        var header = window.Span(offset, StreamLogFormat.FrameHeaderSize);
         var crc = BinaryPrimitives.ReadUInt32LittleEndian(header);
         var payloadLength = BinaryPrimitives.ReadUInt32LittleEndian(header[4..]);
         if (payloadLength > StreamLogFormat.MaxPayloadLength || payloadLength > remaining - StreamLogFormat.FrameHeaderSize)
@@ -128,14 +143,11 @@ internal static class StreamLogReader
             return new Frame(0, $"frame length {payloadLength} runs past the end of the log ({remaining} bytes left)");
         }
 
-        if (payload.Length < payloadLength)
-        {
-            payload = new byte[Math.Max(payloadLength, payload.Length * 2)];
-        }
-        var body = payload.AsSpan(0, (int)payloadLength);
-        file.ReadExactly(body);
         var size = StreamLogFormat.FrameHeaderSize + (int)payloadLength;
-        return StreamLogFormat.FrameChecksum(header[4..], body) == crc ? new Frame(size, null) : new Frame(size, "checksum mismatch");
+        var frame = window.Span(offset, size);
+        return StreamLogFormat.FrameChecksum(frame[4..StreamLogFormat.FrameHeaderSize], frame[StreamLogFormat.FrameHeaderSize..]) == crc
+            ? new Frame(size, null)
+            : new Frame(size, "checksum mismatch");
     }
 
     /// <summary>
@@ -144,15 +156,15 @@ internal static class StreamLogReader
     /// tail. The scan starts inside the damaged frame rather than where its length points, since a damaged length can
     /// point past intact records (even exactly at a later frame, when records have one size).
     /// </summary>
-    private static long? NextIntactFrame(FileStream file, long damaged, long fileLength, ulong lastSequence, ref byte[] payload)
+    private static long? NextIntactFrame(LogReadWindow window, long damaged, ulong lastSequence)
     {
-        var candidates = new LogResync(file.SafeFileHandle, damaged, fileLength, lastSequence);
+        var candidates = new LogResync(window.File, damaged, window.FileLength, lastSequence);
         while (candidates.Next() is { } candidate)
         {
-            file.Position = candidate;
-            var frame = ReadFrame(file, candidate, fileLength, ref payload);
+            var frame = ReadFrame(window, candidate);
             if (frame.Failure is null
-                && Parse(payload.AsSpan(0, frame.Size - StreamLogFormat.FrameHeaderSize), lastSequence, out _) is not null)
+                && TryParse(window.Span(candidate + StreamLogFormat.FrameHeaderSize, frame.Size - StreamLogFormat.FrameHeaderSize),
+                    lastSequence, out _, out _))
             {
                 return candidate;
             }
@@ -160,29 +172,25 @@ internal static class StreamLogReader
         return null;
     }
 
-    private static LogRecord? Parse(ReadOnlySpan<byte> bytes, ulong lastSequence, out string? problem)
+    [MethodImpl(RestoreHotPath.Compile)]
+    private static bool TryParse(ReadOnlySpan<byte> bytes, ulong lastSequence, out LogRecordView record, out string? problem)
     {
-        LogRecord record;
-        try
+        if (!LogRecordView.TryDecode(bytes, out record, out var malformed))
         {
-            record = LogRecord.Parser.ParseFrom(bytes);
+            problem = $"checksum matches but the record does not parse: {malformed}";
+            return false;
         }
-        catch (InvalidProtocolBufferException ex)
-        {
-            problem = $"checksum matches but the record does not parse: {ex.Message}";
-            return null;
-        }
-        if (record.ChangeCase == LogRecord.ChangeOneofCase.None)
+        if (record.Change == LogRecord.ChangeOneofCase.None)
         {
             problem = "record carries no change";
-            return null;
+            return false;
         }
         if (record.Sequence < lastSequence)
         {
             problem = $"sequence {record.Sequence} after {lastSequence}";
-            return null;
+            return false;
         }
         problem = null;
-        return record;
+        return true;
     }
 }

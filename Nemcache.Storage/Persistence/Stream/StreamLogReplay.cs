@@ -1,5 +1,5 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Google.Protobuf;
 using Nemcache.Storage.Cache;
 
 namespace Nemcache.Storage.Persistence.Stream;
@@ -10,10 +10,20 @@ namespace Nemcache.Storage.Persistence.Stream;
 /// </summary>
 internal sealed class StreamLogReplay
 {
-    private readonly Dictionary<byte[], ReplayedItem> _items = new(ByteKeyComparer.Instance);
-    private readonly Dictionary<byte[], ReplayedItem>.AlternateLookup<ReadOnlySpan<byte>> _byKeySpan;
+    /// <summary>The most keys <see cref="ExpectRecords"/> sizes the map for up front; beyond it the map grows as it fills.</summary>
+    private const int MaxExpectedRecords = 1 << 28;
 
-    public StreamLogReplay() => _byKeySpan = _items.GetAlternateLookup<ReadOnlySpan<byte>>();
+    private readonly Dictionary<byte[], ReplayedItem> _items = new(ByteKeyComparer.Instance);
+
+    /// <summary>Reads the log at <paramref name="path"/> (<see cref="StreamLogReader"/>) and applies every good record
+    /// (<see cref="ReplayPipeline"/>); returns what the reading found.</summary>
+    public LogScan Read(string path)
+    {
+        using var pipeline = new ReplayPipeline(this);
+        var scan = StreamLogReader.Read(path, pipeline.Add, pipeline.ExpectRecords);
+        pipeline.Complete();
+        return scan;
+    }
 
     /// <summary>Every key's surviving item, expired ones included (the loader decides against its own clock).</summary>
     public IEnumerable<CacheItem> Items
@@ -30,26 +40,33 @@ internal sealed class StreamLogReplay
     /// <summary>The deadline of a delayed flush_all that no later flush replaced, or null.</summary>
     public long? PendingFlushAt { get; private set; }
 
-    public void Apply(LogRecord record)
+    /// <summary>Sizes the map for about <paramref name="records"/> keys. A log holds at most a few records per live key,
+    /// since a compaction rewrites it once it is twice its live data (<see cref="LogSizeBound"/>).</summary>
+    public void ExpectRecords(long records) => _items.EnsureCapacity((int)Math.Min(records, MaxExpectedRecords));
+
+    /// <summary>Applies one record, in log order; a store's key and value become the cache's.</summary>
+    [MethodImpl(RestoreHotPath.Compile)]
+    public void Apply(in ReplayRecord record)
     {
-        switch (record.ChangeCase)
+        switch (record.Change)
         {
             case LogRecord.ChangeOneofCase.Store:
-                var store = record.Store;
-                _items[Own(store.Key)] = new ReplayedItem(Own(store.Value), store.Flags, store.ExpiresAt, store.Cas);
+                ref var item = ref CollectionsMarshal.GetValueRefOrAddDefault(_items, record.Key, out _);
+                item = new ReplayedItem(record.Value, record.Flags, record.ExpiresAt, record.Cas);
                 break;
             case LogRecord.ChangeOneofCase.Remove:
-                _byKeySpan.Remove(record.Remove.Key.Span);
+                _items.Remove(record.Key);
                 break;
             case LogRecord.ChangeOneofCase.Touch:
                 // The cache only writes a touch for a live item, so a missing key means a store that replay dropped.
-                if (_byKeySpan.TryGetValue(record.Touch.Key.Span, out var touched))
+                ref var touched = ref CollectionsMarshal.GetValueRefOrNullRef(_items, record.Key);
+                if (!Unsafe.IsNullRef(ref touched))
                 {
-                    touched.ExpiresAt = record.Touch.ExpiresAt;
+                    touched.ExpiresAt = record.ExpiresAt;
                 }
                 break;
-            case LogRecord.ChangeOneofCase.Flush when record.Flush.Pending:
-                PendingFlushAt = record.Flush.FlushAt;
+            case LogRecord.ChangeOneofCase.Flush when record.Pending:
+                PendingFlushAt = record.FlushAt;
                 break;
             case LogRecord.ChangeOneofCase.Flush:
                 _items.Clear();
@@ -90,20 +107,25 @@ internal sealed class StreamLogReplay
         return flushed ? new ReplayLoad(0, 0, FlushedWhileDown: true) : new ReplayLoad(items, bytes, FlushedWhileDown: false);
     }
 
-    /// <summary>The parser gave the bytes their own exact array; take it rather than copy it again.</summary>
-    private static byte[] Own(ByteString bytes) =>
-        MemoryMarshal.TryGetArray(bytes.Memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
-            ? segment.Array
-            : bytes.ToByteArray();
-
     /// <summary>A touch changes only the expiry: the item keeps its CAS, as in the cache.</summary>
-    private sealed class ReplayedItem(byte[] value, uint flags, long expiresAt, ulong cas)
+    private struct ReplayedItem(byte[] value, uint flags, long expiresAt, ulong cas)
     {
         public readonly byte[] Value = value;
         public readonly uint Flags = flags;
         public readonly ulong Cas = cas;
         public long ExpiresAt = expiresAt;
     }
+}
+
+/// <summary>A record as replay keeps it: <see cref="LogRecordView"/>'s fields, with the key and value copied out of the
+/// frame into arrays of their own (empty for a flush).</summary>
+internal readonly record struct ReplayRecord(
+    LogRecord.ChangeOneofCase Change, byte[] Key, byte[] Value, uint Flags, long ExpiresAt, ulong Cas, long FlushAt, bool Pending)
+{
+    [MethodImpl(RestoreHotPath.Compile)]
+    public static ReplayRecord Own(in LogRecordView record) => new(
+        record.Change, record.Key.ToArray(), record.Value.ToArray(), record.Flags, record.ExpiresAt, record.Cas,
+        record.FlushAt, record.Pending);
 }
 
 /// <summary>What a replay put into the cache. FlushedWhileDown: a pending flush's deadline passed, so it holds nothing

@@ -1,0 +1,109 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
+
+namespace Nemcache.Storage.Persistence.Stream;
+
+/// <summary>
+/// Replays beside the reading: the reading thread checks and decodes each frame and copies out its key and value,
+/// and one more thread applies the records to the <see cref="StreamLogReplay"/> map in batches, in log order. The
+/// map's hashing and memory misses then take a second core instead of adding to the reading's time. At most
+/// <see cref="BatchesAhead"/> batches wait, so the reading cannot run far ahead of the map.
+/// </summary>
+internal sealed class ReplayPipeline : IDisposable
+{
+    private const int BatchSize = 1024;
+    private const int BatchesAhead = 8;
+
+    private readonly StreamLogReplay _replay;
+    private readonly BlockingCollection<Batch> _full = new(BatchesAhead);
+    private readonly ConcurrentBag<Batch> _free = [];
+    private readonly Task _applying;
+    private Batch _filling = new();
+    private Exception? _failure;
+    private long _expectedRecords;
+
+    public ReplayPipeline(StreamLogReplay replay)
+    {
+        _replay = replay;
+        _applying = Task.Factory.StartNew(ApplyBatches, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    /// <summary>Takes the next good record; its spans are copied before this returns.</summary>
+    [MethodImpl(RestoreHotPath.Compile)]
+    public void Add(in LogRecordView record)
+    {
+        _filling.Records[_filling.Count++] = ReplayRecord.Own(record);
+        if (_filling.Count == BatchSize)
+        {
+            _full.Add(_filling);
+            _filling = _free.TryTake(out var batch) ? batch : new Batch();
+        }
+    }
+
+    /// <summary>Passes on the reader's estimate of the log's records; the map is sized on the applying thread, which owns it.</summary>
+    public void ExpectRecords(long records) => Volatile.Write(ref _expectedRecords, records);
+
+    /// <summary>Waits until every record added is applied; throws what applying them threw.</summary>
+    public void Complete()
+    {
+        if (_filling.Count > 0)
+        {
+            _full.Add(_filling);
+            _filling = new Batch();
+        }
+        _full.CompleteAdding();
+        _applying.GetAwaiter().GetResult();
+        if (_failure is not null)
+        {
+            ExceptionDispatchInfo.Throw(_failure);
+        }
+    }
+
+    /// <summary>Ends the applying thread when the reading failed before <see cref="Complete"/>.</summary>
+    public void Dispose()
+    {
+        if (!_full.IsAddingCompleted)
+        {
+            _full.CompleteAdding();
+            _applying.GetAwaiter().GetResult();
+        }
+        _full.Dispose();
+    }
+
+    [MethodImpl(RestoreHotPath.Compile)]
+    private void ApplyBatches()
+    {
+        foreach (var batch in _full.GetConsumingEnumerable())
+        {
+            // After a failure the batches are only drained, so that the reading never waits for room that never comes.
+            if (_failure is null)
+            {
+                try
+                {
+                    if (Interlocked.Exchange(ref _expectedRecords, 0) is var expected and > 0)
+                    {
+                        _replay.ExpectRecords(expected);
+                    }
+                    for (var i = 0; i < batch.Count; i++)
+                    {
+                        _replay.Apply(in batch.Records[i]);
+                    }
+                }
+                catch (Exception ex)
+                {
+                    _failure = ex;
+                }
+            }
+            Array.Clear(batch.Records, 0, batch.Count);
+            batch.Count = 0;
+            _free.Add(batch);
+        }
+    }
+
+    private sealed class Batch
+    {
+        public readonly ReplayRecord[] Records = new ReplayRecord[BatchSize];
+        public int Count;
+    }
+}
