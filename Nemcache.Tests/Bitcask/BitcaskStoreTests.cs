@@ -280,7 +280,9 @@ public class BitcaskStoreTests : BitcaskTestBase
         using var mergeMayFinish = new ManualResetEventSlim();
         store.Engine.MergePhaseReached = phase =>
         {
-            if (phase == MergePhase.WritingOutputs)
+            // Every merge passes this phase; one whose inputs hold only dead records writes no output and never
+            // reaches WritingOutputs.
+            if (phase == MergePhase.OutputsWritten)
             {
                 mergeMayFinish.Wait(TimeSpan.FromSeconds(30));
             }
