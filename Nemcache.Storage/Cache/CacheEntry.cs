@@ -3,22 +3,20 @@ namespace Nemcache.Storage.Cache;
 /// <summary>
 /// One item as its shard holds it: a slot in the shard's entry blocks (<see cref="CacheShard"/>), reached by its slot
 /// number and changed in place through a reference, only under the shard's lock. The arrays themselves never change.
-/// Links are slot numbers rather than references, which keeps the slot at 64 bytes (docs/benchmarks.md, Memory).
+/// Links are slot numbers rather than references, which with the 32-bit expiry keeps the slot at 56 bytes (docs/benchmarks.md, Memory).
 /// </summary>
 internal struct CacheEntry
 {
     public byte[] Key;
     public byte[] Value;
     public ulong Cas;
-    public long ExpiresAt;
 
     /// <summary><see cref="AccessClock"/> at the last hit or store: how eviction compares shards' tails.</summary>
     public long LastAccess;
 
     public uint Flags;
 
-    /// <summary>The key's hash, kept so that a table growing or a chain being searched never hashes a key again.</summary>
-    public int Hash;
+    private uint _expiresAt;
 
     /// <summary>The next slot in the same hash bucket plus one (0 ends the chain); for a free slot, the next free one.</summary>
     public int NextInBucket;
@@ -28,6 +26,16 @@ internal struct CacheEntry
     public int Older;
 
     private Marks _marks;
+
+    /// <summary>
+    /// Absolute unix seconds, 0 = never (<see cref="ExpiryClock"/>), held in 32 bits: an expiry past
+    /// <see cref="CacheLimits.LatestExpiry"/> (February 2106) is held as that second.
+    /// </summary>
+    public long ExpiresAt
+    {
+        readonly get => _expiresAt;
+        set => _expiresAt = (uint)Math.Clamp(value, 0, CacheLimits.LatestExpiry);
+    }
 
     /// <summary>Meta get's h: a read has fetched it since it was stored.</summary>
     public bool Fetched

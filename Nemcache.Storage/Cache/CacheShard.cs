@@ -13,9 +13,11 @@ namespace Nemcache.Storage.Cache;
 /// <para>
 /// Entries are <see cref="CacheEntry"/> structs in blocks of <see cref="BlockLength"/> slots that are never copied or
 /// moved, named by slot number; a removed slot goes on a free list for the next add. The key table is a bucket array
-/// of slot numbers chained through <see cref="CacheEntry.NextInBucket"/>. So an item costs one 64-byte slot and a
+/// of slot numbers chained through <see cref="CacheEntry.NextInBucket"/>. So an item costs one 56-byte slot and a
 /// 4-byte bucket, with no object of its own, and growing copies only the bucket array, which stays below the large
-/// object heap up to about 21,000 items a shard (docs/benchmarks.md, Memory).
+/// object heap up to about 21,000 items a shard (docs/benchmarks.md, Memory). The slot holds no hash: a chain is
+/// searched by comparing keys, and a growing table hashes each key again, since a stored hash would take the slot to
+/// 64 bytes.
 /// </para>
 /// </summary>
 internal sealed class CacheShard
@@ -23,7 +25,7 @@ internal sealed class CacheShard
     /// <summary>What a slot number is when there is no entry: a miss, the end of a chain, the end of the LRU.</summary>
     public const int None = -1;
 
-    // 1,024 slots of 64 bytes: 64 KiB a block, below the large object heap's 85,000 bytes.
+    // 1,024 slots of 56 bytes: 56 KiB a block, below the large object heap's 85,000 bytes.
     private const int BlockShift = 10;
     private const int BlockLength = 1 << BlockShift;
     private const int MinBuckets = 16;
@@ -83,7 +85,7 @@ internal sealed class CacheShard
         for (var next = _buckets[BucketOf(hash)]; next != 0;)
         {
             ref var entry = ref this[next - 1];
-            if (entry.Hash == hash && key.SequenceEqual(entry.Key))
+            if (key.SequenceEqual(entry.Key))
             {
                 return next - 1;
             }
@@ -110,8 +112,8 @@ internal sealed class CacheShard
         }
         var slot = TakeFreeSlot();
         ref var entry = ref this[slot];
-        entry = new CacheEntry { Key = key, Value = value, Hash = ByteKeyComparer.Hash(key), LastAccess = _clock.Milliseconds };
-        ref var bucket = ref _buckets[BucketOf(entry.Hash)];
+        entry = new CacheEntry { Key = key, Value = value, LastAccess = _clock.Milliseconds };
+        ref var bucket = ref _buckets[BucketOf(ByteKeyComparer.Hash(key))];
         entry.NextInBucket = bucket;
         bucket = slot + 1;
         _count++;
@@ -133,7 +135,7 @@ internal sealed class CacheShard
     public void Remove(int slot)
     {
         ref var entry = ref this[slot];
-        ref var link = ref _buckets[BucketOf(entry.Hash)];
+        ref var link = ref _buckets[BucketOf(ByteKeyComparer.Hash(entry.Key))];
         while (link != slot + 1)
         {
             link = ref this[link - 1].NextInBucket;
@@ -211,7 +213,7 @@ internal sealed class CacheShard
         for (var slot = _newest; slot != None;)
         {
             ref var entry = ref this[slot];
-            ref var bucket = ref _buckets[BucketOf(entry.Hash)];
+            ref var bucket = ref _buckets[BucketOf(ByteKeyComparer.Hash(entry.Key))];
             entry.NextInBucket = bucket;
             bucket = slot + 1;
             slot = entry.Older;
