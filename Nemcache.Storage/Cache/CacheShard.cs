@@ -69,9 +69,12 @@ internal sealed class CacheShard
         {
             var slot = Volatile.Read(ref _oldest);
             var blocks = Volatile.Read(ref _blocks);
-            return slot == None || (slot >> BlockShift) >= blocks.Length
-                ? long.MaxValue
-                : blocks[slot >> BlockShift][slot & (BlockLength - 1)].LastAccess;
+            if (slot == None || (slot >> BlockShift) >= blocks.Length)
+            {
+                return long.MaxValue;
+            }
+            var block = blocks[slot >> BlockShift];
+            return (slot & (BlockLength - 1)) < block.Length ? block[slot & (BlockLength - 1)].LastAccess : long.MaxValue;
         }
     }
 
