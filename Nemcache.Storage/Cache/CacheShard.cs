@@ -81,10 +81,9 @@ internal sealed class CacheShard
     /// <summary>The entry in a slot, to read or change in place; the reference stays valid until the slot is removed.</summary>
     public ref CacheEntry this[int slot] => ref _blocks[slot >> BlockShift][slot & (BlockLength - 1)];
 
-    /// <summary>The slot holding <paramref name="key"/>, or <see cref="None"/>.</summary>
-    public int Find(ReadOnlySpan<byte> key)
+    /// <summary>The slot holding <paramref name="key"/>, or <see cref="None"/>; <paramref name="hash"/> is the key's <see cref="ByteKeyComparer.Hash"/>.</summary>
+    public int Find(ReadOnlySpan<byte> key, int hash)
     {
-        var hash = ByteKeyComparer.Hash(key);
         for (var next = _buckets[BucketOf(hash)]; next != 0;)
         {
             ref var entry = ref this[next - 1];
@@ -107,7 +106,7 @@ internal sealed class CacheShard
     }
 
     /// <summary>A new entry holding <paramref name="value"/>, the most recently used; the key must not be in the shard.</summary>
-    public int Add(byte[] key, byte[] value)
+    public int Add(byte[] key, int hash, byte[] value)
     {
         if (_count >= _buckets.Length)
         {
@@ -116,7 +115,7 @@ internal sealed class CacheShard
         var slot = TakeFreeSlot();
         ref var entry = ref this[slot];
         entry = new CacheEntry { Key = key, Value = value, LastAccess = _clock.Milliseconds };
-        ref var bucket = ref _buckets[BucketOf(ByteKeyComparer.Hash(key))];
+        ref var bucket = ref _buckets[BucketOf(hash)];
         entry.NextInBucket = bucket;
         bucket = slot + 1;
         _count++;

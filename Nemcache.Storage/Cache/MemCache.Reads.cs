@@ -25,11 +25,11 @@ public sealed partial class MemCache
             return ReadResult.Refused;
         }
         var now = NowAfterDueFlush();
-        var shard = ShardFor(key);
+        var shard = ShardFor(key, out var hash);
         var counts = !options.Inspect;
         lock (shard.Gate)
         {
-            var slot = FindLive(shard, key, now);
+            var slot = FindLive(shard, key, hash, now);
             if (slot == CacheShard.None)
             {
                 if (counts) shard.Counters.GetMisses++;
@@ -40,7 +40,7 @@ public sealed partial class MemCache
                     metadata = default;
                     return ReadResult.Miss;
                 }
-                ref var created = ref shard[PutLocked(shard, CacheShard.None, key, [], 0, ExpiryClock.ToAbsolute(vivifyExptime, now))];
+                ref var created = ref shard[PutLocked(shard, CacheShard.None, key, hash, [], 0, ExpiryClock.ToAbsolute(vivifyExptime, now))];
                 created.WinTokenSent = true;
                 item = created.ToItem();
                 metadata = new ItemMetadata(FetchedBefore: false, IdleSeconds: 0, Stale: false, Won: true, WinTokenSentBefore: false);

@@ -28,16 +28,16 @@ public sealed partial class MemCache
         {
             return false;
         }
-        var shard = ShardFor(key);
+        var shard = ShardFor(key, out var hash);
         lock (shard.Gate)
         {
-            var slot = shard.Find(key);
+            var slot = shard.Find(key, hash);
             // The restore path hands over key arrays nobody changes; adopt them rather than copy a million keys.
             if (cas != 0)
             {
                 _cas.Observe(cas);
             }
-            PutLocked(shard, slot, key, value, flags, expiresAt, notify: false, ownedKey: key, cas: cas);
+            PutLocked(shard, slot, key, hash, value, flags, expiresAt, notify: false, ownedKey: key, cas: cas);
         }
         EvictWhileOverLimit();
         return true;

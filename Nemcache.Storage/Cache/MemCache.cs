@@ -100,10 +100,10 @@ public sealed partial class MemCache : IRestorableCache
         }
 
         var now = NowAfterDueFlush();
-        var shard = ShardFor(key);
+        var shard = ShardFor(key, out var hash);
         lock (shard.Gate)
         {
-            var slot = FindLive(shard, key, now);
+            var slot = FindLive(shard, key, hash, now);
             var found = slot != CacheShard.None;
             // Read only where found: every path without an entry has returned or stores a new one by then.
             ref var entry = ref found ? ref shard[slot] : ref Unsafe.NullRef<CacheEntry>();
@@ -161,7 +161,7 @@ public sealed partial class MemCache : IRestorableCache
                 return StoreResult.Stored;
             }
 
-            ref var put = ref shard[PutLocked(shard, slot, key, newValue, newFlags, expiresAt)];
+            ref var put = ref shard[PutLocked(shard, slot, key, hash, newValue, newFlags, expiresAt)];
             put.Stale = stale;
             stored = put.ToItem();
         }
@@ -205,10 +205,10 @@ public sealed partial class MemCache : IRestorableCache
             return TouchResult.Refused;
         }
         var now = NowAfterDueFlush();
-        var shard = ShardFor(key);
+        var shard = ShardFor(key, out var hash);
         lock (shard.Gate)
         {
-            var slot = FindLive(shard, key, now);
+            var slot = FindLive(shard, key, hash, now);
             if (slot == CacheShard.None)
             {
                 shard.Counters.TouchMisses++;
@@ -240,10 +240,10 @@ public sealed partial class MemCache : IRestorableCache
             return ArithmeticResult.Refused;
         }
         var now = NowAfterDueFlush();
-        var shard = ShardFor(key);
+        var shard = ShardFor(key, out var hash);
         lock (shard.Gate)
         {
-            var slot = FindLive(shard, key, now);
+            var slot = FindLive(shard, key, hash, now);
             if (slot == CacheShard.None)
             {
                 if (options.Decrement) shard.Counters.DecrMisses++; else shard.Counters.IncrMisses++;
@@ -251,7 +251,7 @@ public sealed partial class MemCache : IRestorableCache
                 {
                     return ArithmeticResult.NotFound;
                 }
-                var created = PutLocked(shard, CacheShard.None, key, ArithmeticValue.Format(initial, minLength: 0), 0,
+                var created = PutLocked(shard, CacheShard.None, key, hash, ArithmeticValue.Format(initial, minLength: 0), 0,
                     ExpiryClock.ToAbsolute(options.CreateExptime, now));
                 item = shard[created].ToItem();
             }
@@ -270,7 +270,7 @@ public sealed partial class MemCache : IRestorableCache
                 var delta = options.Delta;
                 var next = options.Decrement ? (delta > current ? 0 : current - delta) : unchecked(current + delta);
                 var expiresAt = options.UpdateExptime is { } exptime ? ExpiryClock.ToAbsolute(exptime, now) : entry.ExpiresAt;
-                var updated = PutLocked(shard, slot, key, ArithmeticValue.Format(next, entry.Value.Length), entry.Flags, expiresAt);
+                var updated = PutLocked(shard, slot, key, hash, ArithmeticValue.Format(next, entry.Value.Length), entry.Flags, expiresAt);
                 item = shard[updated].ToItem();
             }
         }
@@ -287,10 +287,10 @@ public sealed partial class MemCache : IRestorableCache
             return DeleteResult.Refused;
         }
         var now = NowAfterDueFlush();
-        var shard = ShardFor(key);
+        var shard = ShardFor(key, out var hash);
         lock (shard.Gate)
         {
-            var slot = FindLive(shard, key, now);
+            var slot = FindLive(shard, key, hash, now);
             if (slot == CacheShard.None)
             {
                 shard.Counters.DeleteMisses++;
@@ -321,9 +321,9 @@ public sealed partial class MemCache : IRestorableCache
     }
 
     /// <summary>The live entry's slot for a key, or <see cref="CacheShard.None"/>; an expired one found on the way is reclaimed.</summary>
-    private int FindLive(CacheShard shard, ReadOnlySpan<byte> key, long now)
+    private int FindLive(CacheShard shard, ReadOnlySpan<byte> key, int hash, long now)
     {
-        var slot = shard.Find(key);
+        var slot = shard.Find(key, hash);
         if (slot == CacheShard.None)
         {
             return CacheShard.None;
@@ -348,13 +348,14 @@ public sealed partial class MemCache : IRestorableCache
     /// <param name="cas">The restore path's CAS for the item; 0 takes the next unique.</param>
     /// <param name="ownedKey">The restore path's key array, adopted rather than copied.</param>
     /// <param name="slot">The key's slot, or <see cref="CacheShard.None"/> for a new entry.</param>
+    /// <param name="hash">The key's hash, from <see cref="ShardFor"/>.</param>
     /// <returns>The entry's slot.</returns>
-    private int PutLocked(CacheShard shard, int slot, ReadOnlySpan<byte> key, byte[] value, uint flags,
+    private int PutLocked(CacheShard shard, int slot, ReadOnlySpan<byte> key, int hash, byte[] value, uint flags,
         long expiresAt, bool notify = true, byte[]? ownedKey = null, ulong cas = 0)
     {
         if (slot == CacheShard.None)
         {
-            slot = shard.Add(ownedKey ?? key.ToArray(), value);
+            slot = shard.Add(ownedKey ?? key.ToArray(), hash, value);
         }
         else
         {
@@ -394,8 +395,12 @@ public sealed partial class MemCache : IRestorableCache
 
     private ulong NextCas() => _cas.Next();
 
-    private CacheShard ShardFor(ReadOnlySpan<byte> key) =>
-        _shards[(uint)ByteKeyComparer.Hash(key) % ShardCount];
+    /// <summary>The key's shard, and its hash, which the shard's table takes too: a key is hashed once per operation.</summary>
+    private CacheShard ShardFor(ReadOnlySpan<byte> key, out int hash)
+    {
+        hash = ByteKeyComparer.Hash(key);
+        return _shards[(uint)hash % ShardCount];
+    }
 
     private static void ValidateKey(ReadOnlySpan<byte> key)
     {

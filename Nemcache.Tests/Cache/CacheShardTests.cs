@@ -12,6 +12,10 @@ public sealed class CacheShardTests
 
     private static CacheShard NewShard() => new(new CacheMemory(long.MaxValue), new AccessClock(TimeProvider.System));
 
+    private static int Find(CacheShard shard, string key) => shard.Find(B(key), ByteKeyComparer.Hash(B(key)));
+
+    private static int Add(CacheShard shard, string key, byte[] value) => shard.Add(B(key), ByteKeyComparer.Hash(B(key)), value);
+
     private static List<string> KeysNewestFirst(CacheShard shard)
     {
         var keys = new List<string>();
@@ -31,42 +35,42 @@ public sealed class CacheShardTests
         var shard = NewShard();
         for (var i = 0; i < 5000; i++)
         {
-            shard.Add(B($"k{i}"), B($"v{i}"));
+            Add(shard, $"k{i}", B($"v{i}"));
         }
         for (var i = 0; i < 5000; i += 2)
         {
-            shard.Remove(shard.Find(B($"k{i}")));
+            shard.Remove(Find(shard, $"k{i}"));
         }
         var highest = 0;
         for (var i = 0; i < 2500; i++)
         {
-            highest = Math.Max(highest, shard.Add(B($"n{i}"), B("x")));
+            highest = Math.Max(highest, Add(shard, $"n{i}", B("x")));
         }
 
         Assert.That(highest, Is.LessThan(5000), "new entries take the freed slots");
         Assert.That(shard.Count, Is.EqualTo(5000));
         for (var i = 0; i < 5000; i++)
         {
-            var slot = shard.Find(B($"k{i}"));
+            var slot = Find(shard, $"k{i}");
             Assert.That(slot == CacheShard.None, Is.EqualTo(i % 2 == 0), $"k{i}");
             if (slot != CacheShard.None)
             {
                 Assert.That(shard[slot].Value, Is.EqualTo(B($"v{i}")));
             }
         }
-        Assert.That(shard.Find(B("n2499")), Is.Not.EqualTo(CacheShard.None));
+        Assert.That(Find(shard, "n2499"), Is.Not.EqualTo(CacheShard.None));
     }
 
     [Test]
     public void The_lru_order_follows_use_and_survives_removal()
     {
         var shard = NewShard();
-        var a = shard.Add(B("a"), []);
-        shard.Add(B("b"), []);
-        var c = shard.Add(B("c"), []);
+        var a = Add(shard, "a", []);
+        Add(shard, "b", []);
+        var c = Add(shard, "c", []);
         shard.MarkUsed(a);
         shard.Remove(c);
-        shard.Add(B("d"), []);
+        Add(shard, "d", []);
 
         Assert.That(KeysNewestFirst(shard), Is.EqualTo(new[] { "d", "a", "b" }));
         Assert.That(Encoding.ASCII.GetString(shard[shard.Oldest].Key), Is.EqualTo("b"));
@@ -78,14 +82,14 @@ public sealed class CacheShardTests
     {
         var memory = new CacheMemory(long.MaxValue);
         var shard = new CacheShard(memory, new AccessClock(TimeProvider.System));
-        shard.Add(B("a"), B("1"));
+        Add(shard, "a", B("1"));
         shard.Clear();
 
-        Assert.That((shard.Count, shard.Newest, shard.Oldest, shard.Find(B("a"))),
+        Assert.That((shard.Count, shard.Newest, shard.Oldest, Find(shard, "a")),
             Is.EqualTo((0, CacheShard.None, CacheShard.None, CacheShard.None)));
         Assert.That((shard.Counters.Bytes, memory.UsedBytes, shard.OldestAccessHint), Is.EqualTo((0L, 0L, long.MaxValue)));
-        shard.Add(B("a"), B("2"));
-        Assert.That(shard[shard.Find(B("a"))].Value, Is.EqualTo(B("2")));
+        Add(shard, "a", B("2"));
+        Assert.That(shard[Find(shard, "a")].Value, Is.EqualTo(B("2")));
     }
 
     [Test]
