@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Nemcache.Storage.Cache;
 
 namespace Nemcache.Storage.Bitcask;
@@ -6,8 +7,10 @@ namespace Nemcache.Storage.Bitcask;
 /// <summary>
 /// Where a key's value lies and what its latest record said. <see cref="Seq"/> and <see cref="ExpiresAt"/> come from
 /// the key's latest record, which is a touch when the key was touched after its put; the location always points at
-/// the put that holds the value. 32 bytes; docs/bitcask-format.md has the measured cost per key.
+/// the put that holds the value. 28 bytes, packed to 4-byte alignment so that a keydir slot is 40 bytes;
+/// docs/bitcask-format.md has the measured cost per key.
 /// </summary>
+[StructLayout(LayoutKind.Sequential, Pack = 4)]
 internal struct KeyDirEntry
 {
     /// <summary>Only during recovery: marks a key whose latest record so far is a tombstone.</summary>
@@ -17,7 +20,17 @@ internal struct KeyDirEntry
     public int ValueSize;
     public long ValueOffset;
     public long Seq;
-    public long ExpiresAt;
+    private uint _expiresAt;
+
+    /// <summary>
+    /// Absolute unix seconds, 0 = never, in 32 bits as the cache holds it: a later expiry than
+    /// <see cref="CacheLimits.LatestExpiry"/> is held as that second.
+    /// </summary>
+    public long ExpiresAt
+    {
+        readonly get => _expiresAt;
+        set => _expiresAt = (uint)Math.Clamp(value, 0, CacheLimits.LatestExpiry);
+    }
 
     public readonly bool IsDeleted => ValueSize == Deleted;
 
@@ -40,7 +53,7 @@ internal struct KeyDirEntry
 /// </summary>
 internal sealed class KeyDir
 {
-    /// <summary>1,024 slots of 48 bytes a block: 48 KiB, below the large object threshold, so blocks are ordinary
+    /// <summary>1,024 slots of 40 bytes a block: 40 KiB, below the large object threshold, so blocks are ordinary
     /// objects.</summary>
     private const int BlockShift = 10;
     private const int BlockSize = 1 << BlockShift;
@@ -126,7 +139,7 @@ internal sealed class KeyDir
         while (link != None)
         {
             ref var slot = ref SlotAt(link);
-            if (slot.Hash == hash && key.SequenceEqual(slot.Key))
+            if (key.SequenceEqual(slot.Key))
             {
                 entry = slot.Entry;
                 var freed = link;
@@ -180,7 +193,7 @@ internal sealed class KeyDir
         while (link != None)
         {
             ref var slot = ref SlotAt(link);
-            if (slot.Hash == hash && key.SequenceEqual(slot.Key))
+            if (key.SequenceEqual(slot.Key))
             {
                 return link;
             }
@@ -211,7 +224,7 @@ internal sealed class KeyDir
         }
         ref var bucket = ref _buckets[BucketOf(hash)];
         ref var slot = ref SlotAt(link);
-        slot = new Slot { Key = key, Hash = hash, Next = bucket };
+        slot = new Slot { Key = key, Next = bucket };
         bucket = link;
         _count++;
         return ref slot;
@@ -235,7 +248,7 @@ internal sealed class KeyDir
             ref var slot = ref SlotAt(link);
             if (slot.Key is not null)
             {
-                ref var bucket = ref _buckets[BucketOf(slot.Hash)];
+                ref var bucket = ref _buckets[BucketOf(ByteKeyComparer.Hash(slot.Key))];
                 slot.Next = bucket;
                 bucket = link;
             }
@@ -249,11 +262,14 @@ internal sealed class KeyDir
     private static int BucketCountFor(int capacity) =>
         (int)Math.Clamp(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(capacity, 1)), MinBuckets, MaxBuckets);
 
-    /// <summary>One key's place: 48 bytes. A free slot has no key; its <see cref="Next"/> links the free list.</summary>
+    /// <summary>
+    /// One key's place: 40 bytes. A free slot has no key; its <see cref="Next"/> links the free list. No hash is kept:
+    /// a chain is searched by comparing keys and rebucketing hashes each key again, since a stored hash would take
+    /// the slot to 48 bytes.
+    /// </summary>
     private struct Slot
     {
         public byte[]? Key;
-        public int Hash;
         public int Next;
         public KeyDirEntry Entry;
     }

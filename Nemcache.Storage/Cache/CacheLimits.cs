@@ -38,8 +38,14 @@ public static class CacheLimits
         <= maxItemSize;
 
     /// <summary>
-    /// What one item costs beyond its key and value bytes, counted against the memory limit: the entry object, the
-    /// two array headers, the dictionary slot and the LRU links, rounded up (measured on x64, .NET 10).
+    /// What one item costs beyond its key and value bytes, counted against the memory limit: the shard's entry slot
+    /// and bucket, the two array headers and their rounding, rounded up (measured on x64, .NET 10).
     /// </summary>
     public const int ItemOverheadBytes = 120;
+
+    /// <summary>
+    /// The latest expiry the cache holds, in unix seconds (2106-02-07): expiries are held in 32 bits, as memcached's
+    /// are, and a later one is held as this second.
+    /// </summary>
+    public const long LatestExpiry = uint.MaxValue;
 }

@@ -1,4 +1,4 @@
-using System.Diagnostics.CodeAnalysis;
+using System.Numerics;
 
 namespace Nemcache.Storage.Cache;
 
@@ -10,15 +10,35 @@ namespace Nemcache.Storage.Cache;
 /// through <see cref="Add"/>, <see cref="ReplaceValue"/>, <see cref="Remove"/> or <see cref="Clear"/>, which move the
 /// shard's <see cref="ShardCounters.Bytes"/> and the cache-wide <see cref="CacheMemory"/> together.
 /// </para>
+/// <para>
+/// Entries are <see cref="CacheEntry"/> structs in blocks of <see cref="BlockLength"/> slots that are never copied or
+/// moved, named by slot number; a removed slot goes on a free list for the next add. The key table is a bucket array
+/// of slot numbers chained through <see cref="CacheEntry.NextInBucket"/>. So an item costs one 56-byte slot and a
+/// 4-byte bucket, with no object of its own, and growing copies only the bucket array, which stays below the large
+/// object heap up to about 21,000 items a shard (docs/benchmarks.md, Memory). The slot holds no hash: a chain is
+/// searched by comparing keys, and a growing table hashes each key again, since a stored hash would take the slot to
+/// 64 bytes.
+/// </para>
 /// </summary>
 internal sealed class CacheShard
 {
-    // A set of entries compared by key rather than a key-to-entry map: the entry holds its key anyway, and a set's slot
-    // is 8 bytes smaller than a map's (docs/benchmarks.md, Memory).
-    private readonly HashSet<CacheEntry> _entries = new(EntryKeyComparer.Instance);
-    private readonly HashSet<CacheEntry>.AlternateLookup<ReadOnlySpan<byte>> _byKeySpan;
-    private CacheEntry? _newest;
-    private CacheEntry? _oldest;
+    /// <summary>What a slot number is when there is no entry: a miss, the end of a chain, the end of the LRU.</summary>
+    public const int None = -1;
+
+    // 1,024 slots of 56 bytes: 56 KiB a block, below the large object heap's 85,000 bytes.
+    private const int BlockShift = 10;
+    private const int BlockLength = 1 << BlockShift;
+    private const int MinBuckets = 16;
+
+    private CacheEntry[][] _blocks = [];
+    private int _slotsUsed;
+    private int _freeSlot = None;
+    // Slot number + 1 of each bucket's first entry, so that a new array (all zeros) is an empty table.
+    private int[] _buckets = new int[MinBuckets];
+    private int _bucketShift = 32 - BitOperations.Log2(MinBuckets);
+    private int _count;
+    private int _newest = None;
+    private int _oldest = None;
     private readonly CacheMemory _memory;
     private readonly AccessClock _clock;
 
@@ -26,71 +46,135 @@ internal sealed class CacheShard
     {
         _memory = memory;
         _clock = clock;
-        _byKeySpan = _entries.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
 
     public readonly Lock Gate = new();
     public ShardCounters Counters;
 
-    public int Count => _entries.Count;
+    public int Count => _count;
 
-    /// <summary>The most recently used entry; walk <see cref="CacheEntry.Older"/> from it for LRU order. Under the lock.</summary>
-    public CacheEntry? Newest => _newest;
+    /// <summary>The most recently used entry's slot; walk <see cref="CacheEntry.Older"/> from it for LRU order. Under the lock.</summary>
+    public int Newest => _newest;
 
-    /// <summary>The least recently used entry. Read without the lock only as a hint for choosing a shard to evict from.</summary>
-    public CacheEntry? Oldest => Volatile.Read(ref _oldest);
+    /// <summary>The least recently used entry's slot. Under the lock.</summary>
+    public int Oldest => _oldest;
 
-    public bool TryGet(ReadOnlySpan<byte> key, [MaybeNullWhen(false)] out CacheEntry entry) =>
-        _byKeySpan.TryGetValue(key, out entry);
-
-    public void EnsureCapacity(int capacity) => _entries.EnsureCapacity(capacity);
-
-    /// <summary>A new entry holding <paramref name="value"/>, the most recently used.</summary>
-    public CacheEntry Add(byte[] key, byte[] value)
+    /// <summary>
+    /// The last access of the least recently used entry, or <see cref="long.MaxValue"/> when the shard is empty. Read
+    /// without the lock only as a hint for choosing a shard to evict from: it may be stale, never out of bounds.
+    /// </summary>
+    public long OldestAccessHint
     {
-        var entry = new CacheEntry(key) { Value = value, LastAccess = _clock.Milliseconds };
-        _entries.Add(entry);
-        LinkAsNewest(entry);
+        get
+        {
+            var slot = Volatile.Read(ref _oldest);
+            var blocks = Volatile.Read(ref _blocks);
+            if (slot == None || (slot >> BlockShift) >= blocks.Length)
+            {
+                return long.MaxValue;
+            }
+            var block = blocks[slot >> BlockShift];
+            return (slot & (BlockLength - 1)) < block.Length ? block[slot & (BlockLength - 1)].LastAccess : long.MaxValue;
+        }
+    }
+
+    /// <summary>The entry in a slot, to read or change in place; the reference stays valid until the slot is removed.</summary>
+    public ref CacheEntry this[int slot] => ref _blocks[slot >> BlockShift][slot & (BlockLength - 1)];
+
+    /// <summary>The slot holding <paramref name="key"/>, or <see cref="None"/>; <paramref name="hash"/> is the key's <see cref="ByteKeyComparer.Hash"/>.</summary>
+    public int Find(ReadOnlySpan<byte> key, int hash)
+    {
+        for (var next = _buckets[BucketOf(hash)]; next != 0;)
+        {
+            ref var entry = ref this[next - 1];
+            if (key.SequenceEqual(entry.Key))
+            {
+                return next - 1;
+            }
+            next = entry.NextInBucket;
+        }
+        return None;
+    }
+
+    /// <summary>Sizes the key table for <paramref name="capacity"/> entries, so that a restore does not grow it step by step.</summary>
+    public void EnsureCapacity(int capacity)
+    {
+        if (capacity > _buckets.Length)
+        {
+            Rehash((int)Math.Min(1 << 30, BitOperations.RoundUpToPowerOf2((uint)capacity)));
+        }
+    }
+
+    /// <summary>A new entry holding <paramref name="value"/>, the most recently used; the key must not be in the shard.</summary>
+    public int Add(byte[] key, int hash, byte[] value)
+    {
+        if (_count >= _buckets.Length)
+        {
+            Rehash(_buckets.Length * 2);
+        }
+        var slot = TakeFreeSlot();
+        ref var entry = ref this[slot];
+        entry = new CacheEntry { Key = key, Value = value, LastAccess = _clock.Milliseconds };
+        ref var bucket = ref _buckets[BucketOf(hash)];
+        entry.NextInBucket = bucket;
+        bucket = slot + 1;
+        _count++;
+        LinkAsNewest(slot, ref entry);
         CountBytes(entry.Footprint);
-        return entry;
+        return slot;
     }
 
     /// <summary>Gives an entry a new value (its bytes are counted anew); its place in the LRU does not change.</summary>
-    public void ReplaceValue(CacheEntry entry, byte[] value)
+    public void ReplaceValue(int slot, byte[] value)
     {
+        ref var entry = ref this[slot];
         var before = entry.Footprint;
         entry.Value = value;
         CountBytes(entry.Footprint - before);
     }
 
-    public void Remove(CacheEntry entry)
+    /// <summary>Removes an entry and frees its slot: read what is needed of it before.</summary>
+    public void Remove(int slot)
     {
-        _entries.Remove(entry);
-        Unlink(entry);
+        ref var entry = ref this[slot];
+        ref var link = ref _buckets[BucketOf(ByteKeyComparer.Hash(entry.Key))];
+        while (link != slot + 1)
+        {
+            link = ref this[link - 1].NextInBucket;
+        }
+        link = entry.NextInBucket;
+        Unlink(slot, ref entry);
         CountBytes(-entry.Footprint);
+        _count--;
+        entry = new CacheEntry { NextInBucket = _freeSlot + 1 };
+        _freeSlot = slot;
     }
 
     /// <summary>Moves an entry to the LRU head: it was just read or written.</summary>
-    public void MarkUsed(CacheEntry entry)
+    public void MarkUsed(int slot)
     {
+        ref var entry = ref this[slot];
         entry.LastAccess = _clock.Milliseconds;
-        if (!ReferenceEquals(_newest, entry))
+        if (_newest != slot)
         {
-            Unlink(entry);
-            LinkAsNewest(entry);
+            Unlink(slot, ref entry);
+            LinkAsNewest(slot, ref entry);
         }
     }
 
+    /// <summary>Drops every entry and gives their blocks back to the GC.</summary>
     public void Clear()
     {
-        _entries.Clear();
-        _newest = null;
-        Volatile.Write(ref _oldest, null);
+        Volatile.Write(ref _oldest, None);
+        Volatile.Write(ref _blocks, []);
+        _buckets = new int[MinBuckets];
+        _bucketShift = 32 - BitOperations.Log2(MinBuckets);
+        _slotsUsed = 0;
+        _freeSlot = None;
+        _count = 0;
+        _newest = None;
         CountBytes(-Counters.Bytes);
     }
-
-    /// <summary>For whole-cache walks (snapshot, expiry reclaim); changes go through the shard, which keeps the LRU and counters.</summary>
-    public IReadOnlyCollection<CacheEntry> Entries => _entries;
 
     private void CountBytes(long delta)
     {
@@ -98,56 +182,84 @@ internal sealed class CacheShard
         _memory.Add(delta);
     }
 
-    private void LinkAsNewest(CacheEntry entry)
+    private int TakeFreeSlot()
     {
-        entry.Older = _newest;
-        entry.Newer = null;
-        if (_newest is not null)
+        if (_freeSlot != None)
         {
-            _newest.Newer = entry;
+            var free = _freeSlot;
+            _freeSlot = this[free].NextInBucket - 1;
+            return free;
         }
-        _newest = entry;
-        if (_oldest is null)
+        if ((_slotsUsed >> BlockShift) == _blocks.Length)
         {
-            Volatile.Write(ref _oldest, entry);
+            var grown = new CacheEntry[Math.Max(4, _blocks.Length * 2)][];
+            _blocks.CopyTo(grown, 0);
+            for (var i = _blocks.Length; i < grown.Length; i++)
+            {
+                grown[i] = [];
+            }
+            Volatile.Write(ref _blocks, grown);
+        }
+        var blockIndex = _slotsUsed >> BlockShift;
+        if (_blocks[blockIndex].Length == 0)
+        {
+            _blocks[blockIndex] = new CacheEntry[BlockLength];
+        }
+        return _slotsUsed++;
+    }
+
+    private void Rehash(int bucketCount)
+    {
+        _buckets = new int[bucketCount];
+        _bucketShift = 32 - BitOperations.Log2((uint)bucketCount);
+        for (var slot = _newest; slot != None;)
+        {
+            ref var entry = ref this[slot];
+            ref var bucket = ref _buckets[BucketOf(ByteKeyComparer.Hash(entry.Key))];
+            entry.NextInBucket = bucket;
+            bucket = slot + 1;
+            slot = entry.Older;
         }
     }
 
-    private void Unlink(CacheEntry entry)
+    // Fibonacci hashing: the product's top bits depend on every bit of the hash, whereas its low bits are the same for
+    // every key of a shard (they chose the shard).
+    private int BucketOf(int hash) => (int)(((uint)hash * 0x9E3779B9u) >> _bucketShift);
+
+    private void LinkAsNewest(int slot, ref CacheEntry entry)
     {
-        if (entry.Newer is not null)
+        entry.Older = _newest;
+        entry.Newer = None;
+        if (_newest != None)
         {
-            entry.Newer.Older = entry.Older;
+            this[_newest].Newer = slot;
+        }
+        _newest = slot;
+        if (_oldest == None)
+        {
+            Volatile.Write(ref _oldest, slot);
+        }
+    }
+
+    private void Unlink(int slot, ref CacheEntry entry)
+    {
+        if (entry.Newer != None)
+        {
+            this[entry.Newer].Older = entry.Older;
         }
         else
         {
             _newest = entry.Older;
         }
 
-        if (entry.Older is not null)
+        if (entry.Older != None)
         {
-            entry.Older.Newer = entry.Newer;
+            this[entry.Older].Newer = entry.Newer;
         }
         else
         {
             Volatile.Write(ref _oldest, entry.Newer);
         }
-        entry.Newer = entry.Older = null;
-    }
-
-    /// <summary>Entries are equal when their keys are; a lookup by key span never allocates.</summary>
-    private sealed class EntryKeyComparer : IEqualityComparer<CacheEntry>, IAlternateEqualityComparer<ReadOnlySpan<byte>, CacheEntry>
-    {
-        public static readonly EntryKeyComparer Instance = new();
-
-        public bool Equals(CacheEntry? x, CacheEntry? y) => ByteKeyComparer.Instance.Equals(x?.Key, y?.Key);
-
-        public int GetHashCode(CacheEntry entry) => ByteKeyComparer.Hash(entry.Key);
-
-        public bool Equals(ReadOnlySpan<byte> alternate, CacheEntry other) => alternate.SequenceEqual(other.Key);
-
-        public int GetHashCode(ReadOnlySpan<byte> alternate) => ByteKeyComparer.Hash(alternate);
-
-        public CacheEntry Create(ReadOnlySpan<byte> alternate) => new(alternate.ToArray());
+        entry.Newer = entry.Older = None;
     }
 }

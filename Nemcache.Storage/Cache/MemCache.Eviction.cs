@@ -20,10 +20,10 @@ public sealed partial class MemCache
             var oldestAccess = long.MaxValue;
             foreach (var shard in _shards)
             {
-                var oldest = shard.Oldest;
-                if (oldest is not null && oldest.LastAccess < oldestAccess)
+                var access = shard.OldestAccessHint;
+                if (access < oldestAccess)
                 {
-                    oldestAccess = oldest.LastAccess;
+                    oldestAccess = access;
                     victimShard = shard;
                 }
             }
@@ -35,15 +35,17 @@ public sealed partial class MemCache
             var now = NowAfterDueFlush();
             lock (victimShard.Gate)
             {
-                var victim = victimShard.Oldest;
-                if (victim is null)
+                var slot = victimShard.Oldest;
+                if (slot == CacheShard.None)
                 {
                     continue;
                 }
+                ref var victim = ref victimShard[slot];
                 var reason = ExpiryClock.HasExpired(victim.ExpiresAt, now) ? EvictionReason.Expiry : EvictionReason.Capacity;
-                victimShard.Remove(victim);
-                if (reason == EvictionReason.Capacity) CountEvicted(victimShard, victim); else CountReclaimed(victimShard, victim);
-                _publisher.Publish(CacheChange.Evicted(victim.Key, reason));
+                if (reason == EvictionReason.Capacity) CountEvicted(victimShard, in victim); else CountReclaimed(victimShard, in victim);
+                var victimKey = victim.Key;
+                victimShard.Remove(slot);
+                _publisher.Publish(CacheChange.Evicted(victimKey, reason));
             }
         }
     }
@@ -56,7 +58,7 @@ public sealed partial class MemCache
     {
         _counters.CountReclaimRun();
         var removed = 0;
-        var expired = new List<CacheEntry>();
+        var expired = new List<int>();
         foreach (var shard in _shards)
         {
             var now = NowAfterDueFlush();
@@ -64,19 +66,21 @@ public sealed partial class MemCache
             {
                 expired.Clear();
                 shard.Counters.CrawlerItemsChecked += shard.Count;
-                foreach (var entry in shard.Entries)
+                for (var slot = shard.Newest; slot != CacheShard.None; slot = shard[slot].Older)
                 {
-                    if (ExpiryClock.HasExpired(entry.ExpiresAt, now))
+                    if (ExpiryClock.HasExpired(shard[slot].ExpiresAt, now))
                     {
-                        expired.Add(entry);
+                        expired.Add(slot);
                     }
                 }
-                foreach (var entry in expired)
+                foreach (var slot in expired)
                 {
-                    shard.Remove(entry);
-                    CountReclaimed(shard, entry);
+                    ref var entry = ref shard[slot];
+                    CountReclaimed(shard, in entry);
                     shard.Counters.CrawlerReclaimed++;
-                    _publisher.Publish(CacheChange.Evicted(entry.Key, EvictionReason.Expiry));
+                    var expiredKey = entry.Key;
+                    shard.Remove(slot);
+                    _publisher.Publish(CacheChange.Evicted(expiredKey, EvictionReason.Expiry));
                 }
                 removed += expired.Count;
             }
@@ -84,13 +88,13 @@ public sealed partial class MemCache
         return removed;
     }
 
-    private static void CountReclaimed(CacheShard shard, CacheEntry entry)
+    private static void CountReclaimed(CacheShard shard, in CacheEntry entry)
     {
         shard.Counters.Reclaimed++;
         if (!entry.Fetched) shard.Counters.ExpiredUnfetched++;
     }
 
-    private void CountEvicted(CacheShard shard, CacheEntry entry)
+    private void CountEvicted(CacheShard shard, in CacheEntry entry)
     {
         ref var counters = ref shard.Counters;
         counters.Evictions++;

@@ -25,12 +25,12 @@ public sealed partial class MemCache
             return ReadResult.Refused;
         }
         var now = NowAfterDueFlush();
-        var shard = ShardFor(key);
+        var shard = ShardFor(key, out var hash);
         var counts = !options.Inspect;
         lock (shard.Gate)
         {
-            var entry = FindLive(shard, key, now);
-            if (entry is null)
+            var slot = FindLive(shard, key, hash, now);
+            if (slot == CacheShard.None)
             {
                 if (counts) shard.Counters.GetMisses++;
                 if (counts && options.TouchExptime is not null) shard.Counters.TouchMisses++;
@@ -40,24 +40,31 @@ public sealed partial class MemCache
                     metadata = default;
                     return ReadResult.Miss;
                 }
-                entry = PutLocked(shard, null, key, [], 0, ExpiryClock.ToAbsolute(vivifyExptime, now));
-                entry.WinTokenSent = true;
-                item = entry.ToItem();
+                ref var created = ref shard[PutLocked(shard, CacheShard.None, key, hash, [], 0, ExpiryClock.ToAbsolute(vivifyExptime, now))];
+                created.WinTokenSent = true;
+                item = created.ToItem();
                 metadata = new ItemMetadata(FetchedBefore: false, IdleSeconds: 0, Stale: false, Won: true, WinTokenSentBefore: false);
             }
             else
             {
+                CacheEntry removed;
+                scoped ref var entry = ref shard[slot];
                 var fetchedBefore = entry.Fetched;
                 var idleSeconds = (_accessClock.Milliseconds - entry.LastAccess) / 1000;
                 if (counts) shard.Counters.GetHits++;
                 if (options.TouchExptime is { } exptime)
                 {
                     if (counts) shard.Counters.TouchHits++;
-                    TouchLocked(shard, entry, exptime, now);
+                    // A touch with a past expiry removes the entry; the reply still shows the item as it was.
+                    removed = entry;
+                    if (!TouchLocked(shard, slot, exptime, now))
+                    {
+                        entry = ref removed;
+                    }
                 }
                 else if (counts && !options.NoBump)
                 {
-                    shard.MarkUsed(entry);
+                    shard.MarkUsed(slot);
                 }
                 if (counts && !options.NoBump)
                 {

@@ -28,16 +28,16 @@ public sealed partial class MemCache
         {
             return false;
         }
-        var shard = ShardFor(key);
+        var shard = ShardFor(key, out var hash);
         lock (shard.Gate)
         {
-            shard.TryGet(key, out var entry);
+            var slot = shard.Find(key, hash);
             // The restore path hands over key arrays nobody changes; adopt them rather than copy a million keys.
             if (cas != 0)
             {
                 _cas.Observe(cas);
             }
-            PutLocked(shard, entry, key, value, flags, expiresAt, notify: false, ownedKey: key, cas: cas);
+            PutLocked(shard, slot, key, hash, value, flags, expiresAt, notify: false, ownedKey: key, cas: cas);
         }
         EvictWhileOverLimit();
         return true;
@@ -90,8 +90,9 @@ public sealed partial class MemCache
             var now = NowAfterDueFlush();
             lock (shard.Gate)
             {
-                foreach (var entry in shard.Entries)
+                for (var slot = shard.Newest; slot != CacheShard.None; slot = shard[slot].Older)
                 {
+                    ref var entry = ref shard[slot];
                     if (!ExpiryClock.HasExpired(entry.ExpiresAt, now))
                     {
                         buffer.Add(entry.ToItem());
@@ -113,8 +114,9 @@ public sealed partial class MemCache
             var now = NowAfterDueFlush();
             lock (shard.Gate)
             {
-                foreach (var entry in shard.Entries)
+                for (var slot = shard.Newest; slot != CacheShard.None; slot = shard[slot].Older)
                 {
+                    ref var entry = ref shard[slot];
                     if (!ExpiryClock.HasExpired(entry.ExpiresAt, now))
                     {
                         visit(entry.ToItem());

@@ -17,7 +17,7 @@ public sealed partial class MemCache
             {
                 items += shard.Count;
                 total.Add(shard.Counters);
-                oldestAccess = Math.Min(oldestAccess, shard.Oldest?.LastAccess ?? long.MaxValue);
+                oldestAccess = Math.Min(oldestAccess, shard.Oldest == CacheShard.None ? long.MaxValue : shard[shard.Oldest].LastAccess);
             }
         }
         var nowTicks = _accessClock.Milliseconds;
@@ -60,11 +60,12 @@ public sealed partial class MemCache
             var now = NowAfterDueFlush();
             lock (shard.Gate)
             {
-                for (var entry = shard.Newest; entry is not null; entry = entry.Older)
+                for (var slot = shard.Newest; slot != CacheShard.None; slot = shard[slot].Older)
                 {
+                    ref var entry = ref shard[slot];
                     if (!ExpiryClock.HasExpired(entry.ExpiresAt, now))
                     {
-                        buffer.Add(Summarize(entry, now));
+                        buffer.Add(Summarize(in entry, now));
                     }
                 }
             }
@@ -92,15 +93,16 @@ public sealed partial class MemCache
             var now = NowAfterDueFlush();
             lock (shard.Gate)
             {
-                for (var entry = shard.Newest; entry is not null; entry = entry.Older)
+                for (var slot = shard.Newest; slot != CacheShard.None; slot = shard[slot].Older)
                 {
+                    ref var entry = ref shard[slot];
                     if (newest.Count == limit && newest.TryPeek(out _, out var oldestKept) && entry.LastAccess <= oldestKept)
                     {
                         break;
                     }
                     if (!ExpiryClock.HasExpired(entry.ExpiresAt, now))
                     {
-                        newest.Enqueue(Summarize(entry, now), entry.LastAccess);
+                        newest.Enqueue(Summarize(in entry, now), entry.LastAccess);
                         if (newest.Count > limit)
                         {
                             newest.Dequeue();
@@ -118,6 +120,6 @@ public sealed partial class MemCache
         return listed;
     }
 
-    private ItemSummary Summarize(CacheEntry entry, long now) => new(entry.Key, entry.Value.Length, entry.ExpiresAt,
+    private ItemSummary Summarize(in CacheEntry entry, long now) => new(entry.Key, entry.Value.Length, entry.ExpiresAt,
         now - (_accessClock.Milliseconds - entry.LastAccess) / 1000, entry.Cas, entry.Fetched, entry.Footprint);
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Nemcache.Storage.Notifications;
@@ -99,25 +100,28 @@ public sealed partial class MemCache : IRestorableCache
         }
 
         var now = NowAfterDueFlush();
-        var shard = ShardFor(key);
+        var shard = ShardFor(key, out var hash);
         lock (shard.Gate)
         {
-            var entry = FindLive(shard, key, now);
+            var slot = FindLive(shard, key, hash, now);
+            var found = slot != CacheShard.None;
+            // Read only where found: every path without an entry has returned or stores a new one by then.
+            ref var entry = ref found ? ref shard[slot] : ref Unsafe.NullRef<CacheEntry>();
             shard.Counters.Sets++;
-            var vivifies = entry is null && options.VivifyExptime is not null && mode is StoreMode.Append or StoreMode.Prepend;
+            var vivifies = !found && options.VivifyExptime is not null && mode is StoreMode.Append or StoreMode.Prepend;
             switch (mode)
             {
-                case StoreMode.Add when entry is not null:
-                    shard.MarkUsed(entry);
+                case StoreMode.Add when found:
+                    shard.MarkUsed(slot);
                     return StoreResult.NotStored;
-                case StoreMode.Replace or StoreMode.Append or StoreMode.Prepend when entry is null && !vivifies:
+                case StoreMode.Replace or StoreMode.Append or StoreMode.Prepend when !found && !vivifies:
                     return StoreResult.NotStored;
             }
 
             var stale = false;
             if (mode == StoreMode.Cas || options.CompareCas != 0)
             {
-                if (entry is null)
+                if (!found)
                 {
                     shard.Counters.CasMisses++;
                     return StoreResult.NotFound;
@@ -137,26 +141,27 @@ public sealed partial class MemCache : IRestorableCache
             }
 
             var appends = !vivifies && mode is StoreMode.Append or StoreMode.Prepend;
-            var newValue = !appends ? value : mode == StoreMode.Append ? Concat(entry!.Value, value) : Concat(value, entry!.Value);
-            var newFlags = appends ? entry!.Flags : options.Flags;
+            var newValue = !appends ? value : mode == StoreMode.Append ? Concat(entry.Value, value) : Concat(value, entry.Value);
+            var newFlags = appends ? entry.Flags : options.Flags;
             if (!Options.ItemFits(key.Length, newFlags, newValue.Length))
             {
                 return StoreResult.TooLarge;
             }
 
-            var expiresAt = appends ? entry!.ExpiresAt : ExpiryClock.ToAbsolute(vivifies ? options.VivifyExptime!.Value : options.Exptime, now);
+            var expiresAt = appends ? entry.ExpiresAt : ExpiryClock.ToAbsolute(vivifies ? options.VivifyExptime!.Value : options.Exptime, now);
             if (ExpiryClock.HasExpired(expiresAt, now))
             {
                 // memcached stores an item nobody can ever see; dropping the old one instead is the same to every reader.
-                if (entry is not null)
+                if (found)
                 {
-                    shard.Remove(entry);
-                    _publisher.Publish(CacheChange.Deleted(entry.Key));
+                    var removedKey = entry.Key;
+                    shard.Remove(slot);
+                    _publisher.Publish(CacheChange.Deleted(removedKey));
                 }
                 return StoreResult.Stored;
             }
 
-            var put = PutLocked(shard, entry, key, newValue, newFlags, expiresAt);
+            ref var put = ref shard[PutLocked(shard, slot, key, hash, newValue, newFlags, expiresAt)];
             put.Stale = stale;
             stored = put.ToItem();
         }
@@ -200,17 +205,17 @@ public sealed partial class MemCache : IRestorableCache
             return TouchResult.Refused;
         }
         var now = NowAfterDueFlush();
-        var shard = ShardFor(key);
+        var shard = ShardFor(key, out var hash);
         lock (shard.Gate)
         {
-            var entry = FindLive(shard, key, now);
-            if (entry is null)
+            var slot = FindLive(shard, key, hash, now);
+            if (slot == CacheShard.None)
             {
                 shard.Counters.TouchMisses++;
                 return TouchResult.NotFound;
             }
             shard.Counters.TouchHits++;
-            TouchLocked(shard, entry, exptime, now);
+            TouchLocked(shard, slot, exptime, now);
             return TouchResult.Touched;
         }
     }
@@ -235,23 +240,24 @@ public sealed partial class MemCache : IRestorableCache
             return ArithmeticResult.Refused;
         }
         var now = NowAfterDueFlush();
-        var shard = ShardFor(key);
+        var shard = ShardFor(key, out var hash);
         lock (shard.Gate)
         {
-            var entry = FindLive(shard, key, now);
-            if (entry is null)
+            var slot = FindLive(shard, key, hash, now);
+            if (slot == CacheShard.None)
             {
                 if (options.Decrement) shard.Counters.DecrMisses++; else shard.Counters.IncrMisses++;
                 if (options.CreateWith is not { } initial)
                 {
                     return ArithmeticResult.NotFound;
                 }
-                var created = PutLocked(shard, null, key, ArithmeticValue.Format(initial, minLength: 0), 0,
+                var created = PutLocked(shard, CacheShard.None, key, hash, ArithmeticValue.Format(initial, minLength: 0), 0,
                     ExpiryClock.ToAbsolute(options.CreateExptime, now));
-                item = created.ToItem();
+                item = shard[created].ToItem();
             }
             else
             {
+                ref var entry = ref shard[slot];
                 if (options.CompareCas != 0 && entry.Cas != options.CompareCas)
                 {
                     return ArithmeticResult.Exists;
@@ -264,8 +270,8 @@ public sealed partial class MemCache : IRestorableCache
                 var delta = options.Delta;
                 var next = options.Decrement ? (delta > current ? 0 : current - delta) : unchecked(current + delta);
                 var expiresAt = options.UpdateExptime is { } exptime ? ExpiryClock.ToAbsolute(exptime, now) : entry.ExpiresAt;
-                var updated = PutLocked(shard, entry, key, ArithmeticValue.Format(next, entry.Value.Length), entry.Flags, expiresAt);
-                item = updated.ToItem();
+                var updated = PutLocked(shard, slot, key, hash, ArithmeticValue.Format(next, entry.Value.Length), entry.Flags, expiresAt);
+                item = shard[updated].ToItem();
             }
         }
 
@@ -281,15 +287,16 @@ public sealed partial class MemCache : IRestorableCache
             return DeleteResult.Refused;
         }
         var now = NowAfterDueFlush();
-        var shard = ShardFor(key);
+        var shard = ShardFor(key, out var hash);
         lock (shard.Gate)
         {
-            var entry = FindLive(shard, key, now);
-            if (entry is null)
+            var slot = FindLive(shard, key, hash, now);
+            if (slot == CacheShard.None)
             {
                 shard.Counters.DeleteMisses++;
                 return DeleteResult.NotFound;
             }
+            ref var entry = ref shard[slot];
             if (compareCas is { } cas && entry.Cas != cas)
             {
                 return DeleteResult.Exists;
@@ -297,8 +304,9 @@ public sealed partial class MemCache : IRestorableCache
             shard.Counters.DeleteHits++;
             if (!invalidate)
             {
-                shard.Remove(entry);
-                _publisher.Publish(CacheChange.Deleted(entry.Key));
+                var removedKey = entry.Key;
+                shard.Remove(slot);
+                _publisher.Publish(CacheChange.Deleted(removedKey));
                 return DeleteResult.Deleted;
             }
             entry.Stale = true;
@@ -306,28 +314,31 @@ public sealed partial class MemCache : IRestorableCache
             entry.Cas = NextCas();
             if (exptime is { } newExptime)
             {
-                TouchLocked(shard, entry, newExptime, now);
+                TouchLocked(shard, slot, newExptime, now);
             }
             return DeleteResult.Deleted;
         }
     }
 
-    /// <summary>The live entry for a key, or null; an expired one found on the way is reclaimed.</summary>
-    private CacheEntry? FindLive(CacheShard shard, ReadOnlySpan<byte> key, long now)
+    /// <summary>The live entry's slot for a key, or <see cref="CacheShard.None"/>; an expired one found on the way is reclaimed.</summary>
+    private int FindLive(CacheShard shard, ReadOnlySpan<byte> key, int hash, long now)
     {
-        if (!shard.TryGet(key, out var entry))
+        var slot = shard.Find(key, hash);
+        if (slot == CacheShard.None)
         {
-            return null;
+            return CacheShard.None;
         }
+        ref var entry = ref shard[slot];
         if (!ExpiryClock.HasExpired(entry.ExpiresAt, now))
         {
-            return entry;
+            return slot;
         }
         shard.Counters.GetExpired++;
-        CountReclaimed(shard, entry);
-        shard.Remove(entry);
-        _publisher.Publish(CacheChange.Evicted(entry.Key, EvictionReason.Expiry));
-        return null;
+        CountReclaimed(shard, in entry);
+        var expiredKey = entry.Key;
+        shard.Remove(slot);
+        _publisher.Publish(CacheChange.Evicted(expiredKey, EvictionReason.Expiry));
+        return CacheShard.None;
     }
 
     /// <summary>
@@ -336,50 +347,60 @@ public sealed partial class MemCache : IRestorableCache
     /// </summary>
     /// <param name="cas">The restore path's CAS for the item; 0 takes the next unique.</param>
     /// <param name="ownedKey">The restore path's key array, adopted rather than copied.</param>
-    private CacheEntry PutLocked(CacheShard shard, CacheEntry? entry, ReadOnlySpan<byte> key, byte[] value, uint flags,
+    /// <param name="slot">The key's slot, or <see cref="CacheShard.None"/> for a new entry.</param>
+    /// <param name="hash">The key's hash, from <see cref="ShardFor"/>.</param>
+    /// <returns>The entry's slot.</returns>
+    private int PutLocked(CacheShard shard, int slot, ReadOnlySpan<byte> key, int hash, byte[] value, uint flags,
         long expiresAt, bool notify = true, byte[]? ownedKey = null, ulong cas = 0)
     {
-        if (entry is null)
+        if (slot == CacheShard.None)
         {
-            entry = shard.Add(ownedKey ?? key.ToArray(), value);
+            slot = shard.Add(ownedKey ?? key.ToArray(), hash, value);
         }
         else
         {
-            shard.MarkUsed(entry);
-            shard.ReplaceValue(entry, value);
+            shard.MarkUsed(slot);
+            shard.ReplaceValue(slot, value);
         }
+        ref var entry = ref shard[slot];
         entry.Flags = flags;
         entry.ExpiresAt = expiresAt;
         entry.Cas = cas != 0 ? cas : NextCas();
-        entry.Stale = false;
-        entry.WinTokenSent = false;
-        entry.Fetched = false;
+        entry.ClearMarks();
         shard.Counters.TotalItems++;
         if (notify)
         {
             _publisher.Publish(CacheChange.Stored(entry.Key, entry.Value, entry.Flags, entry.ExpiresAt, entry.Cas));
         }
-        return entry;
+        return slot;
     }
 
-    private void TouchLocked(CacheShard shard, CacheEntry entry, long exptime, long now)
+    /// <returns>False when the new expiry has passed already, so that the entry was removed.</returns>
+    private bool TouchLocked(CacheShard shard, int slot, long exptime, long now)
     {
+        ref var entry = ref shard[slot];
         var expiresAt = ExpiryClock.ToAbsolute(exptime, now);
         if (ExpiryClock.HasExpired(expiresAt, now))
         {
-            shard.Remove(entry);
-            _publisher.Publish(CacheChange.Deleted(entry.Key));
-            return;
+            var removedKey = entry.Key;
+            shard.Remove(slot);
+            _publisher.Publish(CacheChange.Deleted(removedKey));
+            return false;
         }
         entry.ExpiresAt = expiresAt;
-        shard.MarkUsed(entry);
+        shard.MarkUsed(slot);
         _publisher.Publish(CacheChange.Touched(entry.Key, expiresAt));
+        return true;
     }
 
     private ulong NextCas() => _cas.Next();
 
-    private CacheShard ShardFor(ReadOnlySpan<byte> key) =>
-        _shards[(uint)ByteKeyComparer.Hash(key) % ShardCount];
+    /// <summary>The key's shard, and its hash, which the shard's table takes too: a key is hashed once per operation.</summary>
+    private CacheShard ShardFor(ReadOnlySpan<byte> key, out int hash)
+    {
+        hash = ByteKeyComparer.Hash(key);
+        return _shards[(uint)hash % ShardCount];
+    }
 
     private static void ValidateKey(ReadOnlySpan<byte> key)
     {

@@ -12,6 +12,16 @@ public class KeyDirTests
     private static KeyDirEntry Entry(int i) => new() { FileId = i % 7, ValueSize = i, ValueOffset = i * 3L, Seq = i, ExpiresAt = i * 5L };
 
     [Test]
+    public void An_entry_is_28_bytes_so_that_a_slot_is_40() => Assert.That(Unsafe.SizeOf<KeyDirEntry>(), Is.EqualTo(28));
+
+    [Test]
+    public void An_expiry_past_the_32_bit_range_is_held_as_its_last_second()
+    {
+        var entry = new KeyDirEntry { ExpiresAt = long.MaxValue };
+        Assert.That(entry.ExpiresAt, Is.EqualTo(Nemcache.Storage.Cache.CacheLimits.LatestExpiry));
+    }
+
+    [Test]
     public void Random_adds_removes_and_updates_agree_with_a_dictionary()
     {
         var random = new Random(12345);
