@@ -138,6 +138,8 @@ public sealed partial class StreamArchiver
             lock (_gate)
             {
                 var old = _writer!;
+                // The old log's pending records go into it first, so that the tail copy carries them.
+                WritePendingLocked();
                 before = old.Length;
                 compactor.CopyTail(before);
                 _writer = compactor.Install();

@@ -5,15 +5,17 @@ using Nemcache.Storage.Notifications;
 namespace Nemcache.Storage.Persistence.Stream;
 
 /// <summary>
-/// StreamArchiver's write path: each change becomes a record that reaches the OS before the cache releases the key's
-/// lock; a commit waits for group commit under <see cref="SyncMode.Always"/>, or for a compaction when the log has
+/// StreamArchiver's write path: each change becomes a record, framed in order under the archiver's lock; a commit
+/// writes every record still pending with one write call (group commit: whoever commits first writes for everyone),
+/// then waits for group commit's fsync under <see cref="SyncMode.Always"/>, or for a compaction when the log has
 /// reached its bound; a failed write or fsync is latched until a compaction repairs the log.
 /// </summary>
 public sealed partial class StreamArchiver
 {
     /// <summary>
-    /// Called under the cache's lock for the key (every lock, for a flush): the record reaches the OS before the cache
-    /// releases it, so per-key order on disk is the cache's order. A failed write is remembered, not thrown: the cache
+    /// Called under the cache's lock for the key (every lock, for a flush): the record is framed after every record
+    /// appended before it, so per-key order on disk is the cache's order, and it reaches the OS at the next commit
+    /// (of any connection), before any reply that depends on it. A failed write is remembered, not thrown: the cache
     /// has already made the change, and the next commit reports it. Changes before <see cref="Restore"/> or after
     /// <see cref="DisposeAsync"/> have no log to go to; the host subscribes only in between.
     /// </summary>
@@ -30,6 +32,10 @@ public sealed partial class StreamArchiver
             {
                 return;
             }
+            if (_writer!.PendingBytes >= StreamLogWriter.PendingLimitBytes && !WritePendingLocked())
+            {
+                return;
+            }
             // Checked now, not at the next tick: at a high write rate a second's writes can outgrow the live data. The
             // bound may be stale (the live data grew since it was set), so the check sets it again before it decides.
             if (_logLength > _bound.CompactAt && _compaction is not { IsCompleted: false }
@@ -38,11 +44,19 @@ public sealed partial class StreamArchiver
                 ThreadPool.UnsafeQueueUserWorkItem(static self => self.CheckCompaction(), this, preferLocal: false);
             }
         }
-        _groupSync.MarkWritten();
     }
 
     public ValueTask CommitAsync(CancellationToken cancellationToken = default)
     {
+        // Lock-free when another commit has written everything appended so far; a failed write latches its failure
+        // before anyone can see its records as written.
+        if (Volatile.Read(ref _writtenOut) < Volatile.Read(ref _appended))
+        {
+            lock (_gate)
+            {
+                WritePendingLocked();
+            }
+        }
         if (_failures.Current is { } failure)
         {
             return ValueTask.FromException(new PersistenceException(OneLine($"{StreamLogFormat.LogFileName} may miss a record: {failure.Message}"), failure));
@@ -91,25 +105,45 @@ public sealed partial class StreamArchiver
         await CommitAsync(cancellationToken);
     }
 
-    /// <summary>Appends under <see cref="_gate"/>; false when there is no log (disposed) or the write failed.</summary>
+    /// <summary>Appends to the pending records under <see cref="_gate"/>; false when there is no log (disposed).</summary>
     private bool Append(LogRecord record)
     {
         if (_writer is not { } writer)
         {
             return false;
         }
-        try
-        {
-            writer.Append(record);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            RememberFailure(ex);
-            return false;
-        }
+        writer.Append(record);
         _sequence = record.Sequence;
         _recordsWritten++;
-        Volatile.Write(ref _logLength, writer.Length);
+        Volatile.Write(ref _appended, _appended + 1);
+        Volatile.Write(ref _logLength, writer.Length + writer.PendingBytes);
+        return true;
+    }
+
+    /// <summary>
+    /// Under <see cref="_gate"/>: writes every pending record with one write call. A failed write drops them all and
+    /// latches the failure, so that every commit that counted on them throws; their sequence numbers stay used (a
+    /// compaction may already carry them), which leaves a gap in the log. False when the write failed.
+    /// </summary>
+    private bool WritePendingLocked()
+    {
+        if (_writer is { PendingRecords: > 0 } writer)
+        {
+            var pending = writer.PendingRecords;
+            try
+            {
+                writer.WritePending();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                _recordsWritten -= pending;
+                Volatile.Write(ref _logLength, writer.Length);
+                RememberFailure(ex);
+                return false;
+            }
+            _groupSync.MarkWritten();
+        }
+        Volatile.Write(ref _writtenOut, _appended);
         return true;
     }
 
@@ -131,7 +165,7 @@ public sealed partial class StreamArchiver
     {
         lock (_syncGate)
         {
-            Volatile.Read(ref _writer)?.Sync();
+            Volatile.Read(ref _writer)?.SyncWritten();
         }
     }
 }
