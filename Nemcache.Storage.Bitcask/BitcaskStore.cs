@@ -335,6 +335,8 @@ public sealed class BitcaskStore : ICachePersistence
 
     public ValueTask CommitAsync(CancellationToken cancellationToken = default)
     {
+        // The batch's records reach the OS before its replies; a failed write is latched, so the check below sees it.
+        Engine.WritePending();
         if (_failures.Current is { } failure)
         {
             return ValueTask.FromException(new PersistenceException($"Bitcask write failed earlier: {failure.Message}", failure));
