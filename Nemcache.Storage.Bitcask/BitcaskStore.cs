@@ -74,6 +74,9 @@ public sealed class BitcaskStore : ICachePersistence
         {
             items -= ForgetEvictedDuringRestore(cache, engine, refused);
         }
+        // What the restore wrote (those tombstones, a flush carried out at the start) reaches the OS before any client
+        // is served, as it did before records waited for a commit.
+        engine.WritePending();
 
         var recovery = engine.LastRecovery;
         var elapsed = Stopwatch.GetElapsedTime(started);

@@ -32,10 +32,6 @@ public sealed partial class StreamArchiver
             {
                 return;
             }
-            if (_writer!.PendingBytes >= StreamLogWriter.PendingLimitBytes && !WritePendingLocked())
-            {
-                return;
-            }
             // Checked now, not at the next tick: at a high write rate a second's writes can outgrow the live data. The
             // bound may be stale (the live data grew since it was set), so the check sets it again before it decides.
             if (_logLength > _bound.CompactAt && _compaction is not { IsCompleted: false }
@@ -105,18 +101,33 @@ public sealed partial class StreamArchiver
         await CommitAsync(cancellationToken);
     }
 
-    /// <summary>Appends to the pending records under <see cref="_gate"/>; false when there is no log (disposed).</summary>
+    /// <summary>Appends to the pending records under <see cref="_gate"/> (which the writer writes out when they reach
+    /// its bound); false when there is no log (disposed) or that write failed.</summary>
     private bool Append(LogRecord record)
     {
         if (_writer is not { } writer)
         {
             return false;
         }
-        writer.Append(record);
+        var pending = writer.PendingRecords;
+        bool wroteOut;
+        try
+        {
+            wroteOut = writer.Append(record);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            DropPending(writer, pending, ex);
+            return false;
+        }
         _sequence = record.Sequence;
         _recordsWritten++;
         Volatile.Write(ref _appended, _appended + 1);
         Volatile.Write(ref _logLength, writer.Length + writer.PendingBytes);
+        if (wroteOut)
+        {
+            WrittenOut();
+        }
         return true;
     }
 
@@ -127,24 +138,39 @@ public sealed partial class StreamArchiver
     /// </summary>
     private bool WritePendingLocked()
     {
-        if (_writer is { PendingRecords: > 0 } writer)
+        if (_writer is not { PendingRecords: > 0 } writer)
         {
-            var pending = writer.PendingRecords;
-            try
-            {
-                writer.WritePending();
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                _recordsWritten -= pending;
-                Volatile.Write(ref _logLength, writer.Length);
-                RememberFailure(ex);
-                return false;
-            }
-            _groupSync.MarkWritten();
+            // Written by an earlier commit, or dropped by a failed write that the latch already holds.
+            Volatile.Write(ref _writtenOut, _appended);
+            return true;
         }
-        Volatile.Write(ref _writtenOut, _appended);
+        var pending = writer.PendingRecords;
+        try
+        {
+            writer.WritePending();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            DropPending(writer, pending, ex);
+            return false;
+        }
+        WrittenOut();
         return true;
+    }
+
+    /// <summary>Under <see cref="_gate"/>: a write of the pending records succeeded.</summary>
+    private void WrittenOut()
+    {
+        _groupSync.MarkWritten();
+        Volatile.Write(ref _writtenOut, _appended);
+    }
+
+    /// <summary>Under <see cref="_gate"/>: a write of the pending records failed and the writer dropped them.</summary>
+    private void DropPending(StreamLogWriter writer, int records, Exception failure)
+    {
+        _recordsWritten -= records;
+        Volatile.Write(ref _logLength, writer.Length);
+        RememberFailure(failure);
     }
 
     /// <summary>

@@ -6,14 +6,14 @@ namespace Nemcache.Storage.Persistence.Stream;
 /// <summary>
 /// Appends framed records to a log file at an offset it tracks itself. Records are framed into a buffer and reach the
 /// file together, with one write call, at <see cref="WritePending"/> (a commit), so that a batch of changes costs one
-/// system call instead of one per record; the owner writes the buffer out before it passes
-/// <see cref="PendingLimitBytes"/>. Not thread-safe: the owner serializes calls, except <see cref="SyncWritten"/>.
+/// system call instead of one per record; an append that takes the buffer to <see cref="PendingLimitBytes"/> writes it
+/// out at once. Not thread-safe: the owner serializes calls, except <see cref="SyncWritten"/>.
 /// </summary>
 internal sealed class StreamLogWriter : IDisposable
 {
     /// <summary>
-    /// How many bytes of records may wait for a commit before the owner writes them out anyway: the buffer's memory
-    /// bound. A commit of 32 connections' 4 KiB sets fits in one write.
+    /// How many bytes of records may wait for a commit before they are written out anyway: the buffer's memory bound
+    /// (a compaction's snapshot goes through it too). A commit of 32 connections' 4 KiB sets fits in one write.
     /// </summary>
     public const int PendingLimitBytes = 256 * 1024;
 
@@ -71,8 +71,12 @@ internal sealed class StreamLogWriter : IDisposable
         return new StreamLogWriter(handle, length);
     }
 
-    /// <summary>Frames one record into the pending buffer; it reaches the file at the next <see cref="WritePending"/>.</summary>
-    public void Append(LogRecord record)
+    /// <summary>
+    /// Frames one record into the pending buffer; it reaches the file at the next <see cref="WritePending"/>, or now
+    /// when the buffer has reached its bound. Returns whether it wrote the buffer out; a failed write throws as
+    /// <see cref="WritePending"/> does, and this record is dropped with the others.
+    /// </summary>
+    public bool Append(LogRecord record)
     {
         var size = StreamLogFormat.FrameHeaderSize + record.CalculateSize();
         if (_pending.Length - PendingBytes < size)
@@ -84,6 +88,12 @@ internal sealed class StreamLogWriter : IDisposable
         StreamLogFormat.SealFrame(frame);
         PendingBytes += size;
         PendingRecords++;
+        if (PendingBytes < PendingLimitBytes)
+        {
+            return false;
+        }
+        WritePending();
+        return true;
     }
 
     /// <summary>
