@@ -19,10 +19,11 @@ public sealed record BitcaskStatistics(int Files, int Keys, long LiveBytes, long
 /// <para>
 /// This type is the engine's lifecycle and its write and read paths; it composes the pieces that do the work.
 /// <see cref="DataFileSet"/> owns the files and the keydir under one lock: every write (put, touch, tombstone, flush
-/// marker) gets the next sequence number, goes to the OS with one positional write at the end of the active file, and
-/// updates the keydir before that lock is released; so a caller that serialises its changes to a key (the cache does,
-/// with its shard lock) sees them on disk in that order. Durability beyond the OS is <see cref="SyncAsync"/>'s job
-/// (group commit), or <see cref="IntervalSync"/>'s. <see cref="MergeSchedule"/> decides when <see cref="Merger"/>
+/// marker) gets the next sequence number, is appended after the active file's pending records, and updates the keydir
+/// before that lock is released; so a caller that serialises its changes to a key (the cache does, with its shard
+/// lock) sees them on disk in that order. The pending records go to the OS with one positional write at
+/// <see cref="WritePending"/> (a commit), <see cref="SyncAsync"/> or <see cref="Dispose"/>. Durability beyond the OS is
+/// <see cref="SyncAsync"/>'s job (group commit), or <see cref="IntervalSync"/>'s. <see cref="MergeSchedule"/> decides when <see cref="Merger"/>
 /// runs; merges and hint writing run on one background queue, one job at a time, while reads and writes go on.
 /// <see cref="LiveItemLoad"/> is the restore's bulk load.
 /// </para>
@@ -200,14 +201,30 @@ public sealed class Bitcask : IDisposable
     /// <summary>Every key the engine holds, including expired ones merge has not dropped yet; a snapshot.</summary>
     public List<byte[]> Keys() => _files.Keys();
 
-    /// <summary>Completes when every record written so far is fsynced; concurrent callers share one fsync.</summary>
-    public ValueTask SyncAsync() => _files.GroupSync.SyncAsync();
+    /// <summary>
+    /// Writes every record appended so far to the OS with one write call (group commit: the first caller writes for
+    /// everyone before it). Returns the failure, already recorded in <see cref="Failures"/>, or null.
+    /// </summary>
+    public Exception? WritePending() => _files.WritePending();
+
+    /// <summary>Completes when every record appended so far is written and fsynced; concurrent callers share one
+    /// fsync.</summary>
+    public ValueTask SyncAsync() => _files.WritePending() is { } failure
+        ? ValueTask.FromException(failure)
+        : _files.GroupSync.SyncAsync();
 
     /// <summary>
     /// fsyncs the active file now, outside group commit, which refuses while <see cref="Failures"/> holds a failure: a
     /// repair's own fsync, after it has written everything anew (rotation has fsynced every earlier file).
     /// </summary>
-    public void FlushToDiskForRepair() => _files.SyncActiveFile();
+    public void FlushToDiskForRepair()
+    {
+        if (_files.WritePending() is { } failure)
+        {
+            throw failure;
+        }
+        _files.SyncActiveFile();
+    }
 
     /// <summary>Merges every immutable file now, in the background queue; completes when that merge is done.</summary>
     public Task MergeAsync() => _merges.MergeAsync(all: true);
@@ -237,11 +254,19 @@ public sealed class Bitcask : IDisposable
     }
 
     /// <summary>
-    /// Test hook: drops everything as a killed process would, with no fsync and no hint for the active file. Queued
-    /// background work is let finish first (a state a crash could also leave), so that no late write lands in the
-    /// directory after the "crash".
+    /// Test hook: drops everything as a process killed right after a commit would, with no fsync and no hint for the
+    /// active file. The pending records are written first, as the commit did; <see cref="AbandonBeforeCommit"/> is a
+    /// kill before it. Queued background work is let finish first (a state a crash could also leave), so that no late
+    /// write lands in the directory after the "crash".
     /// </summary>
     internal void Abandon()
+    {
+        WritePending();
+        AbandonBeforeCommit();
+    }
+
+    /// <summary>Test hook: <see cref="Abandon"/> without the commit: the pending records are lost with the process.</summary>
+    internal void AbandonBeforeCommit()
     {
         _merges.Close();
         _files.BeginClose();

@@ -74,6 +74,9 @@ public sealed class BitcaskStore : ICachePersistence
         {
             items -= ForgetEvictedDuringRestore(cache, engine, refused);
         }
+        // What the restore wrote (those tombstones, a flush carried out at the start) reaches the OS before any client
+        // is served, as it did before records waited for a commit.
+        engine.WritePending();
 
         var recovery = engine.LastRecovery;
         var elapsed = Stopwatch.GetElapsedTime(started);
@@ -335,6 +338,8 @@ public sealed class BitcaskStore : ICachePersistence
 
     public ValueTask CommitAsync(CancellationToken cancellationToken = default)
     {
+        // The batch's records reach the OS before its replies; a failed write is latched, so the check below sees it.
+        Engine.WritePending();
         if (_failures.Current is { } failure)
         {
             return ValueTask.FromException(new PersistenceException($"Bitcask write failed earlier: {failure.Message}", failure));

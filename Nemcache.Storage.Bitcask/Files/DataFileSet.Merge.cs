@@ -82,6 +82,7 @@ internal sealed partial class DataFileSet
                 return false;
             }
             holder = _files[entry.FileId];
+            WritePendingBeforeReading(holder);
             return true;
         }
     }

@@ -31,6 +31,7 @@ internal sealed partial class DataFileSet
                 {
                     throw new PersistenceException($"data.{entry.FileId} is gone: the key's record was lost");
                 }
+                WritePendingBeforeReading(file);
             }
             try
             {
@@ -77,7 +78,22 @@ internal sealed partial class DataFileSet
                 file = null!;
                 return false;
             }
-            return _files.TryGetValue(snapshot.FileId, out file!);
+            if (!_files.TryGetValue(snapshot.FileId, out file!))
+            {
+                return false;
+            }
+            WritePendingBeforeReading(file);
+            return true;
+        }
+    }
+
+    /// <summary>Under the lock, before a file is read outside it: a record still pending in the active file is not in
+    /// the file yet. A failed write is latched as at a commit, and the read then finds the record missing.</summary>
+    private void WritePendingBeforeReading(DataFile file)
+    {
+        if (file == _active)
+        {
+            WritePendingLocked();
         }
     }
 

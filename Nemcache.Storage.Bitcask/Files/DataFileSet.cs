@@ -13,9 +13,11 @@ namespace Nemcache.Storage.Bitcask;
 /// itself, and every private one runs with it held. The only lock taken inside it is the merge schedule's (rotation
 /// tells the schedule), so nothing here may be called with that one held.
 /// <para>
-/// Every record goes to the OS with one positional write at the end of the active file, gets the next sequence number
-/// and updates the keydir before the lock is released; so the order of sequence numbers is the order of the file, and
-/// a caller that serialises its changes to a key sees them on disk in that order. Its fsync is <see cref="GroupSync"/>'s.
+/// Every record gets the next sequence number, is appended after the active file's pending records and updates the
+/// keydir before the lock is released; so the order of sequence numbers is the order of the file, and a caller that
+/// serialises its changes to a key sees them on disk in that order. The pending records reach the OS together, with
+/// one positional write, at <see cref="WritePending"/> (a commit), when they pass the buffer's bound, or before anyone
+/// reads the active file. Its fsync is <see cref="GroupSync"/>'s, and counts only written records.
 /// </para>
 /// <para>
 /// One type because one lock must cover the files and the keydir together; its files split it by who asks: this one
@@ -44,6 +46,10 @@ internal sealed partial class DataFileSet
     private volatile bool _mergingIsBehind;
     private long _directorySyncs;
     private bool _closed;
+
+    /// <summary>Records appended, and how many of them the last write of pending records covered; written under the
+    /// lock, read without it by <see cref="WritePending"/>'s fast path.</summary>
+    private long _appended, _writtenOut;
 
     /// <summary>
     /// Takes over what recovery opened and starts a new active file: after a restart the engine never appends to an
@@ -125,6 +131,7 @@ internal sealed partial class DataFileSet
                     AppendAt(lost.Type, lost.Seq, lost.Key, [], 0, lost.ExpiresAt, cas: 0);
                 }
                 active = _active;
+                ThrowIfFailed(WritePendingLocked());
             }
             active?.FlushToDisk();
             foreach (var hint in recovery.LostHints)
@@ -178,7 +185,6 @@ internal sealed partial class DataFileSet
             };
             _active.LiveBytes += DataRecord.SizeOf(key.Length, value.Length);
         }
-        GroupSync.MarkWritten();
     }
 
     public bool Touch(ReadOnlySpan<byte> key, long expiresAt)
@@ -194,7 +200,6 @@ internal sealed partial class DataFileSet
             entry.Seq = seq;
             entry.ExpiresAt = expiresAt;
         }
-        GroupSync.MarkWritten();
         return true;
     }
 
@@ -210,7 +215,6 @@ internal sealed partial class DataFileSet
             _keyDir.Remove(key, out var entry);
             Forget(key.Length, entry);
         }
-        GroupSync.MarkWritten();
         return true;
     }
 
@@ -223,7 +227,6 @@ internal sealed partial class DataFileSet
             ForgetEverything();
             _lastFlushSeq = seq;
         }
-        GroupSync.MarkWritten();
     }
 
     public void ScheduleFlush(long flushAt)
@@ -233,7 +236,52 @@ internal sealed partial class DataFileSet
             Append(RecordType.DelayedFlush, [], [], 0, flushAt, out var seq);
             _pendingFlush = new PendingFlush(seq, flushAt);
         }
-        GroupSync.MarkWritten();
+    }
+
+    /// <summary>
+    /// Writes the active file's pending records with one write call: whoever commits first writes for everyone before
+    /// it. Null when everything appended so far is written; otherwise the failure, which is recorded in the group
+    /// sync's latch (every commit that counted on the dropped records fails on it) before anyone can see them as
+    /// written.
+    /// </summary>
+    public Exception? WritePending()
+    {
+        if (Volatile.Read(ref _writtenOut) >= Volatile.Read(ref _appended))
+        {
+            return null;
+        }
+        lock (_gate)
+        {
+            return WritePendingLocked();
+        }
+    }
+
+    private Exception? WritePendingLocked()
+    {
+        if (_active is { PendingBytes: > 0 } active)
+        {
+            try
+            {
+                active.WritePending();
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException or UnauthorizedAccessException)
+            {
+                var failure = new PersistenceException($"Writing to {active.Path} failed: {ex.Message}", ex);
+                GroupSync.Failures.Record(failure);
+                return failure;
+            }
+            GroupSync.MarkWritten();
+        }
+        Volatile.Write(ref _writtenOut, _appended);
+        return null;
+    }
+
+    private static void ThrowIfFailed(Exception? failure)
+    {
+        if (failure is not null)
+        {
+            throw failure;
+        }
     }
 
     public BitcaskStatistics GetStatistics(long mergesRun, long writerWaits)
@@ -299,6 +347,7 @@ internal sealed partial class DataFileSet
             {
                 try
                 {
+                    active.WritePending();
                     active.FlushToDisk();
                     if (active.HasRecords)
                     {
@@ -352,7 +401,6 @@ internal sealed partial class DataFileSet
         try
         {
             Append(RecordType.Tombstone, key, [], 0, 0, out _);
-            GroupSync.MarkWritten();
         }
         catch (PersistenceException ex)
         {
@@ -416,8 +464,14 @@ internal sealed partial class DataFileSet
             AppendStarting?.Invoke(type);
             DataRecord.Encode(buffer, type, seq, expiresAt, flags, key, value, cas);
             var offset = active.Length;
-            active.Append(buffer.AsSpan(0, size));
+            active.AppendPending(buffer.AsSpan(0, size));
             active.NoteSeq(seq);
+            Volatile.Write(ref _appended, _appended + 1);
+            if (active.PendingBytes >= DataFile.PendingLimitBytes)
+            {
+                // The buffer's bound: a failure here is latched like any failed write and reported by the commit.
+                WritePendingLocked();
+            }
             _appendedSinceDeadCheck += size;
             if (_appendedSinceDeadCheck >= Math.Min(DeadCheckBytes, _options.MaxFileBytes))
             {
@@ -453,6 +507,7 @@ internal sealed partial class DataFileSet
     private void Rotate()
     {
         var old = _active!;
+        old.WritePending();
         old.FlushToDisk();
         StartActiveFile();
         old.Unpin();

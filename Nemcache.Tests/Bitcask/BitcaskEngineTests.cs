@@ -229,14 +229,49 @@ public class BitcaskEngineTests : BitcaskTestBase
     }
 
     [Test]
+    public void Records_reach_the_active_file_together_at_the_commit()
+    {
+        var engine = Open();
+        var empty = new FileInfo(DataFilePath(1)).Length;
+        for (var i = 0; i < 10; i++)
+        {
+            engine.Put(B($"k{i}"), B("v"), 0, 0);
+        }
+
+        Assert.That(new FileInfo(DataFilePath(1)).Length, Is.EqualTo(empty), "the records wait for the commit");
+        Assert.That(engine.WritePending(), Is.Null);
+        Assert.That(new FileInfo(DataFilePath(1)).Length, Is.EqualTo(empty + 10 * DataRecord.SizeOf(2, 1)));
+        engine.Dispose();
+    }
+
+    [Test]
+    public void A_kill_before_the_commit_loses_only_the_uncommitted_records()
+    {
+        var engine = Open();
+        engine.Put(B("committed"), B("1"), 0, 0);
+        engine.WritePending();
+        engine.Put(B("pending"), B("2"), 0, 0);
+        Assert.That(ValueOf(engine, "pending"), Is.EqualTo("2"), "a read of the active file writes the pending records first");
+        engine.Put(B("lost"), B("3"), 0, 0);
+
+        engine.AbandonBeforeCommit();
+        engine = Open();
+
+        AssertValues(engine, ("committed", "1"), ("pending", "2"), ("lost", null));
+        engine.Dispose();
+    }
+
+    [Test]
     public void A_touch_writes_a_small_record_and_its_expiry_survives()
     {
         var engine = Open();
         engine.Put(B("k"), B(new string('v', 1000)), 3, Clock.UnixSeconds + 10);
+        engine.WritePending();
         var before = new FileInfo(DataFilePath(1)).Length;
 
         Assert.That(engine.Touch(B("k"), Clock.UnixSeconds + 500), Is.True);
         Assert.That(engine.Touch(B("missing"), Clock.UnixSeconds + 500), Is.False);
+        engine.WritePending();
         var touchBytes = new FileInfo(DataFilePath(1)).Length - before;
         Clock.AdvanceSeconds(100);
         engine = CrashAndReopen(engine);

@@ -85,6 +85,7 @@ public sealed class BitcaskFailureTests : BitcaskTestBase
             }
         };
         cache.Store(StoreMode.Set, B("k"), 0, 0, B("v"));
+        await store.CommitAsync();
 
         var deadline = DateTime.UtcNow + RepairDeadline;
         while (store.Failure is null && DateTime.UtcNow < deadline)

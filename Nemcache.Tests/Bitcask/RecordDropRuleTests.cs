@@ -93,6 +93,7 @@ public sealed class RecordDropRuleTests : BitcaskTestBase
     {
         var engine = WriteOldValueAmongLiveOnes();
         engine.Put(B("k"), B("new"), 0, 0);
+        engine.WritePending();
         var newValueAt = new FileInfo(DataFilePath(2)).Length - "new".Length;
         engine = Reopen(engine);
         var bytes = File.ReadAllBytes(DataFilePath(2));

@@ -11,6 +11,7 @@ using Nemcache.Service.Protocol;
 using Nemcache.Service.Protocol.Binary;
 using Nemcache.Service.Protocol.Text;
 using Nemcache.Storage.Cache;
+using Nemcache.Storage.Persistence;
 using Nemcache.Storage.Persistence.Stream;
 using Nemcache.Tests.Support;
 
@@ -244,6 +245,8 @@ public sealed class DiskFullTests
             await persistence.CommitAsync();
             server.Persistence.SimulateDiskFull(bytesLeft: 0);
             Run(processor, "set lost 0 0 1\r\nx\r\n");
+            // The record reaches the file at the commit a connection makes before it replies.
+            Assert.ThrowsAsync<PersistenceException>(async () => await persistence.CommitAsync(), "the commit meets the full disk");
             Assert.That(persistence.Failure, Is.Not.Null, "the write met the full disk");
             return server;
         }

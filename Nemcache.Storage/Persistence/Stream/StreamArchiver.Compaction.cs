@@ -230,6 +230,13 @@ public sealed partial class StreamArchiver
         }
     }
 
-    /// <summary><see cref="LiveLogEnd"/> for a caller that holds <see cref="_gate"/>.</summary>
-    private long LiveLogEndLocked() => _writer!.Length;
+    /// <summary>
+    /// <see cref="LiveLogEnd"/> for a caller that holds <see cref="_gate"/>. The records still pending in the writer's
+    /// buffer are written first, so that the copy carries them; a failed write is latched as at a commit.
+    /// </summary>
+    private long LiveLogEndLocked()
+    {
+        WritePendingLocked();
+        return _writer!.Length;
+    }
 }

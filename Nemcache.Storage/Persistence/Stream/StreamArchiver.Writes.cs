@@ -5,15 +5,17 @@ using Nemcache.Storage.Notifications;
 namespace Nemcache.Storage.Persistence.Stream;
 
 /// <summary>
-/// StreamArchiver's write path: each change becomes a record that reaches the OS before the cache releases the key's
-/// lock; a commit waits for group commit under <see cref="SyncMode.Always"/>, or for a compaction when the log has
+/// StreamArchiver's write path: each change becomes a record, framed in order under the archiver's lock; a commit
+/// writes every record still pending with one write call (group commit: whoever commits first writes for everyone),
+/// then waits for group commit's fsync under <see cref="SyncMode.Always"/>, or for a compaction when the log has
 /// reached its bound; a failed write or fsync is latched until a compaction repairs the log.
 /// </summary>
 public sealed partial class StreamArchiver
 {
     /// <summary>
-    /// Called under the cache's lock for the key (every lock, for a flush): the record reaches the OS before the cache
-    /// releases it, so per-key order on disk is the cache's order. A failed write is remembered, not thrown: the cache
+    /// Called under the cache's lock for the key (every lock, for a flush): the record is framed after every record
+    /// appended before it, so per-key order on disk is the cache's order, and it reaches the OS at the next commit
+    /// (of any connection), before any reply that depends on it. A failed write is remembered, not thrown: the cache
     /// has already made the change, and the next commit reports it. Changes before <see cref="Restore"/> or after
     /// <see cref="DisposeAsync"/> have no log to go to; the host subscribes only in between.
     /// </summary>
@@ -38,11 +40,19 @@ public sealed partial class StreamArchiver
                 ThreadPool.UnsafeQueueUserWorkItem(static self => self.CheckCompaction(), this, preferLocal: false);
             }
         }
-        _groupSync.MarkWritten();
     }
 
     public ValueTask CommitAsync(CancellationToken cancellationToken = default)
     {
+        // Lock-free when another commit has written everything appended so far; a failed write latches its failure
+        // before anyone can see its records as written.
+        if (Volatile.Read(ref _writtenOut) < Volatile.Read(ref _appended))
+        {
+            lock (_gate)
+            {
+                WritePendingLocked();
+            }
+        }
         if (_failures.Current is { } failure)
         {
             return ValueTask.FromException(new PersistenceException(OneLine($"{StreamLogFormat.LogFileName} may miss a record: {failure.Message}"), failure));
@@ -91,26 +101,76 @@ public sealed partial class StreamArchiver
         await CommitAsync(cancellationToken);
     }
 
-    /// <summary>Appends under <see cref="_gate"/>; false when there is no log (disposed) or the write failed.</summary>
+    /// <summary>Appends to the pending records under <see cref="_gate"/> (which the writer writes out when they reach
+    /// its bound); false when there is no log (disposed) or that write failed.</summary>
     private bool Append(LogRecord record)
     {
         if (_writer is not { } writer)
         {
             return false;
         }
+        var pending = writer.PendingRecords;
+        bool wroteOut;
         try
         {
-            writer.Append(record);
+            wroteOut = writer.Append(record);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            RememberFailure(ex);
+            DropPending(writer, pending, ex);
             return false;
         }
         _sequence = record.Sequence;
         _recordsWritten++;
-        Volatile.Write(ref _logLength, writer.Length);
+        Volatile.Write(ref _appended, _appended + 1);
+        Volatile.Write(ref _logLength, writer.Length + writer.PendingBytes);
+        if (wroteOut)
+        {
+            WrittenOut();
+        }
         return true;
+    }
+
+    /// <summary>
+    /// Under <see cref="_gate"/>: writes every pending record with one write call. A failed write drops them all and
+    /// latches the failure, so that every commit that counted on them throws; their sequence numbers stay used (a
+    /// compaction may already carry them), which leaves a gap in the log. False when the write failed.
+    /// </summary>
+    private bool WritePendingLocked()
+    {
+        if (_writer is not { PendingRecords: > 0 } writer)
+        {
+            // Written by an earlier commit, or dropped by a failed write that the latch already holds.
+            Volatile.Write(ref _writtenOut, _appended);
+            return true;
+        }
+        var pending = writer.PendingRecords;
+        try
+        {
+            writer.WritePending();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            DropPending(writer, pending, ex);
+            return false;
+        }
+        WrittenOut();
+        return true;
+    }
+
+    /// <summary>Under <see cref="_gate"/>: a write of the pending records succeeded.</summary>
+    private void WrittenOut()
+    {
+        _groupSync.MarkWritten();
+        Volatile.Write(ref _writtenOut, _appended);
+    }
+
+    /// <summary>Under <see cref="_gate"/>: a write of the pending records failed and the writer dropped them.</summary>
+    private void DropPending(StreamLogWriter writer, int records, Exception failure)
+    {
+        _recordsWritten -= records;
+        Volatile.Write(ref _logLength, writer.Length);
+        RememberFailure(failure);
     }
 
     /// <summary>
@@ -131,7 +191,7 @@ public sealed partial class StreamArchiver
     {
         lock (_syncGate)
         {
-            Volatile.Read(ref _writer)?.Sync();
+            Volatile.Read(ref _writer)?.SyncWritten();
         }
     }
 }

@@ -47,8 +47,12 @@ public sealed partial class StreamArchiver : ICachePersistence
     private LogSizeBound _bound;
     private int _checkQueued;
 
-    /// <summary>The log's length, for the lock-free check in <see cref="CommitAsync"/>; written under <see cref="_gate"/>.</summary>
+    /// <summary>The log's length with its pending records, for the lock-free check in <see cref="CommitAsync"/>;
+    /// written under <see cref="_gate"/>.</summary>
     private long _logLength;
+
+    /// <summary>Records appended, and how many of them the last write-out covered; written under <see cref="_gate"/>.</summary>
+    private long _appended, _writtenOut;
     private int _disposed;
 
     public StreamArchiver(PersistenceOptions persistence, StreamArchiverOptions options, ILogger<StreamArchiver> logger)
@@ -163,8 +167,8 @@ public sealed partial class StreamArchiver : ICachePersistence
             lock (_gate)
             {
                 Append(LogRecord.ForFlush(cache.Clock.Now, pending: false, _sequence + 1));
+                WritePendingLocked();
             }
-            _groupSync.MarkWritten();
         }
 
         var elapsed = Stopwatch.GetElapsedTime(started);

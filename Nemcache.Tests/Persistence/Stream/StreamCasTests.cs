@@ -40,6 +40,7 @@ public sealed class StreamCasTests : StreamArchiverFixture
                 Sequence = 1,
                 Store = new StoreRecord { Key = ByteString.CopyFromUtf8("old"), Value = ByteString.CopyFromUtf8("format") },
             });
+            writer.WritePending();
         }
 
         Server.Start();

@@ -24,6 +24,86 @@ public sealed class StreamDurabilityTests : StreamArchiverFixture
         Assert.That(StreamArchivers.Records(log).Single().Store.Key.ToStringUtf8(), Is.EqualTo("key"));
     }
 
+    [TestCase(SyncMode.Always)]
+    [TestCase(SyncMode.Interval)]
+    [TestCase(SyncMode.None)]
+    public async Task A_batch_reaches_the_file_together_at_its_commit(SyncMode sync)
+    {
+        await ReplaceServerAsync(sync);
+        await Server.SetAsync("first", "0");
+        var committed = new FileInfo(LogPath).Length;
+
+        // A connection's batch: several changes, then one commit before the replies.
+        for (var i = 0; i < 10; i++)
+        {
+            Server.Cache.Store(Storage.Cache.StoreMode.Set, PersistedCache.Key($"key{i}"), 0, 0, "value"u8.ToArray());
+        }
+        Assert.That(new FileInfo(LogPath).Length, Is.EqualTo(committed), "the batch's records wait for its commit");
+        await Server.Plugin.CommitAsync();
+
+        var log = await File.ReadAllBytesAsync(LogPath);
+        Assert.That(StreamArchivers.Records(log).Select(r => r.Store.Key.ToStringUtf8()),
+            Is.EqualTo(new[] { "first" }.Concat(Enumerable.Range(0, 10).Select(i => $"key{i}"))), "in the order the cache made them");
+    }
+
+    [Test]
+    public async Task A_commit_writes_the_records_of_every_connection_before_it()
+    {
+        // Connection A's change, then connection B's change and commit: B's commit writes A's record too, in order,
+        // so A's commit finds it written.
+        Server.Cache.Store(Storage.Cache.StoreMode.Set, PersistedCache.Key("a"), 0, 0, "1"u8.ToArray());
+        Server.Cache.Store(Storage.Cache.StoreMode.Set, PersistedCache.Key("b"), 0, 0, "2"u8.ToArray());
+        await Server.Plugin.CommitAsync();
+        var length = new FileInfo(LogPath).Length;
+        await Server.Plugin.CommitAsync();
+
+        Assert.That(new FileInfo(LogPath).Length, Is.EqualTo(length));
+        var log = await File.ReadAllBytesAsync(LogPath);
+        Assert.That(StreamArchivers.Records(log).Select(r => r.Store.Key.ToStringUtf8()), Is.EqualTo(new[] { "a", "b" }));
+    }
+
+    [Test]
+    public async Task A_failed_write_fails_the_commit_of_every_batch_it_held()
+    {
+        await Server.SetAsync("before", "1");
+        Server.Cache.Store(Storage.Cache.StoreMode.Set, PersistedCache.Key("a"), 0, 0, "1"u8.ToArray());
+        Server.Cache.Store(Storage.Cache.StoreMode.Set, PersistedCache.Key("b"), 0, 0, "2"u8.ToArray());
+        Archivers.Last.SimulateDiskFull(bytesLeft: 5);
+
+        // The first commit meets the full disk for both records; the second finds nothing pending, and must not
+        // take that for success.
+        Assert.ThrowsAsync<PersistenceException>(async () => await Server.Plugin.CommitAsync());
+        Assert.ThrowsAsync<PersistenceException>(async () => await Server.Plugin.CommitAsync());
+        var log = await File.ReadAllBytesAsync(LogPath);
+        Assert.That(StreamArchivers.Records(log).Select(r => r.Store.Key.ToStringUtf8()), Is.EqualTo(new[] { "before" }),
+            "the file is cut back to its last whole record");
+    }
+
+    [Test]
+    public async Task Records_past_the_buffer_bound_are_written_without_waiting_for_a_commit()
+    {
+        var value = new byte[64 * 1024];
+        var stores = StreamLogWriter.PendingLimitBytes / value.Length + 1;
+        for (var i = 0; i < stores; i++)
+        {
+            Server.Cache.Store(Storage.Cache.StoreMode.Set, PersistedCache.Key($"key{i}"), 0, 0, value);
+        }
+
+        var written = StreamArchivers.Records(await File.ReadAllBytesAsync(LogPath)).Count;
+        Assert.That((stores - written) * value.Length, Is.GreaterThan(0).And.LessThan(StreamLogWriter.PendingLimitBytes),
+            "the buffer never holds more than its bound");
+    }
+
+    [Test]
+    public async Task Shutdown_writes_the_records_no_commit_wrote()
+    {
+        Server.Cache.Store(Storage.Cache.StoreMode.Set, PersistedCache.Key("uncommitted"), 0, 0, "1"u8.ToArray());
+
+        await Server.RestartAsync();
+
+        Assert.That(PersistedCache.VisibleState(Server.Cache).Keys, Is.EquivalentTo(new[] { "uncommitted" }));
+    }
+
     [Test]
     public async Task Under_always_a_commit_completes_after_an_fsync()
     {
