@@ -37,6 +37,7 @@ public sealed class StreamLogReadingTests
             {
                 writer.Append(Store(key, value, ++sequence));
             }
+            writer.WritePending();
         }
 
         var contents = StreamLogContents.Read(_directory);
@@ -78,6 +79,7 @@ public sealed class StreamLogReadingTests
                     expected.Clear();
                 }
             }
+            writer.WritePending();
         }
 
         var contents = StreamLogContents.Read(_directory);
