@@ -183,7 +183,11 @@ wall_ms=$(($3 - $2))
 user_ticks=$((after[0] - before[0]))
 system_ticks=$((after[1] - before[1]))
 ticks_per_second=$(getconf CLK_TCK)
-commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench' || echo ' (with uncommitted changes)')
+if [ "$NEMCACHE_DLL" = "$PWD/Nemcache.Service/bin/Release/net10.0/Nemcache.Service.dll" ]; then
+    commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench' || echo ' (with uncommitted changes)')
+else
+    commit="prebuilt $NEMCACHE_DLL"
+fi
 server=$NEMCACHE_DLL
 date=$(date -u '+%Y-%m-%d %H:%M UTC')
 machine=$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end
