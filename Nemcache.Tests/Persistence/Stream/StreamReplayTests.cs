@@ -2,6 +2,7 @@ using System.Text;
 using Google.Protobuf;
 using Nemcache.Storage.Cache;
 using Nemcache.Storage.Persistence.Stream;
+using Nemcache.Tests.Support;
 using NUnit.Framework;
 
 namespace Nemcache.Tests.Persistence.Stream;
@@ -115,6 +116,26 @@ public sealed class StreamReplayTests : StreamArchiverFixture
         await Server.SetAsync("new", "c");
         await Server.RestartAsync();
         Assert.That(PersistedCache.VisibleState(Server.Cache).Keys, Is.EquivalentTo(new[] { "new" }));
+    }
+
+    [Test]
+    public async Task A_log_larger_than_the_memory_limit_keeps_the_items_written_last_as_the_running_cache_would()
+    {
+        var options = new CacheOptions { MemoryLimitBytes = 1 << 20 };
+        await ReplaceServerAsync(cacheOptions: options);
+        var large = new string('x', 300_000);
+        string[] writes = ["a", "b", "c", "a", "d", "e", "b", "f"];
+
+        var state = await RestoreAsync(writes.Select(key => Store(key, large)));
+
+        // Three fit; the cache that takes the same writes in the same order evicts the same ones.
+        var running = new MemCache(options, new ManualTimeProvider());
+        foreach (var key in writes)
+        {
+            running.Store(StoreMode.Set, PersistedCache.Key(key), 0, 0, Encoding.UTF8.GetBytes(large));
+        }
+        Assert.That(state.Keys, Is.EquivalentTo(PersistedCache.VisibleState(running).Keys));
+        Assert.That(state, Has.Count.EqualTo(3));
     }
 
     [Test]
