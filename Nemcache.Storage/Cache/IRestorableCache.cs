@@ -35,6 +35,19 @@ public interface IRestorableCache
     bool RestoreItem(byte[] key, byte[] value, uint flags, long expiresAt, ulong cas = 0);
 
     /// <summary>
+    /// Removes a key's item as a restore replays a removal, with no notification. Returns whether there was one, and it
+    /// in <paramref name="removed"/>, expired or not: a replay that moves an item elsewhere keeps its value and CAS.
+    /// </summary>
+    bool RestoreRemove(ReadOnlySpan<byte> key, out CacheItem removed);
+
+    /// <summary>
+    /// Gives a key's item the absolute expiry <paramref name="expiresAt"/> as a restore replays a touch, with no
+    /// notification; the item keeps its value and CAS and becomes the most recently used. Returns false when the key
+    /// has no item. The caller judges the expiry: this sets it even if it has passed.
+    /// </summary>
+    bool RestoreTouch(ReadOnlySpan<byte> key, long expiresAt);
+
+    /// <summary>
     /// Re-arms a delayed flush_all found on disk. A deadline that has already passed empties the cache without
     /// notification; the plugin has dropped the records it kills itself.
     /// </summary>

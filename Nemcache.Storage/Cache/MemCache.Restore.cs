@@ -44,6 +44,45 @@ public sealed partial class MemCache
     }
 
     /// <inheritdoc/>
+    [MethodImpl(RestoreHotPath.Compile)]
+    public bool RestoreRemove(ReadOnlySpan<byte> key, out CacheItem removed)
+    {
+        ValidateKey(key);
+        var shard = ShardFor(key, out var hash);
+        lock (shard.Gate)
+        {
+            var slot = shard.Find(key, hash);
+            if (slot == CacheShard.None)
+            {
+                removed = default;
+                return false;
+            }
+            removed = shard[slot].ToItem();
+            shard.Remove(slot);
+            return true;
+        }
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(RestoreHotPath.Compile)]
+    public bool RestoreTouch(ReadOnlySpan<byte> key, long expiresAt)
+    {
+        ValidateKey(key);
+        var shard = ShardFor(key, out var hash);
+        lock (shard.Gate)
+        {
+            var slot = shard.Find(key, hash);
+            if (slot == CacheShard.None)
+            {
+                return false;
+            }
+            shard[slot].ExpiresAt = expiresAt;
+            shard.MarkUsed(slot);
+            return true;
+        }
+    }
+
+    /// <inheritdoc/>
     public void EnsureCapacity(long expectedItems)
     {
         var perShard = (int)Math.Min(int.MaxValue, expectedItems / ShardCount + 1);

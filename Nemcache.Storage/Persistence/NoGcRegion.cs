@@ -13,8 +13,9 @@ public sealed class NoGcRegion : IDisposable
 {
     /// <summary>
     /// Bytes a restore allocates per byte of its data directory, rounded up from what 1M items of 100 B measured
-    /// (x64, .NET 10): 2.6 for Bitcask with hint files (keydir, values, cache entries), 4.2 for the stream log (its
-    /// parsed records are garbage too). Larger values allocate closer to 1.
+    /// (x64, .NET 10): 2.6 for Bitcask with hint files (keydir, values, cache entries), at most 4.2 for the stream log
+    /// (its parsed records are garbage too; 4.2 was measured with a map of the log's items, about 50 B per key, that its
+    /// replay no longer builds). Larger values allocate closer to 1.
     /// </summary>
     public const long AllocatedBytesPerStoredByte = 5;
 

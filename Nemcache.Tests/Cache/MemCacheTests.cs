@@ -254,6 +254,47 @@ public sealed partial class MemCacheTests
     }
 
     [Test]
+    public void Restore_remove_hands_back_the_item_expired_or_not_and_does_not_notify()
+    {
+        var now = _clock.UnixSeconds;
+        _cache.RestoreItem(B("a"), B("1"), 3, now + 5, cas: 42);
+        _clock.AdvanceSeconds(10);
+
+        Assert.That(_cache.RestoreRemove(B("a"), out var removed), Is.True);
+        Assert.That((Encoding.ASCII.GetString(removed.Value), removed.Flags, removed.ExpiresAt, removed.Cas), Is.EqualTo(("1", 3u, now + 5, 42UL)));
+        Assert.That(_cache.RestoreRemove(B("a"), out _), Is.False);
+        Assert.That(_cache.CountItems(), Is.Zero);
+        Assert.That(_cache.UsedBytes, Is.Zero);
+        Assert.That(_changes.All, Is.Empty);
+    }
+
+    [Test]
+    public void Restore_touch_sets_the_expiry_keeps_the_cas_and_does_not_notify()
+    {
+        var now = _clock.UnixSeconds;
+        _cache.RestoreItem(B("a"), B("1"), 0, now + 5, cas: 42);
+        _cache.RestoreItem(B("b"), B("2"), 0, 0);
+
+        Assert.That(_cache.RestoreTouch(B("a"), now + 500), Is.True);
+        Assert.That(_cache.RestoreTouch(B("missing"), now + 500), Is.False);
+        _clock.AdvanceSeconds(10);
+        Assert.That(_cache.TryGet(B("a"), out var a), Is.True);
+        Assert.That((a.ExpiresAt, a.Cas), Is.EqualTo((now + 500, 42UL)));
+        Assert.That(_changes.All, Is.Empty);
+
+        // It becomes the most recently used, as a touch does: under memory pressure "b" goes first.
+        var fresh = new MemCache(new CacheOptions { MemoryLimitBytes = 1 << 20 }, _clock);
+        var third = new byte[(1 << 20) / 3 - CacheLimits.ItemOverheadBytes - 1];
+        fresh.RestoreItem(B("a"), third, 0, 0);
+        fresh.RestoreItem(B("b"), third, 0, 0);
+        fresh.RestoreTouch(B("a"), 0);
+        fresh.RestoreItem(B("c"), third, 0, 0);
+        fresh.RestoreItem(B("d"), third, 0, 0);
+        Assert.That(fresh.TryGet(B("a"), out _), Is.True);
+        Assert.That(fresh.TryGet(B("b"), out _), Is.False);
+    }
+
+    [Test]
     public void Reclaim_expired_removes_expired_items_nobody_asked_for()
     {
         for (var i = 0; i < 100; i++)

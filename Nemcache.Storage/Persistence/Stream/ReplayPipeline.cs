@@ -6,16 +6,17 @@ namespace Nemcache.Storage.Persistence.Stream;
 
 /// <summary>
 /// Replays beside the reading: the reading thread checks and decodes each frame and copies out its key and value,
-/// and one more thread applies the records to the <see cref="StreamLogReplay"/> map in batches, in log order. The
-/// map's hashing and memory misses then take a second core instead of adding to the reading's time. At most
-/// <see cref="BatchesAhead"/> batches wait, so the reading cannot run far ahead of the map.
+/// and one more thread applies the records to an <see cref="IReplayTarget"/> (the cache, or the map of
+/// <see cref="StreamLogReplay"/>) in batches, in log order. The target's hashing and memory misses then take a second
+/// core instead of adding to the reading's time. At most <see cref="BatchesAhead"/> batches wait, so the reading cannot
+/// run far ahead of the target.
 /// </summary>
 internal sealed class ReplayPipeline : IDisposable
 {
     private const int BatchSize = 1024;
     private const int BatchesAhead = 8;
 
-    private readonly StreamLogReplay _replay;
+    private readonly IReplayTarget _replay;
     private readonly BlockingCollection<Batch> _full = new(BatchesAhead);
     private readonly ConcurrentBag<Batch> _free = [];
     private readonly Task _applying;
@@ -23,7 +24,17 @@ internal sealed class ReplayPipeline : IDisposable
     private Exception? _failure;
     private long _expectedRecords;
 
-    public ReplayPipeline(StreamLogReplay replay)
+    /// <summary>Reads the log at <paramref name="path"/> (<see cref="StreamLogReader"/>) and applies every good record
+    /// to <paramref name="target"/>; returns what the reading found.</summary>
+    public static LogScan Read(string path, IReplayTarget target)
+    {
+        using var pipeline = new ReplayPipeline(target);
+        var scan = StreamLogReader.Read(path, pipeline.Add, pipeline.ExpectRecords);
+        pipeline.Complete();
+        return scan;
+    }
+
+    private ReplayPipeline(IReplayTarget replay)
     {
         _replay = replay;
         _applying = Task.Factory.StartNew(ApplyBatches, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -31,7 +42,7 @@ internal sealed class ReplayPipeline : IDisposable
 
     /// <summary>Takes the next good record; its spans are copied before this returns.</summary>
     [MethodImpl(RestoreHotPath.Compile)]
-    public void Add(in LogRecordView record)
+    private void Add(in LogRecordView record)
     {
         _filling.Records[_filling.Count++] = ReplayRecord.Own(record);
         if (_filling.Count == BatchSize)
@@ -41,11 +52,11 @@ internal sealed class ReplayPipeline : IDisposable
         }
     }
 
-    /// <summary>Passes on the reader's estimate of the log's records; the map is sized on the applying thread, which owns it.</summary>
-    public void ExpectRecords(long records) => Volatile.Write(ref _expectedRecords, records);
+    /// <summary>Passes on the reader's estimate of the log's records; the target is sized on the applying thread, which owns it.</summary>
+    private void ExpectRecords(long records) => Volatile.Write(ref _expectedRecords, records);
 
     /// <summary>Waits until every record added is applied; throws what applying them threw.</summary>
-    public void Complete()
+    private void Complete()
     {
         if (_filling.Count > 0)
         {
@@ -106,4 +117,14 @@ internal sealed class ReplayPipeline : IDisposable
         public readonly ReplayRecord[] Records = new ReplayRecord[BatchSize];
         public int Count;
     }
+}
+
+/// <summary>What replay applies a log's good records to, one at a time and in log order, on one thread.</summary>
+internal interface IReplayTarget
+{
+    /// <summary>The reader's estimate of the log's records, before the first of them, to size tables up front.</summary>
+    void ExpectRecords(long records);
+
+    /// <summary>Applies one record; a store's key and value become the target's.</summary>
+    void Apply(in ReplayRecord record);
 }

@@ -133,7 +133,7 @@ public sealed partial class StreamArchiver : ICachePersistence
     {
         cache.UseCasSequence(CasEpochFile.Start(_persistence.DataDirectory, _logger));
 
-        var replay = new StreamLogReplay();
+        var replay = new CacheReplay(cache);
         LogScan scan;
         try
         {
@@ -158,7 +158,7 @@ public sealed partial class StreamArchiver : ICachePersistence
 
         _cache = cache;
         _sequence = scan.LastSequence;
-        var load = replay.LoadInto(cache);
+        var load = replay.Finish();
         UpdateBound();
         if (load.FlushedWhileDown)
         {

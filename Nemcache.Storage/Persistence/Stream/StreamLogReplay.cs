@@ -5,10 +5,12 @@ using Nemcache.Storage.Cache;
 namespace Nemcache.Storage.Persistence.Stream;
 
 /// <summary>
-/// Rebuilds the cache's state from log records applied in log order: the last record for a key decides it, an
-/// immediate flush drops everything before it, and the last pending flush is remembered for <see cref="LoadInto"/>.
+/// What a log holds, as a map of every key's last item, for readers that do not restore it
+/// (<see cref="StreamLogContents"/>): the last record for a key decides it, an immediate flush drops everything before
+/// it, and the last pending flush is remembered. A restore applies the same records straight to the cache instead
+/// (<see cref="CacheReplay"/>), with the same outcome.
 /// </summary>
-internal sealed class StreamLogReplay
+internal sealed class StreamLogReplay : IReplayTarget
 {
     /// <summary>The most keys <see cref="ExpectRecords"/> sizes the map for up front; beyond it the map grows as it fills.</summary>
     private const int MaxExpectedRecords = 1 << 28;
@@ -17,13 +19,7 @@ internal sealed class StreamLogReplay
 
     /// <summary>Reads the log at <paramref name="path"/> (<see cref="StreamLogReader"/>) and applies every good record
     /// (<see cref="ReplayPipeline"/>); returns what the reading found.</summary>
-    public LogScan Read(string path)
-    {
-        using var pipeline = new ReplayPipeline(this);
-        var scan = StreamLogReader.Read(path, pipeline.Add, pipeline.ExpectRecords);
-        pipeline.Complete();
-        return scan;
-    }
+    public LogScan Read(string path) => ReplayPipeline.Read(path, this);
 
     /// <summary>Every key's surviving item, expired ones included (the loader decides against its own clock).</summary>
     public IEnumerable<CacheItem> Items
@@ -75,38 +71,6 @@ internal sealed class StreamLogReplay
         }
     }
 
-    /// <summary>
-    /// Stores the replayed items in the cache (it skips the expired ones) and re-arms a pending flush. A pending flush
-    /// whose deadline passed while the server was down empties the cache instead: every record in the log was written
-    /// before that deadline, because the running cache logs an immediate flush the moment it carries one out.
-    /// </summary>
-    public ReplayLoad LoadInto(IRestorableCache cache)
-    {
-        if (PendingFlushAt is { } deadline && deadline <= cache.Clock.Now)
-        {
-            cache.RestoreFlushDeadline(deadline);
-            return new ReplayLoad(0, 0, FlushedWhileDown: true);
-        }
-
-        cache.EnsureCapacity(_items.Count);
-        long items = 0, bytes = 0;
-        foreach (var (key, item) in _items)
-        {
-            if (cache.RestoreItem(key, item.Value, item.Flags, item.ExpiresAt, item.Cas))
-            {
-                items++;
-                bytes += key.Length + item.Value.Length;
-            }
-        }
-        if (PendingFlushAt is { } later)
-        {
-            cache.RestoreFlushDeadline(later);
-        }
-        // The deadline may have come while the items were loading; then the cache has just flushed them.
-        var flushed = PendingFlushAt is not null && cache.PendingFlushAt is null;
-        return flushed ? new ReplayLoad(0, 0, FlushedWhileDown: true) : new ReplayLoad(items, bytes, FlushedWhileDown: false);
-    }
-
     /// <summary>A touch changes only the expiry: the item keeps its CAS, as in the cache.</summary>
     private struct ReplayedItem(byte[] value, uint flags, long expiresAt, ulong cas)
     {
@@ -127,7 +91,3 @@ internal readonly record struct ReplayRecord(
         record.Change, record.Key.ToArray(), record.Value.ToArray(), record.Flags, record.ExpiresAt, record.Cas,
         record.FlushAt, record.Pending);
 }
-
-/// <summary>What a replay put into the cache. FlushedWhileDown: a pending flush's deadline passed, so it holds nothing
-/// and the log needs an immediate flush marker to say so.</summary>
-internal readonly record struct ReplayLoad(long Items, long Bytes, bool FlushedWhileDown);
