@@ -171,6 +171,15 @@ profile_restart() {
         "$started" "$ended" "0 0" "$after"
 }
 
+# server_build: the commit the profiled server was built from, or the path of a prebuilt one (NEMCACHE_DLL).
+server_build() {
+    if [ "$NEMCACHE_DLL" = "$PWD/Nemcache.Service/bin/Release/net10.0/Nemcache.Service.dll" ]; then
+        echo "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench' || echo ' (with uncommitted changes)')"
+    else
+        echo "prebuilt $NEMCACHE_DLL"
+    fi
+}
+
 # write_window DESCRIPTION STARTED_MS ENDED_MS "UTIME STIME" "UTIME STIME": the window's facts for the summary.
 write_window() {
     local before=($4) after=($5)
@@ -183,11 +192,7 @@ wall_ms=$(($3 - $2))
 user_ticks=$((after[0] - before[0]))
 system_ticks=$((after[1] - before[1]))
 ticks_per_second=$(getconf CLK_TCK)
-if [ "$NEMCACHE_DLL" = "$PWD/Nemcache.Service/bin/Release/net10.0/Nemcache.Service.dll" ]; then
-    commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench' || echo ' (with uncommitted changes)')
-else
-    commit="prebuilt $NEMCACHE_DLL"
-fi
+commit=$(server_build)
 server=$NEMCACHE_DLL
 date=$(date -u '+%Y-%m-%d %H:%M UTC')
 machine=$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end
