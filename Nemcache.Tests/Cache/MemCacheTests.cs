@@ -282,13 +282,18 @@ public sealed partial class MemCacheTests
         Assert.That((a.ExpiresAt, a.Cas), Is.EqualTo((now + 500, 42UL)));
         Assert.That(_changes.All, Is.Empty);
 
-        // It becomes the most recently used, as a touch does: under memory pressure "b" goes first.
+        // It becomes the most recently used, as a touch does: under memory pressure "b" goes first. The LRU clock moves
+        // between the steps: items used in the same millisecond tie, and the keys may sit in different shards.
         var fresh = new MemCache(new CacheOptions { MemoryLimitBytes = 1 << 20 }, _clock);
         var third = new byte[(1 << 20) / 3 - CacheLimits.ItemOverheadBytes - 1];
         fresh.RestoreItem(B("a"), third, 0, 0);
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
         fresh.RestoreItem(B("b"), third, 0, 0);
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
         fresh.RestoreTouch(B("a"), 0);
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
         fresh.RestoreItem(B("c"), third, 0, 0);
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
         fresh.RestoreItem(B("d"), third, 0, 0);
         Assert.That(fresh.TryGet(B("a"), out _), Is.True);
         Assert.That(fresh.TryGet(B("b"), out _), Is.False);
