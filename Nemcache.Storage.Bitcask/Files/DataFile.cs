@@ -25,13 +25,9 @@ internal readonly record struct ScanResult(long ValidLength, IReadOnlyList<LogDa
 /// </summary>
 internal sealed class DataFile : IDisposable
 {
-    /// <summary>How many bytes of records may wait for a commit before they are written out anyway: the buffer's
-    /// memory bound. A commit of 32 connections' 4 KiB sets fits in one write.</summary>
-    public const int PendingLimitBytes = 256 * 1024;
-
     private readonly FileHandleBudget _handles;
+    private readonly PendingWrites _pending = new();
     private bool _pinned;
-    private byte[]? _pending;
 
     private DataFile(int id, string path, FileHandleBudget handles)
     {
@@ -55,7 +51,10 @@ internal sealed class DataFile : IDisposable
     public long Length { get; private set; }
 
     /// <summary>Bytes at the end of <see cref="Length"/> that are appended but not written to the file yet.</summary>
-    public int PendingBytes { get; private set; }
+    public int PendingBytes => _pending.Length;
+
+    /// <summary>Whether the pending records have reached the buffer's bound and should be written now.</summary>
+    public bool PendingIsFull => _pending.IsFull;
 
     /// <summary>Bytes of put records the keydir still points at. Everything else past the header is dead.</summary>
     public long LiveBytes { get; set; }
@@ -164,13 +163,7 @@ internal sealed class DataFile : IDisposable
     /// next <see cref="WritePending"/>.</summary>
     public void AppendPending(ReadOnlySpan<byte> record)
     {
-        _pending ??= new byte[4096];
-        if (_pending.Length - PendingBytes < record.Length)
-        {
-            Array.Resize(ref _pending, Math.Max(PendingBytes + record.Length, _pending.Length * 2));
-        }
-        record.CopyTo(_pending.AsSpan(PendingBytes));
-        PendingBytes += record.Length;
+        record.CopyTo(_pending.Append(record.Length));
         Length += record.Length;
     }
 
@@ -188,7 +181,7 @@ internal sealed class DataFile : IDisposable
         var handle = PinnedHandle();
         try
         {
-            RandomAccess.Write(handle, _pending.AsSpan(0, PendingBytes), start);
+            RandomAccess.Write(handle, _pending.Bytes, start);
         }
         catch
         {
@@ -198,12 +191,7 @@ internal sealed class DataFile : IDisposable
         }
         finally
         {
-            PendingBytes = 0;
-            // A huge record grew the buffer past the bound: its memory is not kept for the next commit.
-            if (_pending!.Length > PendingLimitBytes)
-            {
-                _pending = null;
-            }
+            _pending.Clear();
         }
     }
 

@@ -467,7 +467,7 @@ internal sealed partial class DataFileSet
             active.AppendPending(buffer.AsSpan(0, size));
             active.NoteSeq(seq);
             Volatile.Write(ref _appended, _appended + 1);
-            if (active.PendingBytes >= DataFile.PendingLimitBytes)
+            if (active.PendingIsFull)
             {
                 // The buffer's bound: a failure here is latched like any failed write and reported by the commit.
                 WritePendingLocked();

@@ -14,9 +14,6 @@ namespace Nemcache.Storage.Persistence.Stream;
 /// </summary>
 internal sealed class CacheReplay(IRestorableCache cache) : IReplayTarget
 {
-    /// <summary>The most keys <see cref="ExpectRecords"/> sizes the cache for up front; beyond it the cache grows as it fills.</summary>
-    private const int MaxExpectedRecords = 1 << 28;
-
     private readonly Dictionary<byte[], CacheItem> _parked = new(ByteKeyComparer.Instance);
     private readonly long _itemsBefore = cache.CountItems();
     private readonly long _usedBefore = cache.UsedBytes;
@@ -28,7 +25,7 @@ internal sealed class CacheReplay(IRestorableCache cache) : IReplayTarget
 
     /// <summary>Sizes the cache's tables for about <paramref name="records"/> keys. A log holds at most a few records per
     /// live key, since a compaction rewrites it once it is twice its live data (<see cref="LogSizeBound"/>).</summary>
-    public void ExpectRecords(long records) => cache.EnsureCapacity(Math.Min(records, MaxExpectedRecords));
+    public void ExpectRecords(int records) => cache.EnsureCapacity(records);
 
     /// <inheritdoc/>
     [MethodImpl(RestoreHotPath.Compile)]

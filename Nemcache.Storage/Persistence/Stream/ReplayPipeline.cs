@@ -16,6 +16,9 @@ internal sealed class ReplayPipeline : IDisposable
     private const int BatchSize = 1024;
     private const int BatchesAhead = 8;
 
+    /// <summary>The most keys a target is sized for up front; beyond it the target grows as it fills.</summary>
+    private const int MaxExpectedRecords = 1 << 28;
+
     private readonly IReplayTarget _replay;
     private readonly BlockingCollection<Batch> _full = new(BatchesAhead);
     private readonly ConcurrentBag<Batch> _free = [];
@@ -53,7 +56,7 @@ internal sealed class ReplayPipeline : IDisposable
     }
 
     /// <summary>Passes on the reader's estimate of the log's records; the target is sized on the applying thread, which owns it.</summary>
-    private void ExpectRecords(long records) => Volatile.Write(ref _expectedRecords, records);
+    private void ExpectRecords(long records) => Volatile.Write(ref _expectedRecords, Math.Min(records, MaxExpectedRecords));
 
     /// <summary>Waits until every record added is applied; throws what applying them threw.</summary>
     private void Complete()
@@ -94,7 +97,7 @@ internal sealed class ReplayPipeline : IDisposable
                 {
                     if (Interlocked.Exchange(ref _expectedRecords, 0) is var expected and > 0)
                     {
-                        _replay.ExpectRecords(expected);
+                        _replay.ExpectRecords((int)expected);
                     }
                     for (var i = 0; i < batch.Count; i++)
                     {
@@ -122,8 +125,9 @@ internal sealed class ReplayPipeline : IDisposable
 /// <summary>What replay applies a log's good records to, one at a time and in log order, on one thread.</summary>
 internal interface IReplayTarget
 {
-    /// <summary>The reader's estimate of the log's records, before the first of them, to size tables up front.</summary>
-    void ExpectRecords(long records);
+    /// <summary>The reader's estimate of the log's records (at most <see cref="ReplayPipeline"/>'s bound), before the
+    /// first of them, to size tables up front.</summary>
+    void ExpectRecords(int records);
 
     /// <summary>Applies one record; a store's key and value become the target's.</summary>
     void Apply(in ReplayRecord record);

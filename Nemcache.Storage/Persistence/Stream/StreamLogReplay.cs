@@ -12,9 +12,6 @@ namespace Nemcache.Storage.Persistence.Stream;
 /// </summary>
 internal sealed class StreamLogReplay : IReplayTarget
 {
-    /// <summary>The most keys <see cref="ExpectRecords"/> sizes the map for up front; beyond it the map grows as it fills.</summary>
-    private const int MaxExpectedRecords = 1 << 28;
-
     private readonly Dictionary<byte[], ReplayedItem> _items = new(ByteKeyComparer.Instance);
 
     /// <summary>Reads the log at <paramref name="path"/> (<see cref="StreamLogReader"/>) and applies every good record
@@ -38,7 +35,7 @@ internal sealed class StreamLogReplay : IReplayTarget
 
     /// <summary>Sizes the map for about <paramref name="records"/> keys. A log holds at most a few records per live key,
     /// since a compaction rewrites it once it is twice its live data (<see cref="LogSizeBound"/>).</summary>
-    public void ExpectRecords(long records) => _items.EnsureCapacity((int)Math.Min(records, MaxExpectedRecords));
+    public void ExpectRecords(int records) => _items.EnsureCapacity(records);
 
     /// <summary>Applies one record, in log order; a store's key and value become the cache's.</summary>
     [MethodImpl(RestoreHotPath.Compile)]

@@ -6,19 +6,14 @@ namespace Nemcache.Storage.Persistence.Stream;
 /// <summary>
 /// Appends framed records to a log file at an offset it tracks itself. Records are framed into a buffer and reach the
 /// file together, with one write call, at <see cref="WritePending"/> (a commit), so that a batch of changes costs one
-/// system call instead of one per record; an append that takes the buffer to <see cref="PendingLimitBytes"/> writes it
+/// system call instead of one per record; an append that fills the buffer (<see cref="PendingWrites.LimitBytes"/>) writes it
 /// out at once. Not thread-safe: the owner serializes calls, except <see cref="SyncWritten"/>.
 /// </summary>
 internal sealed class StreamLogWriter : IDisposable
 {
-    /// <summary>
-    /// How many bytes of records may wait for a commit before they are written out anyway: the buffer's memory bound
-    /// (a compaction's snapshot goes through it too). A commit of 32 connections' 4 KiB sets fits in one write.
-    /// </summary>
-    public const int PendingLimitBytes = 256 * 1024;
-
     private readonly SafeFileHandle _handle;
-    private byte[] _pending = new byte[4096];
+    // A compaction's snapshot goes through it too, so its bound holds there as well.
+    private readonly PendingWrites _pending = new();
 
     private StreamLogWriter(SafeFileHandle handle, long length)
     {
@@ -30,7 +25,7 @@ internal sealed class StreamLogWriter : IDisposable
     public long Length { get; private set; }
 
     /// <summary>Bytes of records appended but not written to the file yet.</summary>
-    public int PendingBytes { get; private set; }
+    public int PendingBytes => _pending.Length;
 
     /// <summary>How many records <see cref="PendingBytes"/> holds.</summary>
     public int PendingRecords { get; private set; }
@@ -78,17 +73,11 @@ internal sealed class StreamLogWriter : IDisposable
     /// </summary>
     public bool Append(LogRecord record)
     {
-        var size = StreamLogFormat.FrameHeaderSize + record.CalculateSize();
-        if (_pending.Length - PendingBytes < size)
-        {
-            Array.Resize(ref _pending, Math.Max(PendingBytes + size, _pending.Length * 2));
-        }
-        var frame = _pending.AsSpan(PendingBytes, size);
+        var frame = _pending.Append(StreamLogFormat.FrameHeaderSize + record.CalculateSize());
         record.WriteTo(frame[StreamLogFormat.FrameHeaderSize..]);
         StreamLogFormat.SealFrame(frame);
-        PendingBytes += size;
         PendingRecords++;
-        if (PendingBytes < PendingLimitBytes)
+        if (!_pending.IsFull)
         {
             return false;
         }
@@ -109,17 +98,12 @@ internal sealed class StreamLogWriter : IDisposable
         }
         try
         {
-            Write(_pending.AsSpan(0, PendingBytes));
+            Write(_pending.Bytes);
         }
         finally
         {
-            PendingBytes = 0;
+            _pending.Clear();
             PendingRecords = 0;
-            // A huge record grew the buffer past the bound: its memory is not kept for the next batch.
-            if (_pending.Length > PendingLimitBytes)
-            {
-                _pending = new byte[PendingLimitBytes];
-            }
         }
     }
 

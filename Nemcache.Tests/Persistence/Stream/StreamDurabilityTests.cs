@@ -83,14 +83,14 @@ public sealed class StreamDurabilityTests : StreamArchiverFixture
     public async Task Records_past_the_buffer_bound_are_written_without_waiting_for_a_commit()
     {
         var value = new byte[64 * 1024];
-        var stores = StreamLogWriter.PendingLimitBytes / value.Length + 1;
+        var stores = PendingWrites.LimitBytes / value.Length + 1;
         for (var i = 0; i < stores; i++)
         {
             Server.Cache.Store(Storage.Cache.StoreMode.Set, PersistedCache.Key($"key{i}"), 0, 0, value);
         }
 
         var written = StreamArchivers.Records(await File.ReadAllBytesAsync(LogPath)).Count;
-        Assert.That((stores - written) * value.Length, Is.GreaterThan(0).And.LessThan(StreamLogWriter.PendingLimitBytes),
+        Assert.That((stores - written) * value.Length, Is.GreaterThan(0).And.LessThan(PendingWrites.LimitBytes),
             "the buffer never holds more than its bound");
     }
 
